@@ -1,0 +1,208 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { backup, check, createKeySlot, EngineError, listKeySlots, rebuildIndex, removeKeySlot, Repository, restore } from '../engine';
+import { formatBytes, printJson, ProgressReporter } from './output';
+import { openRepository, readPassphrase, RepositoryFlags, repositoryStore, withRepository } from './repository-options';
+
+/** Sets the exit code without exiting, so output is flushed first. */
+function exitWith(code: number): void {
+  process.exitCode = code;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseSubset(value: string): { n: number; m: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const n = Number(match?.[1]);
+  const m = Number(match?.[2]);
+  if (!match || n < 1 || m < 1 || n > m) throw new InvalidArgumentError('expected n/m with 1 <= n <= m, e.g. 2/5');
+  return { n, m };
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError('expected an integer of at least 2');
+  return n;
+}
+
+export function registerEngineCommands(program: Command): void {
+  const repo = program.command('repo').description('create and inspect repositories');
+  withRepository(repo.command('init').description('create a new encrypted repository'))
+    .option('--kdf-n <N>', 'scrypt cost parameter N (a power of two; default 131072)', parsePositiveInt)
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: RepositoryFlags & { kdfN?: number; json?: boolean }) => {
+      const store = repositoryStore(flags);
+      const repository = await Repository.init(store, readPassphrase(flags.passphraseFile), {
+        kdfCost: flags.kdfN ? { N: flags.kdfN, r: 8, p: 1 } : undefined,
+      });
+      if (flags.json) printJson({ message_type: 'initialized', id: repository.config.id, repository: store.location });
+      else console.log(`created repository ${repository.config.id} at ${store.location}`);
+    });
+
+  const key = program.command('key').description('manage the passphrases (key slots) that open a repository');
+  withRepository(key.command('list').description('list key slots')).action(async (flags: RepositoryFlags) => {
+    const repository = await openRepository(flags, { loadIndex: false });
+    for (const slot of await listKeySlots(repository.store)) {
+      const current = slot.id === repository.keySlot.id ? '*' : ' ';
+      console.log(`${current} ${slot.id.slice(0, 8)}  ${slot.createdAt}  ${slot.hostname}  scrypt N=${slot.kdf.N}`);
+    }
+  });
+  withRepository(
+    key.command('add').description('add a passphrase; the new one is read from CUSTODIA_NEW_PASSPHRASE or --new-passphrase-file'),
+  )
+    .option('--new-passphrase-file <file>', 'file holding the new passphrase')
+    .action(async (flags: RepositoryFlags & { newPassphraseFile?: string }) => {
+      const repository = await openRepository(flags, { loadIndex: false });
+      const slot = await createKeySlot(
+        repository.store,
+        repository.master,
+        readPassphrase(flags.newPassphraseFile, 'CUSTODIA_NEW_PASSPHRASE'),
+      );
+      console.log(`added key slot ${slot.id.slice(0, 8)}`);
+    });
+  withRepository(key.command('remove').description('remove a key slot (not the one in use, never the last)'))
+    .argument('<id>', 'key slot id or prefix')
+    .action(async (id: string, flags: RepositoryFlags) => {
+      const repository = await openRepository(flags, { loadIndex: false });
+      await removeKeySlot(repository.store, id, repository.keySlot.id);
+      console.log(`removed key slot ${id}`);
+    });
+
+  withRepository(program.command('backup').description('back up a file or directory tree'))
+    .argument('<path>', 'file or directory to back up')
+    .option('--full', 're-read every file instead of trusting the parent snapshot')
+    .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
+    .option('--json', 'print progress and the summary as JSON lines')
+    .action(async (source: string, flags: RepositoryFlags & { full?: boolean; tag: string[]; json?: boolean }) => {
+      const repository = await openRepository(flags);
+      const progress = new ProgressReporter(flags.json ?? false);
+      const result = await backup(repository, source, { full: flags.full, tags: flag(flags.tag), onProgress: (p) => progress.update(p) });
+      progress.done();
+      const { statistics } = result.snapshot;
+      if (flags.json) {
+        for (const error of result.errors) printJson({ message_type: 'error', path: error.path, message: error.message });
+        printJson({
+          message_type: 'summary',
+          snapshot_id: result.snapshotId,
+          parent: result.parent,
+          merkle_root: result.snapshot.merkleRoot,
+          ...statistics,
+        });
+      } else {
+        for (const error of result.errors) console.error(`custodia: skipped ${error.path}: ${error.message}`);
+        console.log(
+          [
+            `snapshot ${result.snapshotId.slice(0, 8)} saved${result.parent ? ` (parent ${result.parent.slice(0, 8)})` : ''}`,
+            `merkle root ${result.snapshot.merkleRoot}`,
+            `files: ${statistics.files} (${statistics.filesRead} read, ${statistics.filesUnchanged} unchanged), directories: ${statistics.directories}, symlinks: ${statistics.symlinks}`,
+            `read ${formatBytes(statistics.bytesRead)} of ${formatBytes(statistics.totalBytes)}, new ${formatBytes(statistics.newBytes)}, duplicate ${formatBytes(statistics.duplicateBytes)}, stored ${formatBytes(statistics.storedBytes)}`,
+            `chunks: ${statistics.chunks} (${statistics.newChunks} new), errors: ${statistics.errors}, duration ${(statistics.durationMs / 1000).toFixed(2)} s`,
+          ].join('\n'),
+        );
+      }
+      if (result.incomplete) {
+        if (!flags.json)
+          console.error(
+            `custodia: backup incomplete: ${result.errors.length} entr${result.errors.length === 1 ? 'y' : 'ies'} could not be read`,
+          );
+        exitWith(3);
+      }
+    });
+
+  withRepository(program.command('snapshots').description('list snapshots'))
+    .option('--json', 'print as a JSON array')
+    .action(async (flags: RepositoryFlags & { json?: boolean }) => {
+      const repository = await openRepository(flags, { loadIndex: false });
+      const snapshots = await repository.listSnapshots();
+      if (flags.json) {
+        printJson(snapshots.map(({ id, snapshot }) => ({ id, ...snapshot })));
+        return;
+      }
+      console.log('ID        Time                      Host            Tags        Size        Path');
+      for (const { id, snapshot } of snapshots) {
+        console.log(
+          `${id.slice(0, 8)}  ${snapshot.time.padEnd(24)}  ${snapshot.hostname.slice(0, 14).padEnd(14)}  ${snapshot.tags.join(',').padEnd(10)}  ${formatBytes(snapshot.statistics.totalBytes).padEnd(10)}  ${snapshot.path}`,
+        );
+      }
+      console.log(`${snapshots.length} snapshot(s)`);
+    });
+
+  withRepository(program.command('restore').description('restore a snapshot into a target folder'))
+    .argument('<snapshot>', 'snapshot id, unique prefix, or "latest"')
+    .requiredOption('--target <dir>', 'folder to restore into (created if missing)')
+    .option('--include <path>', 'restore only this path of the snapshot (repeatable)', collect, [])
+    .option('--overwrite', 'restore into a non-empty target, replacing files at restored paths')
+    .option('--json', 'print progress and the summary as JSON lines')
+    .action(
+      async (snapshot: string, flags: RepositoryFlags & { target: string; include: string[]; overwrite?: boolean; json?: boolean }) => {
+        const repository = await openRepository(flags);
+        const progress = new ProgressReporter(flags.json ?? false);
+        const result = await restore(repository, snapshot, flags.target, {
+          include: flags.include,
+          overwrite: flags.overwrite,
+          onProgress: (p) => progress.update(p),
+        });
+        progress.done();
+        if (flags.json) {
+          for (const error of result.errors) printJson({ message_type: 'error', path: error.path, message: error.message });
+          printJson({ message_type: 'summary', ...result, errors: result.errors.length });
+        } else {
+          for (const error of result.errors) console.error(`custodia: could not restore ${error.path}: ${error.message}`);
+          console.log(
+            `restored snapshot ${result.snapshotId.slice(0, 8)}: ${result.files} files, ${result.directories} directories, ${result.symlinks} symlinks, ${formatBytes(result.bytes)}`,
+          );
+        }
+        if (result.errors.length > 0) {
+          if (!flags.json) console.error(`custodia: restore incomplete: ${result.errors.length} file(s) could not be restored`);
+          exitWith(1);
+        }
+      },
+    );
+
+  withRepository(program.command('check').description('check the repository structure, and optionally read all data'))
+    .option('--read-data', 'decrypt and verify every blob')
+    .option('--read-data-subset <n/m>', 'decrypt and verify the n-th of m slices of the packs', parseSubset)
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: RepositoryFlags & { readData?: boolean; readDataSubset?: { n: number; m: number }; json?: boolean }) => {
+      if (flags.readData && flags.readDataSubset) {
+        throw new EngineError('INVALID_ARGUMENT', '--read-data and --read-data-subset exclude each other');
+      }
+      const repository = await openRepository(flags, { loadIndex: false });
+      const result = await check(repository, { readData: flags.readData, readDataSubset: flags.readDataSubset });
+      if (flags.json) {
+        printJson({ message_type: 'summary', ...result });
+      } else {
+        for (const warning of result.warnings) console.log(`warning: ${warning}`);
+        for (const problem of result.errors) {
+          console.error(`error: ${problem.message}`);
+          for (const affected of problem.affected ?? []) {
+            console.error(
+              `  affects snapshot ${affected.snapshot.slice(0, 8)}: ${affected.paths.slice(0, 20).join(', ')}${affected.paths.length > 20 ? ` and ${affected.paths.length - 20} more` : ''}`,
+            );
+          }
+        }
+        const read = flags.readData || flags.readDataSubset ? `, read ${result.packsRead} pack(s) and ${result.blobsRead} blob(s)` : '';
+        console.log(
+          `${result.snapshots} snapshot(s), ${result.packs} pack(s), ${result.blobs} blob(s)${read}: ${result.ok ? 'no errors were found' : `${result.errors.length} error(s)`}`,
+        );
+      }
+      if (!result.ok) exitWith(1);
+    });
+
+  const index = program.command('index').description('maintain the repository index');
+  withRepository(index.command('rebuild').description('rebuild the index from the pack files alone')).action(
+    async (flags: RepositoryFlags) => {
+      const repository = await openRepository(flags, { loadIndex: false });
+      const result = await rebuildIndex(repository);
+      for (const pack of result.unreadablePacks) console.error(`custodia: pack ${pack.pack} is unreadable (${pack.reason}); left in place`);
+      console.log(
+        `index rebuilt: ${result.packs} pack(s), ${result.blobs} blob(s); replaced ${result.replacedIndexFiles} old index file(s)`,
+      );
+    },
+  );
+}
+
+function flag(values: string[]): string[] | undefined {
+  return values.length > 0 ? values : undefined;
+}

@@ -1,0 +1,51 @@
+/** Terminal and JSON output shared by the CLI commands. */
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 2)} ${units[unit]}`;
+}
+
+/**
+ * A progress line: a bar on stderr when it is a terminal, throttled JSON status lines on stdout
+ * with --json, nothing otherwise (so scripts and logs stay clean).
+ */
+export class ProgressReporter<T extends { bytesDone: number; totalBytes: number; filesDone: number; totalFiles: number }> {
+  private last = 0;
+  private readonly tty = process.stderr.isTTY === true;
+
+  constructor(
+    private readonly json: boolean,
+    private readonly intervalMs = 250,
+  ) {}
+
+  update(progress: T & { currentFile?: string | null }, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.last < this.intervalMs) return;
+    this.last = now;
+    const fraction = progress.totalBytes > 0 ? Math.min(1, progress.bytesDone / progress.totalBytes) : 1;
+    if (this.json) {
+      const { currentFile, ...counts } = progress;
+      printJson({ message_type: 'status', percent_done: Number(fraction.toFixed(4)), ...counts, current_file: currentFile ?? null });
+    } else if (this.tty) {
+      const width = 30;
+      const filled = Math.round(fraction * width);
+      const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+      const line = `[${bar}] ${(fraction * 100).toFixed(1)}%  ${progress.filesDone}/${progress.totalFiles} files  ${formatBytes(progress.bytesDone)}/${formatBytes(progress.totalBytes)}`;
+      process.stderr.write(`\r${line.padEnd(100)}`);
+    }
+  }
+
+  done(): void {
+    if (this.tty && !this.json) process.stderr.write('\n');
+  }
+}

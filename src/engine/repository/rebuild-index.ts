@@ -1,0 +1,45 @@
+import { Keys, PackRecord } from './format';
+import { readPackHeader } from './pack-file';
+import { describe, Repository } from './repository';
+
+export interface RebuildResult {
+  packs: number;
+  blobs: number;
+  unreadablePacks: { pack: string; reason: string }[];
+  replacedIndexFiles: number;
+}
+
+/**
+ * Rebuilds the index from the packs alone (each pack's encrypted header lists its blobs), then
+ * replaces the old index files. The new index is written before any old one is removed, so an
+ * interruption leaves both, which is merely redundant. Packs whose header cannot be read are
+ * reported and left in place for a human to look at.
+ */
+export async function rebuildIndex(repository: Repository): Promise<RebuildResult> {
+  const oldIndexFiles = await repository.store.list('index/');
+  const records: PackRecord[] = [];
+  const unreadablePacks: RebuildResult['unreadablePacks'] = [];
+  for (const object of await repository.store.list('data/')) {
+    const id = object.key.split('/').pop() ?? '';
+    try {
+      const blobs = readPackHeader(repository.master, await repository.store.get(Keys.pack(id)));
+      records.push({ id, size: object.size, blobs });
+    } catch (error) {
+      unreadablePacks.push({ pack: object.key, reason: describe(error) });
+    }
+  }
+  // Several smaller files keep each one's size bounded.
+  const written = new Set<string>();
+  for (let i = 0; i < records.length; i += 256) {
+    written.add(Keys.index(await repository.writeIndexFile(records.slice(i, i + 256))));
+  }
+  const replaced = oldIndexFiles.filter((object) => !written.has(object.key));
+  for (const object of replaced) await repository.store.delete(object.key);
+  for (const record of records) repository.index.addPack(record);
+  return {
+    packs: records.length,
+    blobs: records.reduce((sum, record) => sum + record.blobs.length, 0),
+    unreadablePacks,
+    replacedIndexFiles: replaced.length,
+  };
+}

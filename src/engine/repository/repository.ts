@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { Chunker, ChunkerParams, DEFAULT_CHUNKER_PARAMS } from '../chunker';
+import { decompressBlob } from '../compression';
+import { DecryptionError, open, seal } from '../crypto/aead';
+import { MasterKey } from '../crypto/master-key';
+import { EngineError } from '../errors';
+import { ObjectNotFoundError, ObjectStore } from '../storage/object-store';
+import { BlobIndex } from './blob-index';
+import { AAD, FORMAT_VERSION, IndexFile, Keys, KeySlot, PackRecord, RepositoryConfig, Snapshot, Tree } from './format';
+import { createKeySlot, unlockMasterKey } from './key-slots';
+import { sha256Hex } from './pack-file';
+
+export interface InitOptions {
+  kdfCost?: { N: number; r: number; p: number };
+  chunker?: ChunkerParams;
+}
+
+export interface StoredSnapshot {
+  id: string;
+  snapshot: Snapshot;
+}
+
+/**
+ * An unlocked repository: configuration, master key, and the index of every blob. The backup,
+ * restore and check modules build on it; it knows nothing about files on the local disk.
+ */
+export class Repository {
+  readonly index = new BlobIndex();
+  readonly chunker: Chunker;
+  private readonly treeCache = new Map<string, Tree>();
+
+  private constructor(
+    readonly store: ObjectStore,
+    readonly config: RepositoryConfig,
+    readonly master: MasterKey,
+    readonly keySlot: KeySlot,
+  ) {
+    this.chunker = new Chunker(config.chunker, master.chunkerSeed);
+  }
+
+  static async init(store: ObjectStore, passphrase: string, options: InitOptions = {}): Promise<Repository> {
+    if (await store.stat(Keys.config)) {
+      throw new EngineError('REPO_ALREADY_EXISTS', `a repository already exists at ${store.location}`);
+    }
+    const master = MasterKey.generate();
+    const config: RepositoryConfig = {
+      format: 'custodia-repository',
+      version: FORMAT_VERSION,
+      id: randomBytes(16).toString('hex'),
+      createdAt: new Date().toISOString(),
+      chunker: options.chunker ?? DEFAULT_CHUNKER_PARAMS,
+    };
+    // The key slot goes first: a config without a key would be an unopenable repository.
+    const slot = await createKeySlot(store, master, passphrase, options.kdfCost);
+    await store.put(Keys.config, Buffer.from(JSON.stringify(config, null, 2)));
+    return new Repository(store, config, master, slot);
+  }
+
+  /** Opens and unlocks the repository and loads its index. */
+  static async open(store: ObjectStore, passphrase: string, options: { loadIndex?: boolean } = {}): Promise<Repository> {
+    const config = await readConfig(store);
+    const { master, slot } = await unlockMasterKey(store, passphrase);
+    const repository = new Repository(store, config, master, slot);
+    if (options.loadIndex !== false) await repository.loadIndex();
+    return repository;
+  }
+
+  /**
+   * Reads every index file. A damaged one stops the operation with its name, unless the caller
+   * (check, index rebuild) passes `onDamaged` to collect it instead.
+   */
+  async loadIndex(onDamaged?: (key: string, reason: string) => void): Promise<string[]> {
+    const keys: string[] = [];
+    for (const object of await this.store.list('index/')) {
+      try {
+        const file = JSON.parse(this.openMetadata(await this.store.get(object.key), AAD.index)) as IndexFile;
+        for (const pack of file.packs) this.index.addPack(pack);
+        keys.push(object.key);
+      } catch (error) {
+        const reason = error instanceof DecryptionError ? 'truncated or modified' : describe(error);
+        if (!onDamaged) {
+          throw new EngineError(
+            'INDEX_DAMAGED',
+            `index file ${object.key} in ${this.store.location} is damaged (${reason}); run "custodia index rebuild" to rebuild the index from the packs`,
+          );
+        }
+        onDamaged(object.key, reason);
+      }
+    }
+    return keys;
+  }
+
+  async writeIndexFile(packs: PackRecord[]): Promise<string> {
+    const file: IndexFile = { version: FORMAT_VERSION, packs };
+    const sealed = seal(this.master.metadataKey, Buffer.from(JSON.stringify(file)), AAD.index);
+    const id = sha256Hex(sealed);
+    await this.store.put(Keys.index(id), sealed);
+    return id;
+  }
+
+  /** Reads, authenticates, decompresses and hash-checks one blob. */
+  async readBlob(id: string): Promise<Buffer> {
+    const entry = this.index.lookup(id);
+    if (!entry) throw new EngineError('BLOB_NOT_FOUND', `blob ${id} is not in the index of ${this.store.location}`);
+    const { packId, location } = entry;
+    let sealed: Buffer;
+    try {
+      sealed = await this.store.getRange(Keys.pack(packId), location.offset, location.length);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) {
+        throw new EngineError('PACK_MISSING', `pack ${Keys.pack(packId)} is missing from ${this.store.location}`);
+      }
+      throw error;
+    }
+    return this.decodeBlob(packId, location, sealed);
+  }
+
+  async decodeBlob(packId: string, location: PackRecord['blobs'][number], sealed: Buffer): Promise<Buffer> {
+    const damaged = (why: string) =>
+      new EngineError('BLOB_DAMAGED', `blob ${location.id} in pack ${Keys.pack(packId)} is damaged (${why})`);
+    let plaintext: Buffer;
+    try {
+      const payload = open(this.master.scopeKey(location.scope), sealed, AAD.blob(location.type, location.scope, location.id));
+      plaintext = await decompressBlob(location.codec, payload);
+    } catch (error) {
+      throw damaged(error instanceof DecryptionError ? 'authentication failed' : describe(error));
+    }
+    if (plaintext.length !== location.rawLength || this.master.blobId(plaintext) !== location.id) {
+      throw damaged('content hash mismatch');
+    }
+    return plaintext;
+  }
+
+  async readTree(id: string): Promise<Tree> {
+    const cached = this.treeCache.get(id);
+    if (cached) return cached;
+    const tree = JSON.parse((await this.readBlob(id)).toString('utf8')) as Tree;
+    if (!tree || !Array.isArray(tree.entries)) {
+      throw new EngineError('BLOB_DAMAGED', `tree ${id} is not a valid tree`);
+    }
+    if (this.treeCache.size > 10_000) this.treeCache.clear();
+    this.treeCache.set(id, tree);
+    return tree;
+  }
+
+  async saveSnapshot(snapshot: Snapshot): Promise<string> {
+    const sealed = seal(this.master.metadataKey, Buffer.from(JSON.stringify(snapshot)), AAD.snapshot);
+    const id = sha256Hex(sealed);
+    await this.store.put(Keys.snapshot(id), sealed);
+    return id;
+  }
+
+  async loadSnapshot(id: string): Promise<Snapshot> {
+    let sealed: Buffer;
+    try {
+      sealed = await this.store.get(Keys.snapshot(id));
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) throw new EngineError('SNAPSHOT_NOT_FOUND', `no snapshot ${id}`);
+      throw error;
+    }
+    try {
+      return JSON.parse(this.openMetadata(sealed, AAD.snapshot)) as Snapshot;
+    } catch {
+      throw new EngineError('SNAPSHOT_DAMAGED', `snapshot ${Keys.snapshot(id)} is damaged (truncated or modified)`);
+    }
+  }
+
+  /** All snapshots, oldest first. Damaged ones are reported through `onDamaged`, or thrown. */
+  async listSnapshots(onDamaged?: (id: string, error: EngineError) => void): Promise<StoredSnapshot[]> {
+    const found: StoredSnapshot[] = [];
+    for (const object of await this.store.list('snapshots/')) {
+      const id = object.key.slice('snapshots/'.length);
+      try {
+        found.push({ id, snapshot: await this.loadSnapshot(id) });
+      } catch (error) {
+        if (!(error instanceof EngineError) || !onDamaged) throw error;
+        onDamaged(id, error);
+      }
+    }
+    return found.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+  }
+
+  /** Resolves "latest", a full id or a unique prefix of at least 4 characters. */
+  async resolveSnapshot(reference: string): Promise<StoredSnapshot> {
+    const all = await this.listSnapshots();
+    if (reference === 'latest') {
+      const latest = all.at(-1);
+      if (!latest) throw new EngineError('SNAPSHOT_NOT_FOUND', `repository ${this.store.location} has no snapshots`);
+      return latest;
+    }
+    const matches = reference.length >= 4 ? all.filter((entry) => entry.id.startsWith(reference)) : [];
+    if (matches.length !== 1) {
+      const why = matches.length === 0 ? 'no snapshot matches' : 'several snapshots match';
+      throw new EngineError('SNAPSHOT_NOT_FOUND', `${why} "${reference}"`);
+    }
+    return matches[0];
+  }
+
+  private openMetadata(sealed: Buffer, aad: string): string {
+    return open(this.master.metadataKey, sealed, aad).toString('utf8');
+  }
+}
+
+async function readConfig(store: ObjectStore): Promise<RepositoryConfig> {
+  let raw: Buffer;
+  try {
+    raw = await store.get(Keys.config);
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+    if (!(await store.exists())) throw new EngineError('REPO_NOT_FOUND', `repository ${store.location} does not exist`);
+    throw new EngineError(
+      'REPO_NOT_INITIALISED',
+      `${store.location} is not a Custodia repository (no config); run "custodia repo init" first`,
+    );
+  }
+  let config: RepositoryConfig;
+  try {
+    config = JSON.parse(raw.toString('utf8')) as RepositoryConfig;
+  } catch {
+    throw new EngineError('REPO_DAMAGED', `config of repository ${store.location} is not valid JSON`);
+  }
+  if (config.format !== 'custodia-repository') {
+    throw new EngineError('REPO_DAMAGED', `${store.location} does not hold a Custodia repository config`);
+  }
+  if (config.version > FORMAT_VERSION) {
+    throw new EngineError('REPO_DAMAGED', `repository format ${config.version} is newer than this Custodia supports (${FORMAT_VERSION})`);
+  }
+  return config;
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

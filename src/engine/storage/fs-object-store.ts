@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { errnoCode } from '../errors';
+import { ObjectInfo, ObjectNotFoundError, ObjectStore } from './object-store';
+
+const TEMP_MARKER = '.tmp-';
+
+/**
+ * Objects as files under a folder. `put` writes a temporary sibling, fsyncs it, renames it into
+ * place and fsyncs the folder, so an object is either complete and durable or absent.
+ */
+export class FsObjectStore implements ObjectStore {
+  constructor(readonly root: string) {}
+
+  get location(): string {
+    return this.root;
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    const file = this.pathOf(key);
+    const dir = path.dirname(file);
+    await fs.mkdir(dir, { recursive: true });
+    const temp = `${file}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+    const handle = await fs.open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, file);
+    await syncDirectory(dir);
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.pathOf(key));
+    } catch (error) {
+      throw notFoundOr(error, key);
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.pathOf(key), 'r');
+    } catch (error) {
+      throw notFoundOr(error, key);
+    }
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const stats = await fs.stat(this.pathOf(key));
+      return { key, size: stats.size };
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    await this.walk(prefix.replace(/\/$/, ''), (key, size) => {
+      if (!key.includes(TEMP_MARKER)) found.push({ key, size });
+    });
+    return found.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async listLeftovers(): Promise<string[]> {
+    const found: string[] = [];
+    await this.walk('', (key) => {
+      if (key.includes(TEMP_MARKER)) found.push(key);
+    });
+    return found;
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      return (await fs.stat(this.root)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathOf(key), { force: true });
+  }
+
+  private async walk(prefix: string, visit: (key: string, size: number) => void): Promise<void> {
+    const start = prefix ? this.pathOf(prefix) : this.root;
+    let entries;
+    try {
+      entries = await fs.readdir(start, { withFileTypes: true, recursive: true });
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const full = path.join(entry.parentPath, entry.name);
+      const key = path.relative(this.root, full).split(path.sep).join('/');
+      const stats = await fs.stat(full).catch(() => null);
+      if (stats) visit(key, stats.size);
+    }
+  }
+
+  private pathOf(key: string): string {
+    if (key.split('/').some((part) => part === '..' || part === '')) {
+      throw new Error(`invalid object key ${key}`);
+    }
+    return path.join(this.root, ...key.split('/'));
+  }
+}
+
+function notFoundOr(error: unknown, key: string): unknown {
+  return errnoCode(error) === 'ENOENT' ? new ObjectNotFoundError(key) : error;
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
