@@ -1,0 +1,109 @@
+import { Job, JobKind } from '../ports/job-bus';
+import { ReadModel } from '../projections/read-model';
+
+export type TrackedJobStatus = 'dispatched' | 'running' | 'done';
+
+export interface TrackedJob {
+  job: Job;
+  aggregateId: string;
+  status: TrackedJobStatus;
+  updatedAt: string;
+}
+
+/**
+ * The process managers' durable memory of the jobs they handed out: which are still open, at
+ * which attempt, and when a worker was last heard from. It is what lets a restarted service
+ * re-dispatch lost jobs and fail silent ones, so no request stays open forever.
+ */
+export class JobTracker {
+  constructor(private readonly db: ReadModel) {}
+
+  /** Records a job once; false if it was recorded before (a redelivered event). */
+  async record(job: Job, aggregateId: string, at: string): Promise<boolean> {
+    const result = await this.db
+      .insertInto('jobs')
+      .values({
+        job_id: job.jobId,
+        kind: job.kind,
+        aggregate_id: aggregateId,
+        job_key: job.key,
+        payload: JSON.stringify({ payload: job.payload, correlationId: job.correlationId }),
+        attempt: job.attempt,
+        status: 'dispatched',
+        updated_at: at,
+      })
+      .onConflict((oc) => oc.column('job_id').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async get(jobId: string): Promise<TrackedJob | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
+    return row ? toTracked(row) : undefined;
+  }
+
+  async markDispatched(jobId: string, attempt: number, at: string): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .where('job_id', '=', jobId)
+      .where('status', '!=', 'done')
+      .set({ status: 'dispatched', attempt, updated_at: at })
+      .execute();
+  }
+
+  async markRunning(jobId: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .where('job_id', '=', jobId)
+      .where('status', '!=', 'done')
+      .set({ status: 'running', updated_at: at })
+      .execute();
+  }
+
+  async touch(jobId: string, at: string): Promise<void> {
+    await this.db.updateTable('jobs').where('job_id', '=', jobId).where('status', '!=', 'done').set({ updated_at: at }).execute();
+  }
+
+  async markDone(jobId: string, at: string): Promise<void> {
+    await this.db.updateTable('jobs').where('job_id', '=', jobId).set({ status: 'done', updated_at: at }).execute();
+  }
+
+  async openFor(aggregateId: string): Promise<TrackedJob[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('aggregate_id', '=', aggregateId)
+      .where('status', '!=', 'done')
+      .execute();
+    return rows.map(toTracked);
+  }
+
+  /** Open jobs not heard from since `before` (every open job when `before` is omitted). */
+  async open(before?: string): Promise<TrackedJob[]> {
+    let query = this.db.selectFrom('jobs').selectAll().where('status', '!=', 'done');
+    if (before) query = query.where('updated_at', '<', before);
+    return (await query.orderBy('updated_at').execute()).map(toTracked);
+  }
+}
+
+function toTracked(row: {
+  job_id: string;
+  kind: string;
+  aggregate_id: string;
+  job_key: string;
+  payload: string;
+  attempt: number;
+  status: string;
+  updated_at: string;
+}): TrackedJob {
+  const stored = JSON.parse(row.payload) as { payload: unknown; correlationId?: string };
+  const job = {
+    jobId: row.job_id,
+    kind: row.kind as JobKind,
+    key: row.job_key,
+    attempt: Number(row.attempt),
+    payload: stored.payload,
+    correlationId: stored.correlationId,
+  } as Job;
+  return { job, aggregateId: row.aggregate_id, status: row.status as TrackedJobStatus, updatedAt: row.updated_at };
+}

@@ -1,0 +1,295 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { backupDecider, DomainError, sourceDecider, Streams } from '../../domain';
+import { AggregateStore } from '../aggregate-store';
+import { ExecuteBackupCommand, ExecuteRestoreCommand } from '../commands/commands';
+import { CommandContext, toDomainEvent } from '../event-envelope';
+import { Clock } from '../ports/clock';
+import { EventStore, RecordedEvent } from '../ports/event-store';
+import { Job, JobBus, JobFailure, JobStatusMessage } from '../ports/job-bus';
+import { OrchestrationSettings } from '../settings';
+import { CLOCK, EVENT_STORE, JOB_BUS, SETTINGS } from '../tokens';
+import { JobTracker, TrackedJob } from './job-tracker';
+
+const ACTOR = 'system:jobs';
+
+/**
+ * The process manager between the event log and the workers. It reacts to requests in the log
+ * (driven by a durable subscription, so no reaction is lost) by handing out jobs whose ids derive
+ * from the requesting event, and to job status messages by issuing commands on the CommandBus.
+ * Jobs not heard from in time are retried, then failed with a reason.
+ */
+@Injectable()
+export class JobsProcessManager {
+  private readonly logger = new Logger(JobsProcessManager.name);
+  private readonly aggregates: AggregateStore;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly tracker: JobTracker,
+    @Inject(EVENT_STORE) events: EventStore,
+    @Inject(JOB_BUS) private readonly bus: JobBus,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(SETTINGS) private readonly settings: OrchestrationSettings,
+  ) {
+    this.aggregates = new AggregateStore(events);
+  }
+
+  /** Reacts to one event of the global log. Safe to call again for the same event. */
+  async handleEvent(recorded: RecordedEvent): Promise<void> {
+    const event = toDomainEvent(recorded);
+    const correlationId = recorded.metadata.correlationId;
+    switch (event.type) {
+      case 'BackupRequested': {
+        const { state: source } = await this.aggregates.load(sourceDecider, Streams.source(event.data.sourceId));
+        if (source.status === 'none') return;
+        const job: Job = {
+          jobId: `backup-${recorded.id}`,
+          kind: 'backup',
+          key: event.data.sourceId,
+          attempt: 1,
+          correlationId,
+          payload: {
+            backupId: event.data.backupId,
+            sourceId: event.data.sourceId,
+            path: source.path,
+            full: event.data.backupType === 'full',
+          },
+        };
+        return this.dispatch(job, event.data.backupId);
+      }
+      case 'RestoreRequested':
+        return this.dispatch(
+          {
+            jobId: `restore-${recorded.id}`,
+            kind: 'restore',
+            key: event.data.sourceId,
+            attempt: 1,
+            correlationId,
+            payload: {
+              restoreId: event.data.restoreId,
+              backupId: event.data.backupId,
+              snapshotId: event.data.snapshotId,
+              target: event.data.target,
+              include: event.data.include,
+            },
+          },
+          event.data.restoreId,
+        );
+      case 'BackupVerificationRequested': {
+        const { state: backup } = await this.aggregates.load(backupDecider, Streams.backup(event.data.backupId));
+        if (backup.status === 'none' || !backup.snapshotId) return;
+        return this.dispatch(
+          {
+            jobId: `verify-${recorded.id}`,
+            kind: 'verify',
+            key: backup.sourceId,
+            attempt: 1,
+            correlationId,
+            payload: { backupId: event.data.backupId, verificationId: event.data.verificationId, snapshotId: backup.snapshotId },
+          },
+          event.data.verificationId,
+        );
+      }
+      case 'BackupCancelled':
+        // The worker may still finish; its result is then refused by the aggregate and ignored.
+        return this.closeJobsFor(event.data.backupId);
+      case 'BackupCompleted':
+      case 'BackupFailed':
+        return this.closeJobsFor(event.data.backupId);
+      case 'RestoreCompleted':
+      case 'RestoreFailed':
+        return this.closeJobsFor(event.data.restoreId);
+      case 'BackupVerified':
+      case 'BackupVerificationFailed':
+        return this.closeJobsFor(event.data.verificationId);
+      default:
+        return;
+    }
+  }
+
+  /** Reacts to a worker's status message. Safe to call again for the same message. */
+  async handleStatus(status: JobStatusMessage): Promise<void> {
+    const tracked = await this.tracker.get(status.jobId);
+    if (!tracked || tracked.status === 'done') return; // unknown or already settled: a late duplicate
+    const now = this.now();
+    const current = status.attempt === tracked.job.attempt;
+    switch (status.status) {
+      case 'started':
+        if (!current) return;
+        await this.tracker.markRunning(status.jobId, now);
+        return this.issue(tracked, status, startCommand(tracked, status.attempt));
+      case 'heartbeat':
+        if (current) await this.tracker.touch(status.jobId, now);
+        return;
+      case 'completed':
+        // A result from an earlier attempt is still a result: the work was done.
+        await this.issue(tracked, status, completeCommand(tracked, status.result));
+        await this.tracker.markDone(status.jobId, now);
+        return;
+      case 'failed':
+        if (!current) return;
+        return this.failOrRetry(tracked, status.failure, `job:${status.jobId}:${status.attempt}:failed`);
+    }
+  }
+
+  /** Retries or fails every open job not heard from within the heartbeat timeout. */
+  async superviseOpenJobs(): Promise<void> {
+    const before = new Date(this.clock.now().getTime() - this.settings.jobHeartbeatTimeoutMs).toISOString();
+    for (const tracked of await this.tracker.open(before)) {
+      const seconds = Math.round(this.settings.jobHeartbeatTimeoutMs / 1000);
+      await this.failOrRetry(
+        tracked,
+        { code: 'JOB_TIMEOUT', reason: `no word from a worker for ${seconds} s (attempt ${tracked.job.attempt})`, retryable: true },
+        `job:${tracked.job.jobId}:${tracked.job.attempt}:timeout`,
+      );
+    }
+  }
+
+  /**
+   * After a restart of the embedded service, jobs that were open died with the old process:
+   * hand each out again (a new attempt) right away instead of waiting for the timeout.
+   */
+  async recoverOpenJobs(): Promise<number> {
+    const open = await this.tracker.open();
+    for (const tracked of open) {
+      await this.failOrRetry(
+        tracked,
+        { code: 'WORKER_LOST', reason: `the service stopped during attempt ${tracked.job.attempt}`, retryable: true },
+        `job:${tracked.job.jobId}:${tracked.job.attempt}:lost`,
+        0,
+      );
+    }
+    return open.length;
+  }
+
+  stop(): void {
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+  }
+
+  private async dispatch(job: Job, aggregateId: string): Promise<void> {
+    const isNew = await this.tracker.record(job, aggregateId, this.now());
+    if (!isNew) {
+      // A redelivered request: publish again only if the job never settled (the worker is idempotent by job id).
+      const tracked = await this.tracker.get(job.jobId);
+      if (!tracked || tracked.status !== 'dispatched') return;
+      return this.bus.publishJob(tracked.job);
+    }
+    await this.bus.publishJob(job);
+  }
+
+  private async failOrRetry(tracked: TrackedJob, failure: JobFailure, cause: string, delayOverrideMs?: number): Promise<void> {
+    const { job } = tracked;
+    if (failure.retryable && job.attempt < this.settings.jobMaxAttempts) {
+      const next = { ...job, attempt: job.attempt + 1 } as Job;
+      await this.tracker.markDispatched(job.jobId, next.attempt, this.now());
+      const delay = delayOverrideMs ?? this.settings.jobRetryBaseDelayMs * 2 ** (job.attempt - 1);
+      this.logger.warn(`job ${job.jobId} attempt ${job.attempt} failed (${failure.code}); retrying as attempt ${next.attempt}`);
+      this.later(delay, () => this.bus.publishJob(next));
+      return;
+    }
+    await this.issue(tracked, { jobId: job.jobId, attempt: job.attempt, cause }, failCommand(tracked, failure));
+    await this.tracker.markDone(job.jobId, this.now());
+  }
+
+  private async issue(
+    tracked: TrackedJob,
+    origin: { jobId: string; attempt: number; status?: string; cause?: string },
+    command: ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] | null,
+  ): Promise<void> {
+    if (!command) return;
+    const context: CommandContext = {
+      actor: ACTOR,
+      correlationId: tracked.job.correlationId ?? tracked.job.jobId,
+      causationId: origin.cause ?? `job:${origin.jobId}:${origin.attempt}:${origin.status ?? ''}`,
+    };
+    try {
+      if (tracked.job.kind === 'restore')
+        await this.commands.execute(new ExecuteRestoreCommand(command as ExecuteRestoreCommand['command'], context));
+      else await this.commands.execute(new ExecuteBackupCommand(command as ExecuteBackupCommand['command'], context));
+    } catch (error) {
+      // The aggregate has moved on (cancelled, or already settled by a duplicate): nothing to do.
+      if (error instanceof DomainError && error.code === 'INVALID_TRANSITION') return;
+      throw error;
+    }
+  }
+
+  private async closeJobsFor(aggregateId: string): Promise<void> {
+    for (const tracked of await this.tracker.openFor(aggregateId)) await this.tracker.markDone(tracked.job.jobId, this.now());
+  }
+
+  private later(delayMs: number, action: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      action().catch(() => this.logger.error('re-dispatch failed; the supervisor will try again'));
+    }, delayMs);
+    timer.unref();
+    this.retryTimers.add(timer);
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+}
+
+function startCommand(tracked: TrackedJob, attempt: number): ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] | null {
+  const { job } = tracked;
+  if (job.kind === 'backup') return { type: 'StartBackup', backupId: job.payload.backupId, jobId: job.jobId, attempt };
+  if (job.kind === 'restore') return { type: 'StartRestore', restoreId: job.payload.restoreId, jobId: job.jobId, attempt };
+  return null;
+}
+
+function completeCommand(
+  tracked: TrackedJob,
+  result: Record<string, unknown>,
+): ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] {
+  const { job } = tracked;
+  switch (job.kind) {
+    case 'backup':
+      return {
+        type: 'CompleteBackup',
+        backupId: job.payload.backupId,
+        jobId: job.jobId,
+        snapshotId: String(result.snapshotId),
+        merkleRoot: String(result.merkleRoot),
+        statistics: result.statistics as never,
+      };
+    case 'restore':
+      return {
+        type: 'CompleteRestore',
+        restoreId: job.payload.restoreId,
+        jobId: job.jobId,
+        files: Number(result.files),
+        bytes: Number(result.bytes),
+      };
+    case 'verify':
+      return {
+        type: 'RecordVerification',
+        backupId: job.payload.backupId,
+        verificationId: job.payload.verificationId,
+        outcome: 'verified',
+        blobsChecked: Number(result.blobsChecked),
+        bytesChecked: Number(result.bytesChecked),
+      };
+  }
+}
+
+function failCommand(tracked: TrackedJob, failure: JobFailure): ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] {
+  const { job } = tracked;
+  switch (job.kind) {
+    case 'backup':
+      return { type: 'FailBackup', backupId: job.payload.backupId, jobId: job.jobId, ...failure };
+    case 'restore':
+      return { type: 'FailRestore', restoreId: job.payload.restoreId, jobId: job.jobId, ...failure };
+    case 'verify':
+      return {
+        type: 'RecordVerification',
+        backupId: job.payload.backupId,
+        verificationId: job.payload.verificationId,
+        outcome: 'failed',
+        ...failure,
+      };
+  }
+}

@@ -1,0 +1,167 @@
+import { Kysely } from 'kysely';
+
+/**
+ * The read-model schema, written through Kysely so the same SQL serves SQLite (embedded) and
+ * PostgreSQL (distributed). Times are ISO-8601 strings; JSON columns are text.
+ */
+export interface SourcesTable {
+  id: string;
+  name: string;
+  path: string;
+  status: string;
+  registered_at: string;
+  updated_at: string;
+}
+
+export interface BackupsTable {
+  id: string;
+  source_id: string;
+  type: string;
+  status: string;
+  requested_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  attempt: number;
+  snapshot_id: string | null;
+  merkle_root: string | null;
+  statistics: string | null;
+  failure_code: string | null;
+  failure_reason: string | null;
+  verification_status: string;
+  verified_at: string | null;
+}
+
+export interface RestoresTable {
+  id: string;
+  backup_id: string;
+  source_id: string;
+  snapshot_id: string;
+  target: string;
+  include: string;
+  purpose: string;
+  status: string;
+  requested_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  files: number | null;
+  bytes: number | null;
+  failure_code: string | null;
+  failure_reason: string | null;
+}
+
+export interface ProjectionCheckpointsTable {
+  name: string;
+  position: number;
+}
+
+/** Process-manager state: the jobs handed to workers and how far each got. */
+export interface JobsTable {
+  job_id: string;
+  kind: string;
+  aggregate_id: string;
+  job_key: string;
+  payload: string;
+  attempt: number;
+  status: string;
+  updated_at: string;
+}
+
+/** Answers given to requests with an Idempotency-Key, replayed for a repeated request. */
+export interface IdempotencyTable {
+  key: string;
+  fingerprint: string;
+  status_code: number;
+  body: string;
+  created_at: string;
+}
+
+export interface ReadModelDatabase {
+  sources: SourcesTable;
+  backups: BackupsTable;
+  restores: RestoresTable;
+  projection_checkpoints: ProjectionCheckpointsTable;
+  jobs: JobsTable;
+  idempotency_keys: IdempotencyTable;
+}
+
+export type ReadModel = Kysely<ReadModelDatabase>;
+
+/** Creates the tables if missing (portable DDL: text, integer, bigint). */
+export async function migrateReadModel(db: ReadModel): Promise<void> {
+  await db.schema
+    .createTable('sources')
+    .ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('path', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('registered_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('backups')
+    .ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('source_id', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('requested_at', 'text', (c) => c.notNull())
+    .addColumn('started_at', 'text')
+    .addColumn('finished_at', 'text')
+    .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('snapshot_id', 'text')
+    .addColumn('merkle_root', 'text')
+    .addColumn('statistics', 'text')
+    .addColumn('failure_code', 'text')
+    .addColumn('failure_reason', 'text')
+    .addColumn('verification_status', 'text', (c) => c.notNull().defaultTo('none'))
+    .addColumn('verified_at', 'text')
+    .execute();
+  await db.schema.createIndex('backups_by_source').ifNotExists().on('backups').columns(['source_id', 'requested_at']).execute();
+  await db.schema
+    .createTable('restores')
+    .ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('backup_id', 'text', (c) => c.notNull())
+    .addColumn('source_id', 'text', (c) => c.notNull())
+    .addColumn('snapshot_id', 'text', (c) => c.notNull())
+    .addColumn('target', 'text', (c) => c.notNull())
+    .addColumn('include', 'text', (c) => c.notNull())
+    .addColumn('purpose', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('requested_at', 'text', (c) => c.notNull())
+    .addColumn('started_at', 'text')
+    .addColumn('finished_at', 'text')
+    .addColumn('files', 'bigint')
+    .addColumn('bytes', 'bigint')
+    .addColumn('failure_code', 'text')
+    .addColumn('failure_reason', 'text')
+    .execute();
+  await db.schema
+    .createTable('projection_checkpoints')
+    .ifNotExists()
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('position', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('jobs')
+    .ifNotExists()
+    .addColumn('job_id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('aggregate_id', 'text', (c) => c.notNull())
+    .addColumn('job_key', 'text', (c) => c.notNull())
+    .addColumn('payload', 'text', (c) => c.notNull())
+    .addColumn('attempt', 'integer', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('idempotency_keys')
+    .ifNotExists()
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
+    .addColumn('status_code', 'integer', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+}

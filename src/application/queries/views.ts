@@ -1,0 +1,92 @@
+import { BackupsTable, RestoresTable, SourcesTable } from '../projections/read-model';
+
+/** API shapes of the read models. */
+export interface SourceView {
+  id: string;
+  name: string;
+  path: string;
+  status: string;
+  registeredAt: string;
+  updatedAt: string;
+}
+
+export interface BackupView {
+  id: string;
+  sourceId: string;
+  type: string;
+  status: string;
+  requestedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  attempt: number;
+  snapshotId: string | null;
+  merkleRoot: string | null;
+  statistics: Record<string, number> | null;
+  failure: { code: string | null; reason: string | null } | null;
+  verification: { status: string; at: string | null };
+}
+
+export interface RestoreView {
+  id: string;
+  backupId: string;
+  sourceId: string;
+  snapshotId: string;
+  target: string;
+  include: string[];
+  purpose: string;
+  status: string;
+  requestedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  files: number | null;
+  bytes: number | null;
+  failure: { code: string | null; reason: string | null } | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export function sourceView(row: SourcesTable): SourceView {
+  return { id: row.id, name: row.name, path: row.path, status: row.status, registeredAt: row.registered_at, updatedAt: row.updated_at };
+}
+
+export function backupView(row: BackupsTable): BackupView {
+  return {
+    id: row.id,
+    sourceId: row.source_id,
+    type: row.type,
+    status: row.status,
+    requestedAt: row.requested_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    attempt: Number(row.attempt),
+    snapshotId: row.snapshot_id,
+    merkleRoot: row.merkle_root,
+    statistics: row.statistics ? (JSON.parse(row.statistics) as Record<string, number>) : null,
+    failure: row.failure_code || row.failure_reason ? { code: row.failure_code, reason: row.failure_reason } : null,
+    verification: { status: row.verification_status, at: row.verified_at },
+  };
+}
+
+export function restoreView(row: RestoresTable): RestoreView {
+  return {
+    id: row.id,
+    backupId: row.backup_id,
+    sourceId: row.source_id,
+    snapshotId: row.snapshot_id,
+    target: row.target,
+    include: JSON.parse(row.include) as string[],
+    purpose: row.purpose,
+    status: row.status,
+    requestedAt: row.requested_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    files: row.files === null ? null : Number(row.files),
+    bytes: row.bytes === null ? null : Number(row.bytes),
+    failure: row.failure_code || row.failure_reason ? { code: row.failure_code, reason: row.failure_reason } : null,
+  };
+}

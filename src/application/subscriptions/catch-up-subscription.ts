@@ -1,0 +1,110 @@
+import { Logger } from '@nestjs/common';
+import { EventStore, RecordedEvent } from '../ports/event-store';
+
+export interface SubscriptionOptions {
+  /** Where to resume: the last position whose effects are durable. */
+  loadCheckpoint: () => Promise<number>;
+  /** Handles a batch in order and makes its checkpoint durable before returning. */
+  handleBatch: (events: RecordedEvent[]) => Promise<void>;
+  batchSize?: number;
+  /** Poll interval when no append notification arrives (another process may be appending). */
+  pollIntervalMs?: number;
+  retryDelayMs?: number;
+}
+
+/**
+ * A catch-up subscription to the global log. It resumes from a durable checkpoint, hands every
+ * event to its handler in position order, and retries a failing batch (from the checkpoint
+ * again) instead of skipping it: at-least-once, never out of order, never a gap.
+ */
+export class CatchUpSubscription {
+  private readonly logger: Logger;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private unlisten: (() => void) | null = null;
+  private position = 0;
+  private readonly waiters: { position: number; resolve: () => void }[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly store: EventStore,
+    private readonly options: SubscriptionOptions,
+  ) {
+    this.logger = new Logger(`Subscription:${name}`);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = this.store.onAppended(() => this.wake?.());
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unlisten?.();
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Resolves once every event up to `position` has been handled. */
+  waitFor(position: number): Promise<void> {
+    if (this.position >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  get handledPosition(): number {
+    return this.position;
+  }
+
+  private async run(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 200;
+    while (this.running) {
+      try {
+        this.position = await this.options.loadCheckpoint();
+        this.release();
+        for (;;) {
+          if (!this.running) return;
+          const events = await this.store.readAll(this.position, batchSize);
+          if (events.length === 0) break;
+          await this.options.handleBatch(events);
+          this.position = events[events.length - 1].position;
+          this.release();
+        }
+        await this.sleep(this.options.pollIntervalMs ?? 1000);
+      } catch (error) {
+        // Log the failure's kind only: messages may quote data we must not log.
+        this.logger.error(`handler failed (${describeForLog(error)}); retrying from the checkpoint`);
+        await this.sleep(this.options.retryDelayMs ?? 1000);
+      }
+    }
+  }
+
+  private release(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i].position <= this.position) this.waiters.splice(i, 1)[0].resolve();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+/**
+ * Names the failure by its class and stable code only: messages can quote paths or other data
+ * that must not reach the logs.
+ */
+export function describeForLog(error: unknown): string {
+  if (!(error instanceof Error)) return 'non-error thrown';
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? `${error.name} ${code}` : error.name;
+}

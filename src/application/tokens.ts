@@ -1,0 +1,9 @@
+/** Injection tokens for the ports; infrastructure modules bind adapters to them. */
+export const EVENT_STORE = Symbol('EventStore');
+export const CHECKPOINT_STORE = Symbol('CheckpointStore');
+export const JOB_BUS = Symbol('JobBus');
+export const JOB_TRACKER = Symbol('JobTracker');
+export const CLOCK = Symbol('Clock');
+export const READ_MODEL = Symbol('ReadModel');
+export const SOURCE_PATHS = Symbol('SourcePaths');
+export const SETTINGS = Symbol('Settings');

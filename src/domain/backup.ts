@@ -1,0 +1,197 @@
+import { Decider } from './decider';
+import { DomainError, invalidTransition } from './domain-error';
+import { BackupStatisticsData, BackupType, EventOf, FailureData } from './events';
+
+export type BackupEvent =
+  | EventOf<'BackupRequested'>
+  | EventOf<'BackupStarted'>
+  | EventOf<'BackupCompleted'>
+  | EventOf<'BackupFailed'>
+  | EventOf<'BackupCancelled'>
+  | EventOf<'BackupVerificationRequested'>
+  | EventOf<'BackupVerified'>
+  | EventOf<'BackupVerificationFailed'>;
+
+export type BackupStatus = 'requested' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type VerificationStatus = 'none' | 'requested' | 'verified' | 'failed';
+
+export type BackupCommand =
+  | { type: 'RequestBackup'; backupId: string; sourceId: string; backupType: BackupType; sourceActive: boolean; at: string }
+  | { type: 'StartBackup'; backupId: string; jobId: string; attempt: number; at: string }
+  | {
+      type: 'CompleteBackup';
+      backupId: string;
+      jobId: string;
+      snapshotId: string;
+      merkleRoot: string;
+      statistics: BackupStatisticsData;
+      at: string;
+    }
+  | ({ type: 'FailBackup'; backupId: string; jobId: string | null; at: string } & FailureData)
+  | { type: 'CancelBackup'; backupId: string; reason: string; at: string }
+  | { type: 'VerifyBackup'; backupId: string; verificationId: string; at: string }
+  | {
+      type: 'RecordVerification';
+      backupId: string;
+      verificationId: string;
+      outcome: 'verified';
+      blobsChecked: number;
+      bytesChecked: number;
+      at: string;
+    }
+  | ({ type: 'RecordVerification'; backupId: string; verificationId: string; outcome: 'failed'; at: string } & FailureData);
+
+export type BackupState =
+  | { status: 'none' }
+  | {
+      status: BackupStatus;
+      backupId: string;
+      sourceId: string;
+      backupType: BackupType;
+      jobId: string | null;
+      attempt: number;
+      snapshotId: string | null;
+      merkleRoot: string | null;
+      verification: VerificationStatus;
+      pendingVerification: string | null;
+    };
+
+type Existing = Exclude<BackupState, { status: 'none' }>;
+
+/**
+ * A backup's life: requested -> running -> completed | failed, or cancelled before it ends.
+ * Only a completed backup can be verified or restored. Attempts after a retry are new
+ * BackupStarted events with a higher attempt number.
+ */
+export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
+  initialState: { status: 'none' },
+
+  decide(command, state) {
+    const { backupId, at } = command;
+    if (command.type === 'RequestBackup') {
+      if (state.status !== 'none') throw new DomainError('ALREADY_EXISTS', `backup ${backupId} already exists`);
+      if (!command.sourceActive) throw invalidTransition(`source ${command.sourceId} is not active`);
+      return [{ type: 'BackupRequested', data: { backupId, sourceId: command.sourceId, backupType: command.backupType, at } }];
+    }
+    const backup = requireBackup(state, backupId);
+    switch (command.type) {
+      case 'StartBackup':
+        if (backup.status !== 'requested' && backup.status !== 'running')
+          throw invalidTransition(`backup ${backupId} is ${backup.status} and cannot start`);
+        if (backup.jobId === command.jobId && backup.attempt >= command.attempt) return [];
+        return [{ type: 'BackupStarted', data: { backupId, jobId: command.jobId, attempt: command.attempt, at } }];
+      case 'CompleteBackup':
+        if (backup.status !== 'requested' && backup.status !== 'running')
+          throw invalidTransition(`backup ${backupId} is ${backup.status} and cannot complete`);
+        return [
+          {
+            type: 'BackupCompleted',
+            data: {
+              backupId,
+              jobId: command.jobId,
+              snapshotId: command.snapshotId,
+              merkleRoot: command.merkleRoot,
+              statistics: command.statistics,
+              at,
+            },
+          },
+        ];
+      case 'FailBackup':
+        if (backup.status !== 'requested' && backup.status !== 'running')
+          throw invalidTransition(`backup ${backupId} is ${backup.status} and cannot fail`);
+        return [
+          {
+            type: 'BackupFailed',
+            data: { backupId, jobId: command.jobId, code: command.code, reason: command.reason, retryable: command.retryable, at },
+          },
+        ];
+      case 'CancelBackup':
+        if (backup.status !== 'requested' && backup.status !== 'running')
+          throw invalidTransition(`backup ${backupId} is ${backup.status} and cannot be cancelled`);
+        return [{ type: 'BackupCancelled', data: { backupId, reason: command.reason, at } }];
+      case 'VerifyBackup':
+        if (backup.status !== 'completed')
+          throw invalidTransition(`backup ${backupId} is ${backup.status}; only a completed backup can be verified`);
+        if (backup.pendingVerification) throw invalidTransition(`backup ${backupId} is already being verified`);
+        return [{ type: 'BackupVerificationRequested', data: { backupId, verificationId: command.verificationId, at } }];
+      case 'RecordVerification':
+        if (backup.pendingVerification !== command.verificationId)
+          throw invalidTransition(`verification ${command.verificationId} of backup ${backupId} is not pending`);
+        return command.outcome === 'verified'
+          ? [
+              {
+                type: 'BackupVerified',
+                data: {
+                  backupId,
+                  verificationId: command.verificationId,
+                  blobsChecked: command.blobsChecked,
+                  bytesChecked: command.bytesChecked,
+                  at,
+                },
+              },
+            ]
+          : [
+              {
+                type: 'BackupVerificationFailed',
+                data: {
+                  backupId,
+                  verificationId: command.verificationId,
+                  code: command.code,
+                  reason: command.reason,
+                  retryable: command.retryable,
+                  at,
+                },
+              },
+            ];
+    }
+  },
+
+  evolve(state, event) {
+    if (event.type === 'BackupRequested') {
+      return {
+        status: 'requested',
+        backupId: event.data.backupId,
+        sourceId: event.data.sourceId,
+        backupType: event.data.backupType,
+        jobId: null,
+        attempt: 0,
+        snapshotId: null,
+        merkleRoot: null,
+        verification: 'none',
+        pendingVerification: null,
+      };
+    }
+    if (state.status === 'none') return state;
+    switch (event.type) {
+      case 'BackupStarted':
+        return { ...state, status: 'running', jobId: event.data.jobId, attempt: event.data.attempt };
+      case 'BackupCompleted':
+        return {
+          ...state,
+          status: 'completed',
+          jobId: event.data.jobId,
+          snapshotId: event.data.snapshotId,
+          merkleRoot: event.data.merkleRoot,
+        };
+      case 'BackupFailed':
+        return { ...state, status: 'failed' };
+      case 'BackupCancelled':
+        return { ...state, status: 'cancelled' };
+      case 'BackupVerificationRequested':
+        return { ...state, verification: 'requested', pendingVerification: event.data.verificationId };
+      case 'BackupVerified':
+        return { ...state, verification: 'verified', pendingVerification: null };
+      case 'BackupVerificationFailed':
+        return { ...state, verification: 'failed', pendingVerification: null };
+    }
+  },
+};
+
+function requireBackup(state: BackupState, backupId: string): Existing {
+  if (state.status === 'none') throw new DomainError('NOT_FOUND', `backup ${backupId} does not exist`);
+  return state;
+}
+
+export function isFinal(status: BackupStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}

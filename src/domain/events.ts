@@ -1,0 +1,80 @@
+/**
+ * Domain events: the facts Custodia records. Payloads hold ids, counts, hashes and operator
+ * configuration (a source's folder, a restore target); never file contents or names found
+ * inside a backup. Each event type has a schema version; a change to a payload's shape gets a
+ * new version and an upcaster, never an edit of stored events.
+ */
+export interface BackupStatisticsData {
+  files: number;
+  directories: number;
+  bytesRead: number;
+  totalBytes: number;
+  newBytes: number;
+  storedBytes: number;
+  duplicateBytes: number;
+  chunks: number;
+  durationMs: number;
+  errors: number;
+}
+
+export type BackupType = 'full' | 'incremental';
+
+export interface FailureData {
+  code: string;
+  reason: string;
+  retryable: boolean;
+}
+
+export type DomainEvent =
+  | { type: 'SourceRegistered'; data: { sourceId: string; name: string; path: string; at: string } }
+  | { type: 'SourceUpdated'; data: { sourceId: string; name?: string; path?: string; at: string } }
+  | { type: 'SourceRemoved'; data: { sourceId: string; at: string } }
+  | { type: 'BackupRequested'; data: { backupId: string; sourceId: string; backupType: BackupType; at: string } }
+  | { type: 'BackupStarted'; data: { backupId: string; jobId: string; attempt: number; at: string } }
+  | {
+      type: 'BackupCompleted';
+      data: { backupId: string; jobId: string; snapshotId: string; merkleRoot: string; statistics: BackupStatisticsData; at: string };
+    }
+  | { type: 'BackupFailed'; data: { backupId: string; jobId: string | null; at: string } & FailureData }
+  | { type: 'BackupCancelled'; data: { backupId: string; reason: string; at: string } }
+  | { type: 'BackupVerificationRequested'; data: { backupId: string; verificationId: string; at: string } }
+  | { type: 'BackupVerified'; data: { backupId: string; verificationId: string; blobsChecked: number; bytesChecked: number; at: string } }
+  | { type: 'BackupVerificationFailed'; data: { backupId: string; verificationId: string; at: string } & FailureData }
+  | {
+      type: 'RestoreRequested';
+      data: {
+        restoreId: string;
+        backupId: string;
+        sourceId: string;
+        snapshotId: string;
+        target: string;
+        include: string[];
+        purpose: string;
+        at: string;
+      };
+    }
+  | { type: 'RestoreStarted'; data: { restoreId: string; jobId: string; attempt: number; at: string } }
+  | { type: 'RestoreCompleted'; data: { restoreId: string; jobId: string; files: number; bytes: number; at: string } }
+  | { type: 'RestoreFailed'; data: { restoreId: string; jobId: string | null; at: string } & FailureData };
+
+export type DomainEventType = DomainEvent['type'];
+export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
+
+/** Current schema version of each event type. */
+export const EVENT_SCHEMA_VERSION: Record<DomainEventType, number> = {
+  SourceRegistered: 1,
+  SourceUpdated: 1,
+  SourceRemoved: 1,
+  BackupRequested: 1,
+  BackupStarted: 1,
+  BackupCompleted: 1,
+  BackupFailed: 1,
+  BackupCancelled: 1,
+  BackupVerificationRequested: 1,
+  BackupVerified: 1,
+  BackupVerificationFailed: 1,
+  RestoreRequested: 1,
+  RestoreStarted: 1,
+  RestoreCompleted: 1,
+  RestoreFailed: 1,
+};

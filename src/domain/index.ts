@@ -1,0 +1,6 @@
+export * from './backup';
+export * from './decider';
+export * from './domain-error';
+export * from './events';
+export * from './restore';
+export * from './source';

@@ -1,0 +1,60 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError } from '../../domain';
+import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+
+const DOMAIN_STATUS: Record<DomainError['code'], number> = {
+  INVALID_INPUT: HttpStatus.BAD_REQUEST,
+  NOT_FOUND: HttpStatus.NOT_FOUND,
+  INVALID_TRANSITION: HttpStatus.CONFLICT,
+  ALREADY_EXISTS: HttpStatus.CONFLICT,
+};
+
+/**
+ * Every error leaves the API as `{statusCode, code, message}` with a stable code. Domain errors
+ * map to 400/404/409; validation errors list their field messages; anything unexpected is a 500
+ * with no detail (and the log names its kind, never its data).
+ */
+@Catch()
+export class ApiErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Api');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { status, body } = this.toResponse(error);
+    response.status(status).json(body);
+  }
+
+  private toResponse(error: unknown): { status: number; body: Record<string, unknown> } {
+    if (error instanceof DomainError) {
+      const status = DOMAIN_STATUS[error.code];
+      return { status, body: { statusCode: status, code: error.code, message: error.message } };
+    }
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      const payload = error.getResponse();
+      const details = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : { message: payload };
+      const code = typeof details.code === 'string' ? details.code : codeForStatus(status);
+      return { status, body: { statusCode: status, code, message: details.message ?? error.message } };
+    }
+    this.logger.error(`unexpected error (${describeForLog(error)})`);
+    return { status: 500, body: { statusCode: 500, code: 'INTERNAL', message: 'internal error' } };
+  }
+}
+
+function codeForStatus(status: number): string {
+  switch (status) {
+    case 400:
+      return 'VALIDATION_FAILED';
+    case 404:
+      return 'NOT_FOUND';
+    case 409:
+      return 'CONFLICT';
+    case 413:
+      return 'PAYLOAD_TOO_LARGE';
+    case 415:
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    default:
+      return `HTTP_${status}`;
+  }
+}

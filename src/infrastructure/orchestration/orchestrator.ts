@@ -1,0 +1,83 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EventBus } from '@nestjs/cqrs';
+import { JobsProcessManager } from '../../application/process-managers/jobs.process-manager';
+import { CheckpointStore, EventStore } from '../../application/ports/event-store';
+import { JobBus, Unsubscribe } from '../../application/ports/job-bus';
+import { ProjectionRunner } from '../../application/projections/projection-runner';
+import { OrchestrationSettings } from '../../application/settings';
+import { CatchUpSubscription, describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { CHECKPOINT_STORE, EVENT_STORE, JOB_BUS, SETTINGS } from '../../application/tokens';
+import { JobWorker } from '../../worker/job-worker';
+
+const PROCESS_MANAGER_SUBSCRIPTION = 'process-manager:jobs';
+
+/** The recorded event, as published on Nest's EventBus for in-process listeners. */
+export class EventRecorded {
+  constructor(readonly event: import('../../application/ports/event-store').RecordedEvent) {}
+}
+
+/**
+ * Starts and stops the moving parts of the embedded service in the right order: projections,
+ * the process manager's durable subscription, the job-status consumer, the in-process worker,
+ * and the supervisor that retries or fails silent jobs.
+ */
+@Injectable()
+export class Orchestrator implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(Orchestrator.name);
+  private readonly processManagerSubscription: CatchUpSubscription;
+  private stopStatuses: Unsubscribe | null = null;
+  private supervisor: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+    @Inject(CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore,
+    @Inject(JOB_BUS) private readonly bus: JobBus,
+    @Inject(SETTINGS) private readonly settings: OrchestrationSettings,
+    private readonly processManager: JobsProcessManager,
+    private readonly projections: ProjectionRunner,
+    private readonly worker: JobWorker,
+    private readonly eventBus: EventBus,
+  ) {
+    this.processManagerSubscription = new CatchUpSubscription(PROCESS_MANAGER_SUBSCRIPTION, events, {
+      loadCheckpoint: () => checkpoints.load(PROCESS_MANAGER_SUBSCRIPTION),
+      handleBatch: async (batch) => {
+        for (const event of batch) {
+          await this.processManager.handleEvent(event);
+          await this.checkpoints.save(PROCESS_MANAGER_SUBSCRIPTION, event.position);
+          this.eventBus.publish(new EventRecorded(event));
+        }
+      },
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.projections.start();
+    this.stopStatuses = await this.bus.consumeStatuses((status) => this.processManager.handleStatus(status));
+    await this.worker.start();
+    const recovered = await this.processManager.recoverOpenJobs();
+    if (recovered > 0) this.logger.warn(`re-dispatched ${recovered} job(s) left open by the previous run`);
+    this.processManagerSubscription.start();
+    this.supervisor = setInterval(() => {
+      this.processManager
+        .superviseOpenJobs()
+        .catch((error: unknown) => this.logger.error(`job supervision failed (${describeForLog(error)})`));
+    }, this.settings.jobSupervisionIntervalMs);
+    this.supervisor.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.supervisor) clearInterval(this.supervisor);
+    this.processManager.stop();
+    await this.processManagerSubscription.stop();
+    await this.worker.stop();
+    await this.stopStatuses?.();
+    await this.projections.stop();
+    await this.bus.close();
+    await this.events.close();
+  }
+
+  /** Resolves once projections and the process manager have handled the log up to `position`. */
+  async settled(position: number): Promise<void> {
+    await Promise.all([this.projections.waitFor(position), this.processManagerSubscription.waitFor(position)]);
+  }
+}

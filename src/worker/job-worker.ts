@@ -1,0 +1,193 @@
+import { Logger } from '@nestjs/common';
+import { backup, EngineError, Repository, restore, Snapshot, verifySnapshot } from '../engine';
+import { Clock } from '../application/ports/clock';
+import {
+  BackupJobPayload,
+  Job,
+  JobBus,
+  JobFailure,
+  JobProgress,
+  JobStatusMessage,
+  RestoreJobPayload,
+  Unsubscribe,
+} from '../application/ports/job-bus';
+import { RepositoryProvider } from './repository-provider';
+
+export interface WorkerOptions {
+  heartbeatIntervalMs: number;
+}
+
+/** Engine errors caused by the input: retrying cannot help. Anything else (I/O) may be passing. */
+const PERMANENT_CODES = new Set([
+  'SOURCE_NOT_FOUND',
+  'INVALID_ARGUMENT',
+  'SNAPSHOT_NOT_FOUND',
+  'UNSAFE_PATH',
+  'TARGET_NOT_DIRECTORY',
+  'TARGET_NOT_EMPTY',
+  'BLOB_DAMAGED',
+  'BLOB_NOT_FOUND',
+  'PACK_MISSING',
+  'WRONG_PASSPHRASE',
+  'REPO_NOT_FOUND',
+  'REPO_NOT_INITIALISED',
+]);
+
+/**
+ * The data plane's worker: takes jobs from the bus, runs the engine, and reports started,
+ * heartbeats with progress, and the result. Idempotent by job id: a backup job whose snapshot
+ * is already in the repository (tagged with the job id) reports that snapshot instead of
+ * backing up again, so a redelivered job never makes a second backup.
+ */
+export class JobWorker {
+  private readonly logger = new Logger(JobWorker.name);
+  private unsubscribe: Unsubscribe | null = null;
+
+  constructor(
+    private readonly bus: JobBus,
+    private readonly repositories: RepositoryProvider,
+    private readonly clock: Clock,
+    private readonly options: WorkerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.bus.consumeJobs((job) => this.handle(job));
+  }
+
+  async stop(): Promise<void> {
+    await this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  async handle(job: Job): Promise<void> {
+    const base = { jobId: job.jobId, kind: job.kind, attempt: job.attempt };
+    await this.report({ ...base, at: this.now(), status: 'started' });
+    let progress: JobProgress | undefined;
+    const heartbeat = setInterval(() => {
+      this.report({ ...base, at: this.now(), status: 'heartbeat', progress }).catch(() => undefined);
+    }, this.options.heartbeatIntervalMs);
+    try {
+      const repository = await this.repositories.repository();
+      await repository.loadIndex();
+      const onProgress = (p: JobProgress) =>
+        (progress = { filesDone: p.filesDone, bytesDone: p.bytesDone, totalFiles: p.totalFiles, totalBytes: p.totalBytes });
+      const result = await this.run(repository, job, onProgress);
+      await this.report({ ...base, at: this.now(), status: 'completed', result });
+    } catch (error) {
+      const failure = toFailure(error);
+      this.logger.warn(`job ${job.jobId} attempt ${job.attempt} failed: ${failure.code}`);
+      await this.report({ ...base, at: this.now(), status: 'failed', failure });
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async run(repository: Repository, job: Job, onProgress: (p: JobProgress) => void): Promise<Record<string, unknown>> {
+    switch (job.kind) {
+      case 'backup':
+        return this.runBackup(repository, job.jobId, job.payload, onProgress);
+      case 'restore':
+        return this.runRestore(repository, job.attempt, job.payload, onProgress);
+      case 'verify': {
+        const verification = await verifySnapshot(repository, job.payload.snapshotId);
+        return { blobsChecked: verification.blobsChecked, bytesChecked: verification.bytesChecked };
+      }
+    }
+  }
+
+  private async runBackup(
+    repository: Repository,
+    jobId: string,
+    payload: BackupJobPayload,
+    onProgress: (p: JobProgress) => void,
+  ): Promise<Record<string, unknown>> {
+    const jobTag = `job:${jobId}`;
+    const earlier = (await repository.listSnapshots()).find((stored) => stored.snapshot.tags.includes(jobTag));
+    let id: string;
+    let snapshot: Snapshot;
+    if (earlier) {
+      ({ id, snapshot } = earlier);
+    } else {
+      const result = await backup(repository, payload.path, {
+        full: payload.full,
+        tags: [jobTag, `backup:${payload.backupId}`],
+        onProgress,
+      });
+      ({ snapshotId: id, snapshot } = result);
+    }
+    const s = snapshot.statistics;
+    return {
+      snapshotId: id,
+      merkleRoot: snapshot.merkleRoot,
+      statistics: {
+        files: s.files,
+        directories: s.directories,
+        bytesRead: s.bytesRead,
+        totalBytes: s.totalBytes,
+        newBytes: s.newBytes,
+        storedBytes: s.storedBytes,
+        duplicateBytes: s.duplicateBytes,
+        chunks: s.chunks,
+        durationMs: s.durationMs,
+        errors: s.errors,
+      },
+    };
+  }
+
+  private async runRestore(
+    repository: Repository,
+    attempt: number,
+    payload: RestoreJobPayload,
+    onProgress: (p: JobProgress) => void,
+  ): Promise<Record<string, unknown>> {
+    // The target was checked to be new or empty when the restore was requested; a later
+    // attempt finds the first attempt's partial files there and replaces them.
+    const result = await restore(repository, payload.snapshotId, payload.target, {
+      include: payload.include,
+      overwrite: attempt > 1,
+      onProgress,
+    });
+    if (result.errors.length > 0) {
+      throw new EngineError(
+        'BLOB_DAMAGED',
+        `${result.errors.length} file(s) could not be restored from snapshot ${payload.snapshotId.slice(0, 8)}`,
+      );
+    }
+    return { files: result.files, bytes: result.bytes };
+  }
+
+  private report(status: JobStatusMessage): Promise<void> {
+    return this.bus.publishStatus(status);
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+}
+
+function toFailure(error: unknown): JobFailure {
+  if (error instanceof EngineError) {
+    // Engine messages may name files inside the source: keep them out of events.
+    return { code: error.code, reason: publicReason(error), retryable: !PERMANENT_CODES.has(error.code) };
+  }
+  return { code: 'WORKER_ERROR', reason: 'the worker failed unexpectedly; see the worker log', retryable: true };
+}
+
+function publicReason(error: EngineError): string {
+  switch (error.code) {
+    case 'SOURCE_NOT_FOUND':
+      return 'the source folder does not exist';
+    case 'TARGET_NOT_EMPTY':
+      return 'the restore target is not empty';
+    case 'TARGET_NOT_DIRECTORY':
+      return 'the restore target is not a directory';
+    case 'UNSAFE_PATH':
+      return 'the snapshot holds an unsafe path; nothing was written outside the target';
+    case 'BLOB_DAMAGED':
+    case 'PACK_MISSING':
+    case 'BLOB_NOT_FOUND':
+      return 'repository data is damaged or missing; run custodia check --read-data';
+    default:
+      return `engine error ${error.code}`;
+  }
+}

@@ -1,0 +1,69 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { Configuration, loadConfiguration } from '../../src/infrastructure/config/configuration';
+import { EmbeddedModule } from '../../src/infrastructure/embedded.module';
+
+export interface TestApp {
+  app: INestApplication;
+  config: Configuration;
+  dataDir: string;
+  http: () => ReturnType<typeof request>;
+  close: () => Promise<void>;
+}
+
+/** Boots the whole embedded service in-process on a temporary DATA_DIR. */
+export async function startApp(env: Record<string, string> = {}, dataDir?: string): Promise<TestApp> {
+  const dir = dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-e2e-')));
+  const config = loadConfiguration({
+    DATA_DIR: dir,
+    CUSTODIA_PASSPHRASE: 'e2e-passphrase',
+    CUSTODIA_KDF_N: '1024',
+    WORKER_HEARTBEAT_INTERVAL_MS: '200',
+    JOB_SUPERVISION_INTERVAL_MS: '200',
+    JOB_RETRY_BASE_DELAY_MS: '50',
+    ...env,
+  });
+  const moduleRef = await Test.createTestingModule({ imports: [EmbeddedModule.forRoot(config)] }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error'] });
+  app.enableShutdownHooks();
+  await app.init();
+  return {
+    app,
+    config,
+    dataDir: dir,
+    http: () => request(app.getHttpServer()),
+    close: () => app.close(),
+  };
+}
+
+export async function waitForStatus(
+  http: () => ReturnType<typeof request>,
+  url: string,
+  done: (body: { status: string }) => boolean = (body) => ['completed', 'failed', 'cancelled'].includes(body.status),
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown> & { status: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await http().get(url);
+    if (response.status === 200 && done(response.body)) return response.body;
+    if (Date.now() > deadline) throw new Error(`${url} did not settle: ${JSON.stringify(response.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Every regular file and symlink under `root`, with its content or target. */
+export async function snapshotTree(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await fs.readdir(root, { recursive: true, withFileTypes: true })) {
+    const full = path.join(entry.parentPath, entry.name);
+    const rel = path.relative(root, full);
+    if (entry.isSymbolicLink()) out[rel] = `-> ${await fs.readlink(full)}`;
+    else if (entry.isFile()) out[rel] = (await fs.readFile(full)).toString('base64');
+    else if (entry.isDirectory()) out[`${rel}/`] = 'dir';
+  }
+  return out;
+}
