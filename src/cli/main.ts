@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isEngineError } from '../engine';
 import { registerEngineCommands } from './engine-commands';
+import { registerServiceCommands } from './service-commands';
 
 /**
  * The `custodia` command. Errors a user can cause are printed as one line with a stable code
@@ -15,12 +16,18 @@ async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .showHelpAfterError(false);
   registerEngineCommands(program);
+  registerServiceCommands(program);
   await program.parseAsync(argv);
 }
 
 main(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
+    return;
+  }
+  if (error instanceof Error && error.name === 'ConfigurationError') {
+    process.stderr.write(`custodia: error [CONFIGURATION]: ${error.message}\n`);
+    process.exitCode = 2;
     return;
   }
   if (isEngineError(error)) {

@@ -117,8 +117,9 @@ export class JobsProcessManager {
     const current = status.attempt === tracked.job.attempt;
     switch (status.status) {
       case 'started':
-        if (!current) return;
-        await this.tracker.markRunning(status.jobId, now);
+        // An earlier attempt that starts late still counts as the backup starting; the decider
+        // ignores it once a later attempt has been recorded.
+        if (current) await this.tracker.markRunning(status.jobId, now);
         return this.issue(tracked, status, startCommand(tracked, status.attempt));
       case 'heartbeat':
         if (current) await this.tracker.touch(status.jobId, now);
