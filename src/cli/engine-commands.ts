@@ -114,18 +114,22 @@ export function registerEngineCommands(program: Command): void {
     .option('--json', 'print as a JSON array')
     .action(async (flags: RepositoryFlags & { json?: boolean }) => {
       const repository = await openRepository(flags, { loadIndex: false });
-      const snapshots = await repository.listSnapshots();
+      // A damaged snapshot is reported, not fatal: the readable ones are what a user restores from.
+      const damaged: EngineError[] = [];
+      const snapshots = await repository.listSnapshots((_id, error) => damaged.push(error));
       if (flags.json) {
         printJson(snapshots.map(({ id, snapshot }) => ({ id, ...snapshot })));
-        return;
+      } else {
+        console.log('ID        Time                      Host            Tags        Size        Path');
+        for (const { id, snapshot } of snapshots) {
+          console.log(
+            `${id.slice(0, 8)}  ${snapshot.time.padEnd(24)}  ${snapshot.hostname.slice(0, 14).padEnd(14)}  ${snapshot.tags.join(',').padEnd(10)}  ${formatBytes(snapshot.statistics.totalBytes).padEnd(10)}  ${snapshot.path}`,
+          );
+        }
+        console.log(`${snapshots.length} snapshot(s)`);
       }
-      console.log('ID        Time                      Host            Tags        Size        Path');
-      for (const { id, snapshot } of snapshots) {
-        console.log(
-          `${id.slice(0, 8)}  ${snapshot.time.padEnd(24)}  ${snapshot.hostname.slice(0, 14).padEnd(14)}  ${snapshot.tags.join(',').padEnd(10)}  ${formatBytes(snapshot.statistics.totalBytes).padEnd(10)}  ${snapshot.path}`,
-        );
-      }
-      console.log(`${snapshots.length} snapshot(s)`);
+      for (const error of damaged) console.error(`custodia: error [${error.code}]: ${error.message}`);
+      if (damaged.length > 0) exitWith(1);
     });
 
   withRepository(program.command('restore').description('restore a snapshot into a target folder'))
@@ -195,7 +199,10 @@ export function registerEngineCommands(program: Command): void {
     async (flags: RepositoryFlags) => {
       const repository = await openRepository(flags, { loadIndex: false });
       const result = await rebuildIndex(repository);
-      for (const pack of result.unreadablePacks) console.error(`custodia: pack ${pack.pack} is unreadable (${pack.reason}); left in place`);
+      for (const pack of result.unreadablePacks) {
+        const kept = pack.keptFromOldIndex ? '; its blobs stay indexed from the old index' : '';
+        console.error(`custodia: pack ${pack.pack} is unreadable (${pack.reason}); left in place${kept}`);
+      }
       console.log(
         `index rebuilt: ${result.packs} pack(s), ${result.blobs} blob(s); replaced ${result.replacedIndexFiles} old index file(s)`,
       );

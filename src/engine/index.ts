@@ -2,6 +2,8 @@
 export { backup } from './backup/backup';
 export type { BackupOptions, BackupProgress, BackupResult } from './backup/backup';
 export { check, inSlice } from './check/check';
+export { verifySnapshot } from './check/verify-snapshot';
+export type { SnapshotVerification } from './check/verify-snapshot';
 export type { CheckOptions, CheckProblem, CheckResult } from './check/check';
 export { EngineError, isEngineError } from './errors';
 export type { ErrorCode } from './errors';

@@ -56,7 +56,12 @@ async function treeDigest(root: string): Promise<Map<string, string>> {
   for (const entry of await fs.readdir(root, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const full = path.join(entry.parentPath, entry.name);
-    out.set(path.relative(root, full), createHash('sha256').update(await fs.readFile(full)).digest('hex'));
+    out.set(
+      path.relative(root, full),
+      createHash('sha256')
+        .update(await fs.readFile(full))
+        .digest('hex'),
+    );
   }
   return out;
 }
@@ -148,10 +153,7 @@ describe('concurrent backups into one repository', () => {
     await makeSource(path.join(second, 'shared'), 4, 2 * 1024 * 1024, 0);
     expect((await run(['repo', 'init', '--repo', repo, '--kdf-n', '1024'])).code).toBe(0);
 
-    const [a, b] = await Promise.all([
-      run(['backup', first, '--repo', repo, '--json']),
-      run(['backup', second, '--repo', repo, '--json']),
-    ]);
+    const [a, b] = await Promise.all([run(['backup', first, '--repo', repo, '--json']), run(['backup', second, '--repo', repo, '--json'])]);
     expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, '', '']);
 
     const checked = await run(['check', '--repo', repo, '--read-data', '--json']);

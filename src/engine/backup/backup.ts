@@ -91,7 +91,8 @@ export async function backup(repository: Repository, sourcePath: string, options
 
 async function findParent(repository: Repository, source: string): Promise<StoredSnapshot | undefined> {
   const host = hostname();
-  const candidates = await repository.listSnapshots();
+  // A damaged snapshot cannot be a parent, and must not stop new backups: skip it.
+  const candidates = await repository.listSnapshots(() => undefined);
   return candidates.filter((entry) => entry.snapshot.path === source && entry.snapshot.hostname === host).at(-1);
 }
 

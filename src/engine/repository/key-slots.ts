@@ -63,10 +63,18 @@ export async function unlockMasterKey(store: ObjectStore, passphrase: string): P
   throw new EngineError('WRONG_PASSPHRASE', `wrong passphrase for repository at ${store.location}`);
 }
 
+/**
+ * Removes the slot named by its id or a unique prefix of at least 4 characters (as for
+ * snapshots): an empty or ambiguous prefix must not pick some slot and destroy a passphrase.
+ */
 export async function removeKeySlot(store: ObjectStore, id: string, inUse: string): Promise<void> {
   const slots = await listKeySlots(store);
-  const slot = slots.find((candidate) => candidate.id === id || candidate.id.startsWith(id));
-  if (!slot) throw new EngineError('KEY_NOT_FOUND', `no key slot ${id} in ${store.location}`);
+  const matches = slots.filter((candidate) => candidate.id === id || (id.length >= 4 && candidate.id.startsWith(id)));
+  const slot = matches.find((candidate) => candidate.id === id) ?? (matches.length === 1 ? matches[0] : undefined);
+  if (!slot) {
+    const why = matches.length > 1 ? `several key slots match "${id}"` : `no key slot "${id}"`;
+    throw new EngineError('KEY_NOT_FOUND', `${why} in ${store.location}`);
+  }
   if (slot.id === inUse) {
     throw new EngineError('LAST_KEY', `key slot ${slot.id} is the one in use; open the repository with another passphrase to remove it`);
   }

@@ -5,7 +5,8 @@ import { describe, Repository } from './repository';
 export interface RebuildResult {
   packs: number;
   blobs: number;
-  unreadablePacks: { pack: string; reason: string }[];
+  /** `keptFromOldIndex`: the old index still listed the pack, so its blobs stay indexed. */
+  unreadablePacks: { pack: string; reason: string; keptFromOldIndex: boolean }[];
   replacedIndexFiles: number;
 }
 
@@ -13,10 +14,14 @@ export interface RebuildResult {
  * Rebuilds the index from the packs alone (each pack's encrypted header lists its blobs), then
  * replaces the old index files. The new index is written before any old one is removed, so an
  * interruption leaves both, which is merely redundant. Packs whose header cannot be read are
- * reported and left in place for a human to look at.
+ * reported and left in place for a human to look at; if a readable old index file lists such a
+ * pack, its entry is carried over, because the blobs themselves may well be intact (each one is
+ * authenticated and hash-checked when read) and dropping the entry would make them unreachable.
  */
 export async function rebuildIndex(repository: Repository): Promise<RebuildResult> {
   const oldIndexFiles = await repository.store.list('index/');
+  // Damaged index files are what a rebuild replaces: ignore them here.
+  await repository.loadIndex(() => undefined);
   const records: PackRecord[] = [];
   const unreadablePacks: RebuildResult['unreadablePacks'] = [];
   for (const object of await repository.store.list('data/')) {
@@ -25,7 +30,10 @@ export async function rebuildIndex(repository: Repository): Promise<RebuildResul
       const blobs = readPackHeader(repository.master, await repository.store.get(Keys.pack(id)));
       records.push({ id, size: object.size, blobs });
     } catch (error) {
-      unreadablePacks.push({ pack: object.key, reason: describe(error) });
+      const known = repository.index.pack(id);
+      const keptFromOldIndex = known !== undefined && known.size === object.size;
+      if (keptFromOldIndex) records.push(known);
+      unreadablePacks.push({ pack: object.key, reason: describe(error), keptFromOldIndex });
     }
   }
   // Several smaller files keep each one's size bounded.

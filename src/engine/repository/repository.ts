@@ -28,6 +28,9 @@ export class Repository {
   readonly index = new BlobIndex();
   readonly chunker: Chunker;
   private readonly treeCache = new Map<string, Tree>();
+  private readonly loadedIndexFiles = new Set<string>();
+  /** Snapshots are write-once, so a decrypted one never goes stale. */
+  private readonly snapshotCache = new Map<string, Snapshot>();
 
   private constructor(
     readonly store: ObjectStore,
@@ -67,14 +70,17 @@ export class Repository {
 
   /**
    * Reads every index file. A damaged one stops the operation with its name, unless the caller
-   * (check, index rebuild) passes `onDamaged` to collect it instead.
+   * (check, index rebuild) passes `onDamaged` to collect it instead. Files loaded before are
+   * skipped, so a long-lived repository (a worker's) calls this to pick up others' new packs.
    */
   async loadIndex(onDamaged?: (key: string, reason: string) => void): Promise<string[]> {
     const keys: string[] = [];
     for (const object of await this.store.list('index/')) {
+      if (this.loadedIndexFiles.has(object.key)) continue;
       try {
         const file = JSON.parse(this.openMetadata(await this.store.get(object.key), AAD.index)) as IndexFile;
         for (const pack of file.packs) this.index.addPack(pack);
+        this.loadedIndexFiles.add(object.key);
         keys.push(object.key);
       } catch (error) {
         const reason = error instanceof DecryptionError ? 'truncated or modified' : describe(error);
@@ -95,6 +101,7 @@ export class Repository {
     const sealed = seal(this.master.metadataKey, Buffer.from(JSON.stringify(file)), AAD.index);
     const id = sha256Hex(sealed);
     await this.store.put(Keys.index(id), sealed);
+    this.loadedIndexFiles.add(Keys.index(id));
     return id;
   }
 
@@ -151,6 +158,8 @@ export class Repository {
   }
 
   async loadSnapshot(id: string): Promise<Snapshot> {
+    const cached = this.snapshotCache.get(id);
+    if (cached) return cached;
     let sealed: Buffer;
     try {
       sealed = await this.store.get(Keys.snapshot(id));
@@ -159,7 +168,9 @@ export class Repository {
       throw error;
     }
     try {
-      return JSON.parse(this.openMetadata(sealed, AAD.snapshot)) as Snapshot;
+      const snapshot = JSON.parse(this.openMetadata(sealed, AAD.snapshot)) as Snapshot;
+      this.snapshotCache.set(id, snapshot);
+      return snapshot;
     } catch {
       throw new EngineError('SNAPSHOT_DAMAGED', `snapshot ${Keys.snapshot(id)} is damaged (truncated or modified)`);
     }
@@ -180,17 +191,26 @@ export class Repository {
     return found.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
   }
 
-  /** Resolves "latest", a full id or a unique prefix of at least 4 characters. */
+  /**
+   * Resolves "latest", a full id or a unique prefix of at least 4 characters. A damaged
+   * snapshot only fails a reference to itself: one bad object must not stop the restore of
+   * every other snapshot ("latest" is then the newest readable one; check reports the damage).
+   */
   async resolveSnapshot(reference: string): Promise<StoredSnapshot> {
-    const all = await this.listSnapshots();
+    const damaged: EngineError[] = [];
+    const all = await this.listSnapshots((id, error) => {
+      if (reference.length >= 4 && id.startsWith(reference)) damaged.push(error);
+    });
     if (reference === 'latest') {
       const latest = all.at(-1);
       if (!latest) throw new EngineError('SNAPSHOT_NOT_FOUND', `repository ${this.store.location} has no snapshots`);
       return latest;
     }
     const matches = reference.length >= 4 ? all.filter((entry) => entry.id.startsWith(reference)) : [];
-    if (matches.length !== 1) {
-      const why = matches.length === 0 ? 'no snapshot matches' : 'several snapshots match';
+    const count = matches.length + damaged.length;
+    if (count === 1 && damaged.length === 1) throw damaged[0];
+    if (count !== 1) {
+      const why = count === 0 ? 'no snapshot matches' : 'several snapshots match';
       throw new EngineError('SNAPSHOT_NOT_FOUND', `${why} "${reference}"`);
     }
     return matches[0];

@@ -1,0 +1,148 @@
+/**
+ * Orchestration benchmark on the embedded defaults: `npm run bench:orchestration`.
+ *
+ * Starts the real service (dist/main.js) in a child process on a fresh DATA_DIR with a tiny
+ * source, then measures
+ *  1. commands accepted per second: concurrent POST /backups, each answered 202 only after
+ *     BackupRequested is durably stored (SQLite, synchronous=FULL);
+ *  2. latency from request to BackupCompleted, one backup at a time (no queueing), from the
+ *     catalog's requestedAt/finishedAt (the events' own times);
+ *  3. the same latency for the burst of step 1 (queueing included).
+ * Options: --commands N (default 300), --concurrency C (default 16), --sequential N (default 50).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { createServer } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '../..');
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function startService(dataDir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(root, 'dist/main.js')], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), CUSTODIA_PASSPHRASE: 'bench-passphrase' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/sources`)).ok) return child;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill();
+  throw new Error('service did not start');
+}
+
+async function post(base: string, url: string, body: unknown): Promise<{ id: string }> {
+  const response = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (response.status >= 300) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { id: string };
+}
+
+interface CatalogRow {
+  id: string;
+  status: string;
+  requestedAt: string;
+  finishedAt: string | null;
+}
+
+async function waitForAll(base: string, ids: string[]): Promise<CatalogRow[]> {
+  const rows: CatalogRow[] = [];
+  for (const id of ids) {
+    for (;;) {
+      const row = (await (await fetch(`${base}/backups/${id}`)).json()) as CatalogRow;
+      if (['completed', 'failed', 'cancelled'].includes(row.status) && row.finishedAt) {
+        rows.push(row);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  return rows;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function latencies(rows: CatalogRow[]): { p50: number; p99: number; failed: number } {
+  const values = rows.map((row) => Date.parse(row.finishedAt ?? '') - Date.parse(row.requestedAt)).sort((a, b) => a - b);
+  return { p50: percentile(values, 50), p99: percentile(values, 99), failed: rows.filter((row) => row.status !== 'completed').length };
+}
+
+async function main(): Promise<void> {
+  const commands = option('commands', 300);
+  const concurrency = option('concurrency', 16);
+  const sequential = option('sequential', 50);
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-bench-orch-'));
+  const source = path.join(work, 'source');
+  await fs.mkdir(source);
+  await fs.writeFile(path.join(source, 'tiny.txt'), 'a tiny source\n');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const service = await startService(path.join(work, 'data'), port);
+  try {
+    const { id: sourceId } = await post(base, '/sources', { name: 'bench', path: source });
+
+    const sequentialIds: string[] = [];
+    for (let i = 0; i < sequential; i++) {
+      const { id } = await post(base, '/backups', { sourceId, type: 'incremental' });
+      await waitForAll(base, [id]);
+      sequentialIds.push(id);
+    }
+    const idle = latencies(await waitForAll(base, sequentialIds));
+
+    const burstIds: string[] = [];
+    const started = process.hrtime.bigint();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < commands) {
+          next++;
+          burstIds.push((await post(base, '/backups', { sourceId, type: 'incremental' })).id);
+        }
+      }),
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const burst = latencies(await waitForAll(base, burstIds));
+
+    const lines = [
+      `Orchestration on embedded defaults (SQLite, in-process bus and worker), ${os.cpus().length} cores, Node ${process.version}`,
+      '',
+      '| measure | value |',
+      '|---|---|',
+      `| commands accepted (202, event durable), ${concurrency} concurrent clients | ${(burstIds.length / seconds).toFixed(0)} /s (${burstIds.length} in ${seconds.toFixed(2)} s) |`,
+      `| POST /backups -> BackupCompleted, one at a time, p50 / p99 | ${idle.p50} ms / ${idle.p99} ms (${sequential} backups, ${idle.failed} failed) |`,
+      `| POST /backups -> BackupCompleted during the burst, p50 / p99 | ${burst.p50} ms / ${burst.p99} ms (queueing included, ${burst.failed} failed) |`,
+    ];
+    console.log(lines.join('\n'));
+    await fs.mkdir(path.join(root, 'bench/results'), { recursive: true });
+    await fs.writeFile(path.join(root, `bench/results/orchestration-${new Date().toISOString().slice(0, 10)}.md`), `${lines.join('\n')}\n`);
+  } finally {
+    service.kill('SIGTERM');
+    await new Promise((resolve) => service.on('exit', resolve));
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

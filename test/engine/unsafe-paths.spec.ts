@@ -1,0 +1,196 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { backup, EngineError, Repository, restore, RestoreResult, Snapshot, TreeEntry } from '../../src/engine';
+import { BlobSaver } from '../../src/engine/backup/blob-saver';
+import { FORMAT_VERSION } from '../../src/engine/repository/format';
+import { initRepository } from '../support/repository';
+import { listRelative, useTempDirs } from '../support/temp-dirs';
+import { dir, file, writeTree } from '../support/tree';
+
+/**
+ * Restore must never write outside its target, whatever a snapshot's manifest says and
+ * whatever symlinks already sit in the target.
+ */
+const tempDir = useTempDirs();
+
+const ZERO_STATISTICS: Snapshot['statistics'] = {
+  files: 0,
+  directories: 0,
+  symlinks: 0,
+  filesRead: 0,
+  filesUnchanged: 0,
+  bytesRead: 0,
+  totalBytes: 0,
+  newBytes: 0,
+  duplicateBytes: 0,
+  storedBytes: 0,
+  chunks: 0,
+  newChunks: 0,
+  durationMs: 0,
+  errors: 0,
+};
+
+type Crafted =
+  { name: string; kind: 'file' } | { name: string; kind: 'symlink'; target: string } | { name: string; kind: 'dir'; children: Crafted[] };
+
+/**
+ * Writes tree blobs exactly as given (no name checks: this is what a tampered or buggy
+ * writer could produce) and a snapshot of them; returns the snapshot id.
+ */
+async function craftSnapshot(repository: Repository, entries: Crafted[]): Promise<string> {
+  const saver = new BlobSaver(repository);
+  const payload = Buffer.from('planted by a crafted snapshot\n');
+  const { id: contentId } = await saver.save('data', payload);
+  const meta = { mode: 0o644, mtimeNs: '1000000000000000000' };
+  const saveTree = async (children: Crafted[]): Promise<string> => {
+    const treeEntries: TreeEntry[] = [];
+    for (const child of children) {
+      if (child.kind === 'file') {
+        treeEntries.push({ ...meta, name: child.name, type: 'file', size: payload.length, inode: '1', content: [contentId] });
+      } else if (child.kind === 'symlink') {
+        treeEntries.push({ ...meta, name: child.name, type: 'symlink', target: child.target });
+      } else {
+        treeEntries.push({ ...meta, mode: 0o755, name: child.name, type: 'dir', subtree: await saveTree(child.children) });
+      }
+    }
+    return (await saver.save('tree', Buffer.from(JSON.stringify({ entries: treeEntries })))).id;
+  };
+  const tree = await saveTree(entries);
+  await saver.finish();
+  return repository.saveSnapshot({
+    version: FORMAT_VERSION,
+    time: new Date().toISOString(),
+    hostname: 'crafted',
+    path: '/crafted',
+    sourceType: 'dir',
+    tags: [],
+    parent: null,
+    tree,
+    merkleRoot: tree,
+    statistics: ZERO_STATISTICS,
+  });
+}
+
+const planted: Crafted = { name: 'planted.txt', kind: 'file' };
+
+describe('restore of a snapshot whose manifest holds unsafe names', () => {
+  let repository: Repository;
+  let arena: string;
+
+  beforeAll(async () => {
+    const work = await tempDir('unsafe-names');
+    repository = await initRepository(path.join(work, 'repo'));
+    arena = path.join(work, 'arena');
+  });
+
+  const cases: [string, Crafted[]][] = [
+    ['a file named ".."', [{ name: '..', kind: 'file' }]],
+    ['a folder named ".."', [{ name: '..', kind: 'dir', children: [planted] }]],
+    ['a file named "../evil"', [{ name: '../evil', kind: 'file' }]],
+    ['a folder named "../evil"', [{ name: '../evil', kind: 'dir', children: [planted] }]],
+    ['a file named "../../evil"', [{ name: '../../evil', kind: 'file' }]],
+    ['a file named "a/b"', [{ name: 'a/b', kind: 'file' }]],
+    ['a folder named "a/b"', [{ name: 'a/b', kind: 'dir', children: [planted] }]],
+    ['a file with an empty name', [{ name: '', kind: 'file' }]],
+    ['a folder with an empty name', [{ name: '', kind: 'dir', children: [planted] }]],
+    ['a file named "."', [{ name: '.', kind: 'file' }]],
+    ['an absolute name', [{ name: '/tmp/evil', kind: 'file' }]],
+    // A symlink and a folder under one name: the folder's files would be written through the link.
+    [
+      'a name listed twice, as a symlink and as a folder',
+      [
+        { name: 'sub', kind: 'symlink', target: '/tmp' },
+        { name: 'sub', kind: 'dir', children: [planted] },
+      ],
+    ],
+    // Safe entries first: the whole restore must be refused before any of them is written.
+    [
+      'a ".." deep inside, after safe entries',
+      [
+        { name: 'a-safe-file.txt', kind: 'file' },
+        {
+          name: 'safe',
+          kind: 'dir',
+          children: [planted, { name: '..', kind: 'dir', children: [{ name: '..', kind: 'dir', children: [planted] }] }],
+        },
+      ],
+    ],
+  ];
+
+  it.each(cases)('refuses %s with UNSAFE_PATH and writes nothing anywhere', async (_label, entries) => {
+    const snapshotId = await craftSnapshot(repository, entries);
+    await fs.rm(arena, { recursive: true, force: true });
+    const target = path.join(arena, 'inner', 'target');
+    await fs.mkdir(path.dirname(target), { recursive: true });
+
+    const restoring = restore(repository, snapshotId, target);
+    await expect(restoring).rejects.toBeInstanceOf(EngineError);
+    await expect(restoring).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+
+    // Nothing outside the target (up to two levels above it), and nothing inside it either.
+    expect(await listRelative(arena)).toEqual(['inner', 'inner/target']);
+    expect(await listRelative(target)).toEqual([]);
+  });
+});
+
+describe('restore into a target holding a symlink to a folder outside it', () => {
+  let work: string;
+  let repository: Repository;
+  let outside: string;
+  let target: string;
+
+  beforeAll(async () => {
+    work = await tempDir('symlink-target');
+    const source = path.join(work, 'source');
+    await writeTree(source, {
+      sub: dir({ 'file.txt': file('would land outside\n'), deeper: dir({ 'x.txt': file('x') }) }),
+      'top.txt': file('top\n'),
+    });
+    repository = await initRepository(path.join(work, 'repo'));
+    await backup(repository, source);
+    outside = path.join(work, 'outside');
+    await writeTree(outside, { 'victim.txt': file('precious\n') });
+    target = path.join(work, 'target');
+    await fs.mkdir(target);
+    await fs.symlink(outside, path.join(target, 'sub'));
+    await fs.symlink(path.join(outside, 'victim.txt'), path.join(target, 'top.txt'));
+  });
+
+  it('refuses to restore the folder through the symlink, with UNSAFE_PATH', async () => {
+    let thrown: unknown = null;
+    let result: RestoreResult | null = null;
+    try {
+      result = await restore(repository, 'latest', target, { overwrite: true });
+    } catch (error) {
+      thrown = error;
+    }
+    if (thrown) {
+      expect(thrown).toBeInstanceOf(EngineError);
+      expect(thrown).toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringContaining(path.join(target, 'sub')) });
+    } else {
+      expect(result?.errors.map((error) => error.path)).toContain('sub');
+    }
+    expect(await listRelative(outside)).toEqual(['victim.txt']);
+    expect(await fs.readFile(path.join(outside, 'victim.txt'), 'utf8')).toBe('precious\n');
+    expect((await fs.lstat(path.join(target, 'sub'))).isSymbolicLink()).toBe(true);
+  });
+
+  it('replaces a symlink standing where a file is restored, instead of writing through it', async () => {
+    const result = await restore(repository, 'latest', target, { overwrite: true, include: ['top.txt'] });
+    expect(result.errors).toEqual([]);
+    const restored = await fs.lstat(path.join(target, 'top.txt'));
+    expect(restored.isFile()).toBe(true);
+    expect(await fs.readFile(path.join(target, 'top.txt'), 'utf8')).toBe('top\n');
+    expect(await fs.readFile(path.join(outside, 'victim.txt'), 'utf8')).toBe('precious\n');
+  });
+
+  it('refuses a file under a folder that is a symlink deeper down', async () => {
+    const nested = path.join(work, 'nested-target');
+    await fs.mkdir(path.join(nested, 'sub'), { recursive: true });
+    await fs.symlink(outside, path.join(nested, 'sub', 'deeper'));
+    await expect(restore(repository, 'latest', nested, { overwrite: true, include: ['sub/deeper/x.txt'] })).rejects.toMatchObject({
+      code: 'UNSAFE_PATH',
+    });
+    expect(await listRelative(outside)).toEqual(['victim.txt']);
+  });
+});
