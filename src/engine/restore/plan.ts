@@ -34,6 +34,14 @@ export async function planRestore(repository: Repository, rootTree: string, incl
     }
   };
   await visit(rootTree, []);
+  // A typo in --include would otherwise restore nothing and report success.
+  const unmatched = wanted.filter((include) => !planned.some((item) => item.relativePath === include.join('/')));
+  if (unmatched.length > 0) {
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `--include ${unmatched.map((parts) => parts.join('/')).join(', ')}: no such path in the snapshot`,
+    );
+  }
   return planned;
 }
 

@@ -45,8 +45,9 @@ export async function restore(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const { id, snapshot } = await repository.resolveSnapshot(snapshotReference);
-  const target = await prepareTarget(path.resolve(targetPath), options.overwrite ?? false);
+  // Plan first: an unsafe manifest or a bad --include must not leave even an empty target behind.
   const plan = await planRestore(repository, snapshot.tree, options.include ?? []);
+  const target = await prepareTarget(path.resolve(targetPath), options.overwrite ?? false);
   const files = plan.filter((item) => item.entry.type === 'file');
   const progress: RestoreProgress = {
     filesDone: 0,
