@@ -1,5 +1,5 @@
 import { Job, JobKind } from '../ports/job-bus';
-import { ReadModel } from '../projections/read-model';
+import { JobsTable, ReadModel } from '../projections/read-model';
 
 export type TrackedJobStatus = 'dispatched' | 'running' | 'done';
 
@@ -86,16 +86,7 @@ export class JobTracker {
   }
 }
 
-function toTracked(row: {
-  job_id: string;
-  kind: string;
-  aggregate_id: string;
-  job_key: string;
-  payload: string;
-  attempt: number;
-  status: string;
-  updated_at: string;
-}): TrackedJob {
+function toTracked(row: JobsTable): TrackedJob {
   const stored = JSON.parse(row.payload) as { payload: unknown; correlationId?: string };
   const job = {
     jobId: row.job_id,
