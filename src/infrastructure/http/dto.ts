@@ -13,9 +13,21 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateIf,
 } from 'class-validator';
 
 const ABSOLUTE_PATH = /^\/[^\0]*$/;
+
+/**
+ * An optional body field: it may be left out, but not sent as null. class-validator's
+ * @IsOptional() skips every check for null too, and a null that gets through ends up in an
+ * event (a BackupRequested with type null, a SourceUpdated with name null) that no projection
+ * can store. Query parameters are never null and keep @IsOptional().
+ */
+const OptionalField = () => ValidateIf((_object, value) => value !== undefined);
+
+/** UUIDs in bodies and queries are compared as stored, in lower case (as ResourceIdPipe does for routes). */
+const LowerCase = () => Transform(({ value }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
 export class CreateSourceDto {
   @IsString()
@@ -30,13 +42,13 @@ export class CreateSourceDto {
 }
 
 export class UpdateSourceDto {
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   name?: string;
 
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @MaxLength(4096)
   @Matches(ABSOLUTE_PATH, { message: 'path must be an absolute path' })
@@ -44,22 +56,24 @@ export class UpdateSourceDto {
 }
 
 export class RequestBackupDto {
+  @LowerCase()
   @IsUUID()
   sourceId!: string;
 
-  @IsOptional()
+  @OptionalField()
   @IsIn(['full', 'incremental'])
   type: 'full' | 'incremental' = 'incremental';
 }
 
 export class CancelBackupDto {
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @MaxLength(500)
   reason?: string;
 }
 
 export class RequestRestoreDto {
+  @LowerCase()
   @IsUUID()
   backupId!: string;
 
@@ -68,14 +82,14 @@ export class RequestRestoreDto {
   @Matches(ABSOLUTE_PATH, { message: 'target must be an absolute path' })
   target!: string;
 
-  @IsOptional()
+  @OptionalField()
   @IsArray()
   @ArrayMaxSize(1000)
   @IsString({ each: true })
   @MaxLength(4096, { each: true })
   include?: string[];
 
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @MaxLength(500)
   purpose?: string;
@@ -100,6 +114,7 @@ const STATUSES = ['requested', 'running', 'completed', 'failed', 'cancelled'];
 
 export class ListBackupsQueryDto extends PageQueryDto {
   @IsOptional()
+  @LowerCase()
   @IsUUID()
   sourceId?: string;
 
@@ -118,6 +133,7 @@ export class ListBackupsQueryDto extends PageQueryDto {
 
 export class ListRestoresQueryDto extends PageQueryDto {
   @IsOptional()
+  @LowerCase()
   @IsUUID()
   backupId?: string;
 

@@ -15,7 +15,7 @@ export class RestoreTargets {
     const real = await realpathOfExistingPart(resolved);
     for (const root of this.roots) {
       const realRoot = await realpathOfExistingPart(root);
-      if (isInside(resolved, root) && isInside(real, realRoot)) {
+      if (real !== null && realRoot !== null && isInside(resolved, root) && isInside(real, realRoot)) {
         await assertNewOrEmpty(resolved);
         return resolved;
       }
@@ -26,23 +26,37 @@ export class RestoreTargets {
 
 function isInside(candidate: string, root: string): boolean {
   const relative = path.relative(root, candidate);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+  // Only a leading ".." segment leaves the root; a name such as "..archive" is inside it.
+  const leaves = relative === '..' || relative.startsWith(`..${path.sep}`);
+  return relative !== '' && !leaves && !path.isAbsolute(relative);
 }
 
-/** The real path of the longest existing prefix, with the rest appended as given. */
-async function realpathOfExistingPart(target: string): Promise<string> {
+/**
+ * The real path of the longest existing prefix, with the rest appended as given; null if that
+ * prefix ends in a dangling symlink, whose destination (where the rest would be created) is
+ * unknown here.
+ */
+async function realpathOfExistingPart(target: string): Promise<string | null> {
   const rest: string[] = [];
   let current = target;
   for (;;) {
     try {
       return path.join(await fs.realpath(current), ...rest.reverse());
     } catch {
+      if (await isSymlink(current)) return null;
       const parent = path.dirname(current);
       if (parent === current) return target;
       rest.push(path.basename(current));
       current = parent;
     }
   }
+}
+
+async function isSymlink(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    (stats) => stats.isSymbolicLink(),
+    () => false,
+  );
 }
 
 async function assertNewOrEmpty(target: string): Promise<void> {
@@ -52,6 +66,11 @@ async function assertNewOrEmpty(target: string): Promise<void> {
     if ((await fs.readdir(target)).length > 0) throw new DomainError('INVALID_INPUT', 'target folder is not empty');
   } catch (error) {
     if (error instanceof DomainError) throw error;
+    // Only a target that does not exist yet is new; ENOTDIR (a file on the way), EACCES and the
+    // like would only make the restore fail later, in the worker.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new DomainError('INVALID_INPUT', 'target cannot be created: a part of its path is not a readable folder');
+    }
   }
 }
 

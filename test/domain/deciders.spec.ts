@@ -1,0 +1,544 @@
+import {
+  BackupCommand,
+  backupDecider,
+  BackupEvent,
+  BackupState,
+  BackupStatisticsData,
+  DomainError,
+  DomainErrorCode,
+  fold,
+  RestorableBackup,
+  RestoreCommand,
+  restoreDecider,
+  RestoreEvent,
+  RestoreState,
+  SourceCommand,
+  sourceDecider,
+  SourceEvent,
+  SourceState,
+} from '../../src/domain';
+
+const AT = '2030-01-02T03:04:05.000Z';
+const LATER = '2030-01-02T04:00:00.000Z';
+
+const SOURCE_ID = '11111111-1111-4111-8111-111111111111';
+const BACKUP_ID = '22222222-2222-4222-8222-222222222222';
+const RESTORE_ID = '33333333-3333-4333-8333-333333333333';
+const SNAPSHOT_ID = 'a'.repeat(64);
+const MERKLE_ROOT = 'b'.repeat(64);
+
+const STATISTICS: BackupStatisticsData = {
+  files: 3,
+  directories: 2,
+  bytesRead: 300,
+  totalBytes: 300,
+  newBytes: 300,
+  storedBytes: 120,
+  duplicateBytes: 0,
+  chunks: 3,
+  durationMs: 5,
+  errors: 0,
+};
+
+/**
+ * Runs `decide` and returns the DomainError it throws; fails the test if it returns events
+ * instead (a refused command must decide nothing) or throws anything else.
+ */
+function refusal<C, S, E>(decider: { decide(command: C, state: S): E[] }, command: C, state: S): DomainError {
+  let events: E[] | undefined;
+  try {
+    events = decider.decide(command, state);
+  } catch (error) {
+    expect(error).toBeInstanceOf(DomainError);
+    return error as DomainError;
+  }
+  throw new Error(`expected a DomainError, but the command was accepted with ${JSON.stringify(events)}`);
+}
+
+function expectRefused<C, S, E>(decider: { decide(command: C, state: S): E[] }, command: C, state: S, code: DomainErrorCode): DomainError {
+  const error = refusal(decider, command, state);
+  expect(error.code).toBe(code);
+  expect(error.message.length).toBeGreaterThan(0);
+  return error;
+}
+
+describe('sourceDecider', () => {
+  const register: SourceCommand = { type: 'RegisterSource', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', at: AT };
+  const registered: SourceEvent = {
+    type: 'SourceRegistered',
+    data: { sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', at: AT },
+  };
+  const removed: SourceEvent = { type: 'SourceRemoved', data: { sourceId: SOURCE_ID, at: LATER } };
+  const active = fold(sourceDecider, [registered]);
+  const gone = fold(sourceDecider, [registered, removed]);
+
+  it('registers a new source', () => {
+    expect(sourceDecider.decide(register, sourceDecider.initialState)).toEqual([registered]);
+    expect(active).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters' });
+  });
+
+  it('refuses to register the same source twice', () => {
+    expectRefused(sourceDecider, register, active, 'ALREADY_EXISTS');
+    expectRefused(sourceDecider, register, gone, 'ALREADY_EXISTS');
+  });
+
+  it.each(['data/letters', './letters', '', '/data/\0letters'])('refuses the non-absolute or invalid path %j', (path) => {
+    const error = expectRefused(sourceDecider, { ...register, path }, sourceDecider.initialState, 'INVALID_INPUT');
+    expect(error.message).toMatch(/absolute/);
+  });
+
+  it('refuses to move an existing source to a relative path', () => {
+    expectRefused(sourceDecider, { type: 'UpdateSource', sourceId: SOURCE_ID, path: 'elsewhere', at: LATER }, active, 'INVALID_INPUT');
+  });
+
+  it('records only the fields an update changes', () => {
+    expect(sourceDecider.decide({ type: 'UpdateSource', sourceId: SOURCE_ID, name: 'mail', at: LATER }, active)).toEqual([
+      { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, name: 'mail', at: LATER } },
+    ]);
+    // The name is unchanged, so only the path is recorded.
+    expect(
+      sourceDecider.decide({ type: 'UpdateSource', sourceId: SOURCE_ID, name: 'letters', path: '/data/mail', at: LATER }, active),
+    ).toEqual([{ type: 'SourceUpdated', data: { sourceId: SOURCE_ID, path: '/data/mail', at: LATER } }]);
+    expect(
+      sourceDecider.decide({ type: 'UpdateSource', sourceId: SOURCE_ID, name: 'mail', path: '/data/mail', at: LATER }, active),
+    ).toEqual([{ type: 'SourceUpdated', data: { sourceId: SOURCE_ID, name: 'mail', path: '/data/mail', at: LATER } }]);
+  });
+
+  it('emits nothing for an update that changes nothing', () => {
+    expect(sourceDecider.decide({ type: 'UpdateSource', sourceId: SOURCE_ID, at: LATER }, active)).toEqual([]);
+    expect(
+      sourceDecider.decide({ type: 'UpdateSource', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', at: LATER }, active),
+    ).toEqual([]);
+  });
+
+  it('folds updates into the state, keeping fields an update did not carry', () => {
+    const state = fold(sourceDecider, [
+      registered,
+      { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, name: 'mail', at: LATER } },
+      { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, path: '/data/mail', at: LATER } },
+    ]);
+    expect(state).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'mail', path: '/data/mail' });
+  });
+
+  it('removes an active source and keeps what it was', () => {
+    expect(sourceDecider.decide({ type: 'RemoveSource', sourceId: SOURCE_ID, at: LATER }, active)).toEqual([removed]);
+    expect(gone).toEqual({ status: 'removed', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters' });
+  });
+
+  it('refuses to update or remove a removed source', () => {
+    expectRefused(sourceDecider, { type: 'UpdateSource', sourceId: SOURCE_ID, name: 'mail', at: LATER }, gone, 'INVALID_TRANSITION');
+    expectRefused(sourceDecider, { type: 'RemoveSource', sourceId: SOURCE_ID, at: LATER }, gone, 'INVALID_TRANSITION');
+  });
+
+  it('answers NOT_FOUND for commands on a source that was never registered', () => {
+    const none: SourceState = sourceDecider.initialState;
+    expectRefused(sourceDecider, { type: 'UpdateSource', sourceId: SOURCE_ID, name: 'mail', at: LATER }, none, 'NOT_FOUND');
+    expectRefused(sourceDecider, { type: 'RemoveSource', sourceId: SOURCE_ID, at: LATER }, none, 'NOT_FOUND');
+  });
+});
+
+describe('backupDecider', () => {
+  const request: BackupCommand = {
+    type: 'RequestBackup',
+    backupId: BACKUP_ID,
+    sourceId: SOURCE_ID,
+    backupType: 'full',
+    sourceActive: true,
+    at: AT,
+  };
+  const requested: BackupEvent = {
+    type: 'BackupRequested',
+    data: { backupId: BACKUP_ID, sourceId: SOURCE_ID, backupType: 'full', at: AT },
+  };
+  const started = (jobId = 'job-1', attempt = 1): BackupEvent => ({
+    type: 'BackupStarted',
+    data: { backupId: BACKUP_ID, jobId, attempt, at: AT },
+  });
+  const completed: BackupEvent = {
+    type: 'BackupCompleted',
+    data: { backupId: BACKUP_ID, jobId: 'job-1', snapshotId: SNAPSHOT_ID, merkleRoot: MERKLE_ROOT, statistics: STATISTICS, at: LATER },
+  };
+  const failed: BackupEvent = {
+    type: 'BackupFailed',
+    data: {
+      backupId: BACKUP_ID,
+      jobId: 'job-1',
+      code: 'SOURCE_NOT_FOUND',
+      reason: 'the source folder does not exist',
+      retryable: false,
+      at: LATER,
+    },
+  };
+  const cancelled: BackupEvent = { type: 'BackupCancelled', data: { backupId: BACKUP_ID, reason: 'not needed', at: LATER } };
+  const verificationRequested = (verificationId = 'verify-1'): BackupEvent => ({
+    type: 'BackupVerificationRequested',
+    data: { backupId: BACKUP_ID, verificationId, at: LATER },
+  });
+
+  const none: BackupState = backupDecider.initialState;
+  const requestedState = fold(backupDecider, [requested]);
+  const running = fold(backupDecider, [requested, started()]);
+  const done = fold(backupDecider, [requested, started(), completed]);
+  const failedState = fold(backupDecider, [requested, started(), failed]);
+  const cancelledState = fold(backupDecider, [requested, cancelled]);
+  const verifying = fold(backupDecider, [requested, started(), completed, verificationRequested()]);
+
+  const start = (jobId = 'job-1', attempt = 1): BackupCommand => ({ type: 'StartBackup', backupId: BACKUP_ID, jobId, attempt, at: AT });
+  const complete: BackupCommand = {
+    type: 'CompleteBackup',
+    backupId: BACKUP_ID,
+    jobId: 'job-1',
+    snapshotId: SNAPSHOT_ID,
+    merkleRoot: MERKLE_ROOT,
+    statistics: STATISTICS,
+    at: LATER,
+  };
+  const fail: BackupCommand = {
+    type: 'FailBackup',
+    backupId: BACKUP_ID,
+    jobId: 'job-1',
+    code: 'SOURCE_NOT_FOUND',
+    reason: 'the source folder does not exist',
+    retryable: false,
+    at: LATER,
+  };
+  const cancel: BackupCommand = { type: 'CancelBackup', backupId: BACKUP_ID, reason: 'not needed', at: LATER };
+  const verify = (verificationId = 'verify-1'): BackupCommand => ({ type: 'VerifyBackup', backupId: BACKUP_ID, verificationId, at: LATER });
+  const recordVerified = (verificationId = 'verify-1'): BackupCommand => ({
+    type: 'RecordVerification',
+    backupId: BACKUP_ID,
+    verificationId,
+    outcome: 'verified',
+    blobsChecked: 7,
+    bytesChecked: 4096,
+    at: LATER,
+  });
+  const recordFailed = (verificationId = 'verify-1'): BackupCommand => ({
+    type: 'RecordVerification',
+    backupId: BACKUP_ID,
+    verificationId,
+    outcome: 'failed',
+    code: 'BLOB_DAMAGED',
+    reason: 'repository data is damaged',
+    retryable: false,
+    at: LATER,
+  });
+
+  describe('happy path', () => {
+    it('requests a backup of an active source', () => {
+      expect(backupDecider.decide(request, none)).toEqual([requested]);
+      expect(requestedState).toEqual({
+        status: 'requested',
+        backupId: BACKUP_ID,
+        sourceId: SOURCE_ID,
+        backupType: 'full',
+        jobId: null,
+        attempt: 0,
+        snapshotId: null,
+        merkleRoot: null,
+        verification: 'none',
+        pendingVerification: null,
+      });
+    });
+
+    it('starts, then completes with the snapshot', () => {
+      expect(backupDecider.decide(start(), requestedState)).toEqual([started()]);
+      expect(running).toMatchObject({ status: 'running', jobId: 'job-1', attempt: 1 });
+      expect(backupDecider.decide(complete, running)).toEqual([completed]);
+      expect(done).toMatchObject({ status: 'completed', snapshotId: SNAPSHOT_ID, merkleRoot: MERKLE_ROOT, verification: 'none' });
+    });
+
+    it('fails with the reason given', () => {
+      expect(backupDecider.decide(fail, running)).toEqual([failed]);
+      expect(failedState).toMatchObject({ status: 'failed', snapshotId: null });
+    });
+
+    it('can fail before any worker started it', () => {
+      expect(backupDecider.decide({ ...fail, jobId: null }, requestedState)).toEqual([
+        {
+          type: 'BackupFailed',
+          data: {
+            backupId: BACKUP_ID,
+            jobId: null,
+            code: 'SOURCE_NOT_FOUND',
+            reason: 'the source folder does not exist',
+            retryable: false,
+            at: LATER,
+          },
+        },
+      ]);
+    });
+
+    it('cancels a requested or running backup', () => {
+      expect(backupDecider.decide(cancel, requestedState)).toEqual([cancelled]);
+      expect(backupDecider.decide(cancel, running)).toEqual([cancelled]);
+      expect(cancelledState).toMatchObject({ status: 'cancelled' });
+    });
+
+    it('verifies a completed backup: requested, then verified', () => {
+      expect(backupDecider.decide(verify(), done)).toEqual([verificationRequested()]);
+      expect(verifying).toMatchObject({ status: 'completed', verification: 'requested', pendingVerification: 'verify-1' });
+      expect(backupDecider.decide(recordVerified(), verifying)).toEqual([
+        {
+          type: 'BackupVerified',
+          data: { backupId: BACKUP_ID, verificationId: 'verify-1', blobsChecked: 7, bytesChecked: 4096, at: LATER },
+        },
+      ]);
+      const verified = fold(backupDecider, [
+        requested,
+        started(),
+        completed,
+        verificationRequested(),
+        ...backupDecider.decide(recordVerified(), verifying),
+      ]);
+      expect(verified).toMatchObject({ status: 'completed', verification: 'verified', pendingVerification: null });
+    });
+
+    it('records a failed verification, after which a new verification may be requested', () => {
+      const outcome = backupDecider.decide(recordFailed(), verifying);
+      expect(outcome).toEqual([
+        {
+          type: 'BackupVerificationFailed',
+          data: {
+            backupId: BACKUP_ID,
+            verificationId: 'verify-1',
+            code: 'BLOB_DAMAGED',
+            reason: 'repository data is damaged',
+            retryable: false,
+            at: LATER,
+          },
+        },
+      ]);
+      const state = outcome.reduce(backupDecider.evolve, verifying);
+      expect(state).toMatchObject({ status: 'completed', verification: 'failed', pendingVerification: null });
+      expect(backupDecider.decide(verify('verify-2'), state)).toEqual([verificationRequested('verify-2')]);
+    });
+  });
+
+  describe('starting is idempotent per job and attempt', () => {
+    it('emits nothing when the same job reports the same attempt again', () => {
+      expect(backupDecider.decide(start('job-1', 1), running)).toEqual([]);
+    });
+
+    it('emits nothing for an older attempt of the same job', () => {
+      const second = fold(backupDecider, [requested, started('job-1', 1), started('job-1', 2)]);
+      expect(backupDecider.decide(start('job-1', 1), second)).toEqual([]);
+    });
+
+    it('emits a new BackupStarted for a higher attempt, and the state follows it', () => {
+      const events = backupDecider.decide(start('job-1', 2), running);
+      expect(events).toEqual([started('job-1', 2)]);
+      expect(events.reduce(backupDecider.evolve, running)).toMatchObject({ status: 'running', jobId: 'job-1', attempt: 2 });
+    });
+  });
+
+  describe('invalid transitions decide nothing', () => {
+    it('refuses a backup of an inactive (removed) source', () => {
+      const error = expectRefused(backupDecider, { ...request, sourceActive: false }, none, 'INVALID_TRANSITION');
+      expect(error.message).toContain(SOURCE_ID);
+    });
+
+    it('refuses to cancel a completed, failed or cancelled backup', () => {
+      expectRefused(backupDecider, cancel, done, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, cancel, failedState, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, cancel, cancelledState, 'INVALID_TRANSITION');
+    });
+
+    it('refuses to complete twice', () => {
+      expectRefused(backupDecider, complete, done, 'INVALID_TRANSITION');
+    });
+
+    it('refuses to complete a failed or cancelled backup', () => {
+      expectRefused(backupDecider, complete, failedState, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, complete, cancelledState, 'INVALID_TRANSITION');
+    });
+
+    it('refuses to fail after completion, or to fail twice', () => {
+      expectRefused(backupDecider, fail, done, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, fail, failedState, 'INVALID_TRANSITION');
+    });
+
+    it('refuses to start a settled backup', () => {
+      expectRefused(backupDecider, start('job-1', 2), done, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, start('job-2', 1), cancelledState, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, start('job-1', 2), failedState, 'INVALID_TRANSITION');
+    });
+
+    it.each([
+      ['requested', requestedState],
+      ['running', running],
+      ['failed', failedState],
+      ['cancelled', cancelledState],
+    ])('refuses to verify a %s backup', (_status, state) => {
+      const error = expectRefused(backupDecider, verify(), state, 'INVALID_TRANSITION');
+      expect(error.message).toMatch(/only a completed backup/);
+    });
+
+    it('refuses a second verification while one is pending', () => {
+      expectRefused(backupDecider, verify('verify-2'), verifying, 'INVALID_TRANSITION');
+    });
+
+    it('refuses to record a verification that is not pending', () => {
+      // none was ever requested
+      expectRefused(backupDecider, recordVerified(), done, 'INVALID_TRANSITION');
+      // another one is pending
+      expectRefused(backupDecider, recordVerified('verify-other'), verifying, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, recordFailed('verify-other'), verifying, 'INVALID_TRANSITION');
+      // the pending one was already recorded
+      const recorded = backupDecider.decide(recordVerified(), verifying).reduce(backupDecider.evolve, verifying);
+      expectRefused(backupDecider, recordVerified(), recorded, 'INVALID_TRANSITION');
+    });
+  });
+
+  it('refuses to request the same backup twice', () => {
+    expectRefused(backupDecider, request, requestedState, 'ALREADY_EXISTS');
+    expectRefused(backupDecider, request, done, 'ALREADY_EXISTS');
+  });
+
+  it.each<[string, BackupCommand]>([
+    ['StartBackup', start()],
+    ['CompleteBackup', complete],
+    ['FailBackup', fail],
+    ['CancelBackup', cancel],
+    ['VerifyBackup', verify()],
+    ['RecordVerification', recordVerified()],
+  ])('answers NOT_FOUND for %s on a backup that was never requested', (_type, command) => {
+    const error = expectRefused(backupDecider, command, none, 'NOT_FOUND');
+    expect(error.message).toContain(BACKUP_ID);
+  });
+});
+
+describe('restoreDecider', () => {
+  const completedBackup: RestorableBackup = { status: 'completed', sourceId: SOURCE_ID, snapshotId: SNAPSHOT_ID };
+  const requestRestore = (backup: RestorableBackup = completedBackup): RestoreCommand => ({
+    type: 'RequestRestore',
+    restoreId: RESTORE_ID,
+    backupId: BACKUP_ID,
+    backup,
+    target: '/restores/letters',
+    include: ['letters'],
+    purpose: 'subject access request',
+    at: AT,
+  });
+  const requested: RestoreEvent = {
+    type: 'RestoreRequested',
+    data: {
+      restoreId: RESTORE_ID,
+      backupId: BACKUP_ID,
+      sourceId: SOURCE_ID,
+      snapshotId: SNAPSHOT_ID,
+      target: '/restores/letters',
+      include: ['letters'],
+      purpose: 'subject access request',
+      at: AT,
+    },
+  };
+  const started = (jobId = 'job-r', attempt = 1): RestoreEvent => ({
+    type: 'RestoreStarted',
+    data: { restoreId: RESTORE_ID, jobId, attempt, at: AT },
+  });
+  const completed: RestoreEvent = {
+    type: 'RestoreCompleted',
+    data: { restoreId: RESTORE_ID, jobId: 'job-r', files: 3, bytes: 300, at: LATER },
+  };
+  const failed: RestoreEvent = {
+    type: 'RestoreFailed',
+    data: {
+      restoreId: RESTORE_ID,
+      jobId: 'job-r',
+      code: 'TARGET_NOT_EMPTY',
+      reason: 'the restore target is not empty',
+      retryable: false,
+      at: LATER,
+    },
+  };
+
+  const none: RestoreState = restoreDecider.initialState;
+  const requestedState = fold(restoreDecider, [requested]);
+  const running = fold(restoreDecider, [requested, started()]);
+  const done = fold(restoreDecider, [requested, started(), completed]);
+  const failedState = fold(restoreDecider, [requested, started(), failed]);
+
+  const start = (jobId = 'job-r', attempt = 1): RestoreCommand => ({ type: 'StartRestore', restoreId: RESTORE_ID, jobId, attempt, at: AT });
+  const complete: RestoreCommand = { type: 'CompleteRestore', restoreId: RESTORE_ID, jobId: 'job-r', files: 3, bytes: 300, at: LATER };
+  const fail: RestoreCommand = {
+    type: 'FailRestore',
+    restoreId: RESTORE_ID,
+    jobId: 'job-r',
+    code: 'TARGET_NOT_EMPTY',
+    reason: 'the restore target is not empty',
+    retryable: false,
+    at: LATER,
+  };
+
+  it('requests a restore of a completed backup, taking source and snapshot from the backup', () => {
+    expect(restoreDecider.decide(requestRestore(), none)).toEqual([requested]);
+    expect(requestedState).toEqual({ status: 'requested', restoreId: RESTORE_ID, backupId: BACKUP_ID, jobId: null, attempt: 0 });
+  });
+
+  it('starts and completes', () => {
+    expect(restoreDecider.decide(start(), requestedState)).toEqual([started()]);
+    expect(running).toMatchObject({ status: 'running', jobId: 'job-r', attempt: 1 });
+    expect(restoreDecider.decide(complete, running)).toEqual([completed]);
+    expect(done).toMatchObject({ status: 'completed' });
+  });
+
+  it('fails with the reason given', () => {
+    expect(restoreDecider.decide(fail, running)).toEqual([failed]);
+    expect(failedState).toMatchObject({ status: 'failed' });
+  });
+
+  it('is idempotent for the same job and attempt, and records a higher attempt', () => {
+    expect(restoreDecider.decide(start('job-r', 1), running)).toEqual([]);
+    expect(restoreDecider.decide(start('job-r', 2), running)).toEqual([started('job-r', 2)]);
+  });
+
+  it.each<[string, RestorableBackup]>([
+    ['failed', { status: 'failed', sourceId: SOURCE_ID, snapshotId: null }],
+    ['cancelled', { status: 'cancelled', sourceId: SOURCE_ID, snapshotId: null }],
+    ['running', { status: 'running', sourceId: SOURCE_ID, snapshotId: null }],
+    ['requested', { status: 'requested', sourceId: SOURCE_ID, snapshotId: null }],
+  ])('refuses to restore a %s backup', (status, backup) => {
+    const error = expectRefused(restoreDecider, requestRestore(backup), none, 'INVALID_TRANSITION');
+    expect(error.message).toContain(`is ${status}`);
+  });
+
+  it('refuses to restore a "completed" backup that has no snapshot', () => {
+    expectRefused(
+      restoreDecider,
+      requestRestore({ status: 'completed', sourceId: SOURCE_ID, snapshotId: null }),
+      none,
+      'INVALID_TRANSITION',
+    );
+  });
+
+  it('answers NOT_FOUND for a restore of a backup that does not exist', () => {
+    const error = expectRefused(restoreDecider, requestRestore({ status: 'none' }), none, 'NOT_FOUND');
+    expect(error.message).toContain(BACKUP_ID);
+  });
+
+  it('refuses to request the same restore twice', () => {
+    expectRefused(restoreDecider, requestRestore(), requestedState, 'ALREADY_EXISTS');
+  });
+
+  it('refuses to start, complete or fail a completed restore', () => {
+    expectRefused(restoreDecider, start('job-r', 2), done, 'INVALID_TRANSITION');
+    expectRefused(restoreDecider, start('job-other', 1), done, 'INVALID_TRANSITION');
+    expectRefused(restoreDecider, complete, done, 'INVALID_TRANSITION');
+    expectRefused(restoreDecider, fail, done, 'INVALID_TRANSITION');
+  });
+
+  it('refuses to start or complete a failed restore', () => {
+    expectRefused(restoreDecider, start('job-r', 2), failedState, 'INVALID_TRANSITION');
+    expectRefused(restoreDecider, complete, failedState, 'INVALID_TRANSITION');
+  });
+
+  it.each<[string, RestoreCommand]>([
+    ['StartRestore', start()],
+    ['CompleteRestore', complete],
+    ['FailRestore', fail],
+  ])('answers NOT_FOUND for %s on a restore that was never requested', (_type, command) => {
+    const error = expectRefused(restoreDecider, command, none, 'NOT_FOUND');
+    expect(error.message).toContain(RESTORE_ID);
+  });
+});
