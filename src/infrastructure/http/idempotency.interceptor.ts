@@ -1,14 +1,20 @@
-import { CallHandler, ConflictException, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { BadRequestException, CallHandler, ConflictException, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { from, Observable, of, switchMap, tap } from 'rxjs';
-import { ReadModel } from '../../application/projections/read-model';
+import { catchError, concatMap, from, Observable, of, switchMap } from 'rxjs';
+import { IdempotencyTable, ReadModel } from '../../application/projections/read-model';
 import { READ_MODEL } from '../../application/tokens';
+
+/** status_code of a key whose first request is still being handled. */
+const IN_PROGRESS = 0;
 
 /**
  * `Idempotency-Key` on a POST, PATCH or DELETE: the first successful answer is stored and
  * replayed for a repeat of the same request, so a client retrying after a timeout never creates
- * a second backup. The same key with a different request is a 409.
+ * a second backup. The key is reserved (inserted) before the request runs, so two identical
+ * requests arriving together cannot both act: the second gets a 409 until the first has answered.
+ * A failed request releases its key, so the client can retry. The same key with a different
+ * request is a 409.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -21,41 +27,56 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const key = request.header('idempotency-key');
     if (!key || request.method === 'GET') return next.handle();
     if (key.length > 200)
-      throw new ConflictException({ code: 'IDEMPOTENCY_KEY_INVALID', message: 'Idempotency-Key must be at most 200 characters' });
+      throw new BadRequestException({ code: 'IDEMPOTENCY_KEY_INVALID', message: 'Idempotency-Key must be at most 200 characters' });
     const fingerprint = createHash('sha256')
       .update(`${request.method} ${request.path} ${JSON.stringify(request.body ?? null)}`)
       .digest('hex');
-    return from(this.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirst()).pipe(
+    return from(this.reserve(key, fingerprint)).pipe(
       switchMap((stored) => {
-        if (stored) {
-          if (stored.fingerprint !== fingerprint) {
-            throw new ConflictException({
-              code: 'IDEMPOTENCY_KEY_REUSED',
-              message: 'this Idempotency-Key was used for a different request',
-            });
-          }
-          response.status(Number(stored.status_code));
-          response.setHeader('Idempotent-Replayed', 'true');
-          return of(JSON.parse(stored.body) as unknown);
-        }
+        if (stored) return of(this.replay(stored, fingerprint, response));
         return next.handle().pipe(
-          tap({
-            next: (body) => {
-              void this.db
-                .insertInto('idempotency_keys')
-                .values({
-                  key,
-                  fingerprint,
-                  status_code: response.statusCode,
-                  body: JSON.stringify(body ?? null),
-                  created_at: new Date().toISOString(),
-                })
-                .onConflict((oc) => oc.column('key').doNothing())
-                .execute();
-            },
-          }),
+          concatMap((body) => from(this.complete(key, response.statusCode, body)).pipe(concatMap(() => of(body)))),
+          catchError((error: unknown) => from(this.release(key)).pipe(concatMap(() => Promise.reject(error)))),
         );
       }),
     );
+  }
+
+  /** Inserts the key as in progress; returns the existing row if someone else holds it. */
+  private async reserve(key: string, fingerprint: string): Promise<IdempotencyTable | undefined> {
+    const inserted = await this.db
+      .insertInto('idempotency_keys')
+      .values({ key, fingerprint, status_code: IN_PROGRESS, body: 'null', created_at: new Date().toISOString() })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return undefined;
+    return this.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirstOrThrow();
+  }
+
+  private replay(stored: IdempotencyTable, fingerprint: string, response: Response): unknown {
+    if (stored.fingerprint !== fingerprint) {
+      throw new ConflictException({ code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different request' });
+    }
+    if (Number(stored.status_code) === IN_PROGRESS) {
+      throw new ConflictException({
+        code: 'IDEMPOTENCY_KEY_IN_PROGRESS',
+        message: 'a request with this Idempotency-Key is still being handled; retry shortly',
+      });
+    }
+    response.status(Number(stored.status_code));
+    response.setHeader('Idempotent-Replayed', 'true');
+    return JSON.parse(stored.body) as unknown;
+  }
+
+  private async complete(key: string, statusCode: number, body: unknown): Promise<void> {
+    await this.db
+      .updateTable('idempotency_keys')
+      .where('key', '=', key)
+      .set({ status_code: statusCode, body: JSON.stringify(body ?? null) })
+      .execute();
+  }
+
+  private async release(key: string): Promise<void> {
+    await this.db.deleteFrom('idempotency_keys').where('key', '=', key).where('status_code', '=', IN_PROGRESS).execute();
   }
 }
