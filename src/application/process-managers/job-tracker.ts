@@ -1,4 +1,4 @@
-import { Job, JobKind } from '../ports/job-bus';
+import { Job, JobKind, JobProgress } from '../ports/job-bus';
 import { JobsTable, ReadModel } from '../projections/read-model';
 
 export type TrackedJobStatus = 'dispatched' | 'running' | 'done';
@@ -31,6 +31,7 @@ export class JobTracker {
         attempt: job.attempt,
         status: 'dispatched',
         updated_at: at,
+        progress: null,
       })
       .onConflict((oc) => oc.column('job_id').doNothing())
       .executeTakeFirst();
@@ -60,8 +61,24 @@ export class JobTracker {
       .execute();
   }
 
-  async touch(jobId: string, at: string): Promise<void> {
-    await this.db.updateTable('jobs').where('job_id', '=', jobId).where('status', '!=', 'done').set({ updated_at: at }).execute();
+  async touch(jobId: string, at: string, progress?: JobProgress): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .where('job_id', '=', jobId)
+      .where('status', '!=', 'done')
+      .set({ updated_at: at, ...(progress && { progress: JSON.stringify(progress) }) })
+      .execute();
+  }
+
+  /** The last progress a worker reported for an aggregate's open job, if any. */
+  async progressOf(aggregateId: string): Promise<JobProgress | null> {
+    const row = await this.db
+      .selectFrom('jobs')
+      .select('progress')
+      .where('aggregate_id', '=', aggregateId)
+      .where('status', '!=', 'done')
+      .executeTakeFirst();
+    return row?.progress ? (JSON.parse(row.progress) as JobProgress) : null;
   }
 
   async markDone(jobId: string, at: string): Promise<void> {

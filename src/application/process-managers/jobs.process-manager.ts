@@ -122,7 +122,7 @@ export class JobsProcessManager {
         if (current) await this.tracker.markRunning(status.jobId, now);
         return this.issue(tracked, status, startCommand(tracked, status.attempt));
       case 'heartbeat':
-        if (current) await this.tracker.touch(status.jobId, now);
+        if (current) await this.tracker.touch(status.jobId, now, status.progress);
         return;
       case 'completed':
         // A result from an earlier attempt is still a result: the work was done.

@@ -64,6 +64,8 @@ export interface JobsTable {
   attempt: number;
   status: string;
   updated_at: string;
+  /** The worker's last reported progress (JSON), shown while a job runs. */
+  progress: string | null;
 }
 
 /** Answers given to requests with an Idempotency-Key, replayed for a repeated request. */
@@ -154,6 +156,7 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .addColumn('attempt', 'integer', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
+    .addColumn('progress', 'text')
     .execute();
   await db.schema
     .createTable('idempotency_keys')

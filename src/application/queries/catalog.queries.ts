@@ -2,6 +2,7 @@ import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { backupDecider, DomainError, restoreDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
+import { JobTracker } from '../process-managers/job-tracker';
 import { EventStore } from '../ports/event-store';
 import { ReadModel } from '../projections/read-model';
 import { EVENT_STORE, READ_MODEL } from '../tokens';
@@ -91,13 +92,14 @@ export class GetBackupHandler implements IQueryHandler<GetBackupQuery, BackupVie
   constructor(
     @Inject(READ_MODEL) private readonly db: ReadModel,
     @Inject(EVENT_STORE) events: EventStore,
+    private readonly jobs: JobTracker,
   ) {
     this.aggregates = new AggregateStore(events);
   }
 
   async execute({ id }: GetBackupQuery): Promise<BackupView> {
     const row = await this.db.selectFrom('backups').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row) return backupView(row);
+    if (row) return { ...backupView(row), ...(row.status === 'running' && { progress: await this.jobs.progressOf(id) }) };
     const { state } = await this.aggregates.load(backupDecider, Streams.backup(id));
     if (state.status === 'none') throw new DomainError('NOT_FOUND', `backup ${id} does not exist`);
     return {
@@ -139,13 +141,14 @@ export class GetRestoreHandler implements IQueryHandler<GetRestoreQuery, Restore
   constructor(
     @Inject(READ_MODEL) private readonly db: ReadModel,
     @Inject(EVENT_STORE) events: EventStore,
+    private readonly jobs: JobTracker,
   ) {
     this.aggregates = new AggregateStore(events);
   }
 
   async execute({ id }: GetRestoreQuery): Promise<RestoreView | { id: string; status: string; backupId: string }> {
     const row = await this.db.selectFrom('restores').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row) return restoreView(row);
+    if (row) return { ...restoreView(row), ...(row.status === 'running' && { progress: await this.jobs.progressOf(id) }) };
     const { state } = await this.aggregates.load(restoreDecider, Streams.restore(id));
     if (state.status === 'none') throw new DomainError('NOT_FOUND', `restore ${id} does not exist`);
     return { id, status: state.status, backupId: state.backupId };

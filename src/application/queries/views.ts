@@ -24,6 +24,8 @@ export interface BackupView {
   statistics: Record<string, number> | null;
   failure: { code: string | null; reason: string | null } | null;
   verification: { status: string; at: string | null };
+  /** While running: the worker's last reported progress. */
+  progress?: { filesDone: number; bytesDone: number; totalFiles: number; totalBytes: number } | null;
 }
 
 export interface RestoreView {
@@ -41,6 +43,7 @@ export interface RestoreView {
   files: number | null;
   bytes: number | null;
   failure: { code: string | null; reason: string | null } | null;
+  progress?: { filesDone: number; bytesDone: number; totalFiles: number; totalBytes: number } | null;
 }
 
 export interface Page<T> {
