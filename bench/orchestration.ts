@@ -51,7 +51,11 @@ async function startService(dataDir: string, port: number): Promise<ChildProcess
 }
 
 async function post(base: string, url: string, body: unknown): Promise<{ id: string }> {
-  const response = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${base}${url}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (response.status >= 300) throw new Error(`${url}: ${response.status} ${await response.text()}`);
   return (await response.json()) as { id: string };
 }
