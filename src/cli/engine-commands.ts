@@ -1,7 +1,26 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { backup, check, createKeySlot, EngineError, listKeySlots, rebuildIndex, removeKeySlot, Repository, restore } from '../engine';
+import {
+  backup,
+  check,
+  createKeySlot,
+  EngineError,
+  listKeySlots,
+  rebuildIndex,
+  removeKeySlot,
+  Repository,
+  restore,
+  SubjectRules,
+} from '../engine';
 import { formatBytes, printJson, ProgressReporter } from './output';
-import { openRepository, readPassphrase, RepositoryFlags, repositoryStore, withRepository } from './repository-options';
+import { pseudonymiserFromEnv, registerSubjectCommands, subjectPseudonym } from './subject-commands';
+import {
+  openRepository,
+  prepareRepositoryLocation,
+  readPassphrase,
+  RepositoryFlags,
+  repositoryStore,
+  withRepository,
+} from './repository-options';
 
 /** Sets the exit code without exiting, so output is flushed first. */
 function exitWith(code: number): void {
@@ -33,7 +52,9 @@ export function registerEngineCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (flags: RepositoryFlags & { kdfN?: number; json?: boolean }) => {
       const store = repositoryStore(flags);
-      const repository = await Repository.init(store, readPassphrase(flags.passphraseFile), {
+      const passphrase = readPassphrase(flags.passphraseFile);
+      await prepareRepositoryLocation(store);
+      const repository = await Repository.init(store, passphrase, {
         kdfCost: flags.kdfN ? { N: flags.kdfN, r: 8, p: 1 } : undefined,
       });
       if (flags.json) printJson({ message_type: 'initialized', id: repository.config.id, repository: store.location });
@@ -73,15 +94,30 @@ export function registerEngineCommands(program: Command): void {
     .argument('<path>', 'file or directory to back up')
     .option('--full', 're-read every file instead of trusting the parent snapshot')
     .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
+    .option(
+      '--subject-rule <template>',
+      "files of a data subject, e.g. 'customers/{subject}/**' (repeatable); pseudonymised with CUSTODIA_PSEUDONYM_SECRET",
+      collect,
+      [],
+    )
     .option('--json', 'print progress and the summary as JSON lines')
-    .action(async (source: string, flags: RepositoryFlags & { full?: boolean; tag: string[]; json?: boolean }) => {
+    .action(async (source: string, flags: RepositoryFlags & { full?: boolean; tag: string[]; subjectRule: string[]; json?: boolean }) => {
+      const subjects =
+        flags.subjectRule.length > 0 ? { rules: flags.subjectRule, pseudonymise: pseudonymiserFromEnv('--subject-rule') } : undefined;
+      if (subjects) SubjectRules.compile(subjects.rules);
       const repository = await openRepository(flags);
       const progress = new ProgressReporter(flags.json ?? false);
-      const result = await backup(repository, source, { full: flags.full, tags: flag(flags.tag), onProgress: (p) => progress.update(p) });
+      const result = await backup(repository, source, {
+        full: flags.full,
+        tags: flag(flags.tag),
+        subjects,
+        onProgress: (p) => progress.update(p),
+      });
       progress.done();
       const { statistics } = result.snapshot;
       if (flags.json) {
         for (const error of result.errors) printJson({ message_type: 'error', path: error.path, message: error.message });
+        for (const warning of result.warnings) printJson({ message_type: 'warning', message: warning });
         printJson({
           message_type: 'summary',
           snapshot_id: result.snapshotId,
@@ -91,6 +127,7 @@ export function registerEngineCommands(program: Command): void {
         });
       } else {
         for (const error of result.errors) console.error(`custodia: skipped ${error.path}: ${error.message}`);
+        for (const warning of result.warnings) console.error(`custodia: warning: ${warning}`);
         console.log(
           [
             `snapshot ${result.snapshotId.slice(0, 8)} saved${result.parent ? ` (parent ${result.parent.slice(0, 8)})` : ''}`,
@@ -98,6 +135,9 @@ export function registerEngineCommands(program: Command): void {
             `files: ${statistics.files} (${statistics.filesRead} read, ${statistics.filesUnchanged} unchanged), directories: ${statistics.directories}, symlinks: ${statistics.symlinks}`,
             `read ${formatBytes(statistics.bytesRead)} of ${formatBytes(statistics.totalBytes)}, new ${formatBytes(statistics.newBytes)}, duplicate ${formatBytes(statistics.duplicateBytes)}, stored ${formatBytes(statistics.storedBytes)}`,
             `chunks: ${statistics.chunks} (${statistics.newChunks} new), errors: ${statistics.errors}, duration ${(statistics.durationMs / 1000).toFixed(2)} s`,
+            ...(statistics.subjects !== undefined
+              ? [`data subjects: ${statistics.subjects} (their entries sealed under their own keys)`]
+              : []),
           ].join('\n'),
         );
       }
@@ -137,14 +177,28 @@ export function registerEngineCommands(program: Command): void {
     .requiredOption('--target <dir>', 'folder to restore into (created if missing)')
     .option('--include <path>', 'restore only this path of the snapshot (repeatable)', collect, [])
     .option('--overwrite', 'restore into a non-empty target, replacing files at restored paths')
+    .option('--subject <id>', "restore only this data subject's files (external id; a pseudonym with --pseudonym)")
+    .option('--pseudonym', 'the --subject value is the pseudonym itself')
     .option('--json', 'print progress and the summary as JSON lines')
     .action(
-      async (snapshot: string, flags: RepositoryFlags & { target: string; include: string[]; overwrite?: boolean; json?: boolean }) => {
+      async (
+        snapshot: string,
+        flags: RepositoryFlags & {
+          target: string;
+          include: string[];
+          overwrite?: boolean;
+          subject?: string;
+          pseudonym?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const onlySubject = flags.subject !== undefined ? subjectPseudonym(flags.subject, flags.pseudonym, 'restore --subject') : undefined;
         const repository = await openRepository(flags);
         const progress = new ProgressReporter(flags.json ?? false);
         const result = await restore(repository, snapshot, flags.target, {
           include: flags.include,
           overwrite: flags.overwrite,
+          onlySubject,
           onProgress: (p) => progress.update(p),
         });
         progress.done();
@@ -156,6 +210,12 @@ export function registerEngineCommands(program: Command): void {
           console.log(
             `restored snapshot ${result.snapshotId.slice(0, 8)}: ${result.files} files, ${result.directories} directories, ${result.symlinks} symlinks, ${formatBytes(result.bytes)}`,
           );
+          const erased = result.skippedErased;
+          if (erased.entries > 0) {
+            console.log(
+              `skipped because erased: ${erased.files} file(s), ${formatBytes(erased.bytes)} of ${erased.subjects} data subject(s) (${erased.entries} sealed entr${erased.entries === 1 ? 'y' : 'ies'})`,
+            );
+          }
         }
         if (result.errors.length > 0) {
           if (!flags.json) console.error(`custodia: restore incomplete: ${result.errors.length} file(s) could not be restored`);
@@ -186,6 +246,11 @@ export function registerEngineCommands(program: Command): void {
             );
           }
         }
+        if (result.activeSubjects > 0 || result.shreddedSubjects > 0) {
+          console.log(
+            `data subjects: ${result.activeSubjects} active, ${result.shreddedSubjects} erased (shredded: ${result.shreddedEntries} sealed entr${result.shreddedEntries === 1 ? 'y' : 'ies'}, ${result.shreddedBlobs} blob(s), unreadable by design)`,
+          );
+        }
         const read = flags.readData || flags.readDataSubset ? `, read ${result.packsRead} pack(s) and ${result.blobsRead} blob(s)` : '';
         console.log(
           `${result.snapshots} snapshot(s), ${result.packs} pack(s), ${result.blobs} blob(s)${read}: ${result.ok ? 'no errors were found' : `${result.errors.length} error(s)`}`,
@@ -208,6 +273,8 @@ export function registerEngineCommands(program: Command): void {
       );
     },
   );
+
+  registerSubjectCommands(program);
 }
 
 function flag(values: string[]): string[] | undefined {

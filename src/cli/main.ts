@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../threadpool';
 import { Command, CommanderError } from 'commander';
 import { isEngineError } from '../engine';
 import { registerEngineCommands } from './engine-commands';

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { Command } from 'commander';
-import { EngineError, FsObjectStore, Repository } from '../engine';
+import { EngineError, objectStoreFromLocation, ObjectStore, Repository, S3ObjectStore } from '../engine';
 
 export interface RepositoryFlags {
   repo?: string;
@@ -11,14 +10,27 @@ export interface RepositoryFlags {
 /** Adds --repo and --passphrase-file to a command. */
 export function withRepository(command: Command): Command {
   return command
-    .option('--repo <dir>', 'repository folder (or set CUSTODIA_REPOSITORY)')
+    .option('--repo <location>', 'repository folder or s3://bucket/prefix (or set CUSTODIA_REPOSITORY; S3 settings from S3_* variables)')
     .option('--passphrase-file <file>', 'read the passphrase from this file (or set CUSTODIA_PASSPHRASE)');
 }
 
-export function repositoryStore(flags: RepositoryFlags): FsObjectStore {
+/**
+ * The repository's object store: a folder, or an S3 bucket for `s3://bucket/prefix` (endpoint,
+ * region and credentials from S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and
+ * S3_FORCE_PATH_STYLE; see objectStoreFromLocation).
+ */
+export function repositoryStore(flags: RepositoryFlags): ObjectStore {
   const location = flags.repo ?? process.env.CUSTODIA_REPOSITORY;
-  if (!location) throw new EngineError('INVALID_ARGUMENT', 'no repository given: pass --repo <dir> or set CUSTODIA_REPOSITORY');
-  return new FsObjectStore(path.resolve(location));
+  if (!location) throw new EngineError('INVALID_ARGUMENT', 'no repository given: pass --repo <location> or set CUSTODIA_REPOSITORY');
+  return objectStoreFromLocation(location);
+}
+
+/**
+ * Makes the place a new repository goes: `repo init` on S3 creates the bucket when it does not
+ * exist (as it creates a missing folder); every other command requires it to exist.
+ */
+export async function prepareRepositoryLocation(store: ObjectStore): Promise<void> {
+  if (store instanceof S3ObjectStore) await store.createBucketIfMissing();
 }
 
 /** The passphrase from --passphrase-file (first line) or CUSTODIA_PASSPHRASE; never from argv. */

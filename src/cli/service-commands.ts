@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import type * as EmbeddedModuleFile from '../infrastructure/embedded.module';
+import type * as AdaptersFile from '../infrastructure/adapters';
+import type * as ServiceModuleFile from '../infrastructure/service.module';
 import type * as ConfigurationFile from '../infrastructure/config/configuration';
-import type * as EventStoreFile from '../infrastructure/event-store/sqlite-event-store';
-import type * as ReadModelFile from '../infrastructure/persistence/sqlite-read-model';
 import type * as MainFile from '../main';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see below */
@@ -14,10 +13,18 @@ import type * as MainFile from '../main';
 export function registerServiceCommands(program: Command): void {
   program
     .command('serve')
-    .description('run the service (API, sagas, projections and an in-process worker) on embedded defaults')
+    .description('run the control plane (API, sagas, projections; and the worker with the in-process bus)')
     .action(async () => {
-      const { serve } = require('../main') as typeof MainFile;
-      await serve();
+      const { serve, exitOnStartupFailure } = require('../main') as typeof MainFile;
+      await serve().catch(exitOnStartupFailure);
+    });
+
+  program
+    .command('worker')
+    .description('run a worker process that takes jobs from Kafka (BUS=kafka)')
+    .action(async () => {
+      const { work, exitOnStartupFailure } = require('../main') as typeof MainFile;
+      await work().catch(exitOnStartupFailure);
     });
 
   const projections = program.command('projections').description('maintain the read models');
@@ -26,15 +33,14 @@ export function registerServiceCommands(program: Command): void {
     .description('replay the whole event log into empty read models (run it while the service is stopped)')
     .action(async () => {
       const { loadConfiguration } = require('../infrastructure/config/configuration') as typeof ConfigurationFile;
-      const { eventStoreFile, readModelFile, projectionsFor } = require('../infrastructure/embedded.module') as typeof EmbeddedModuleFile;
-      const { SqliteEventStore } = require('../infrastructure/event-store/sqlite-event-store') as typeof EventStoreFile;
-      const { openSqliteReadModel } = require('../infrastructure/persistence/sqlite-read-model') as typeof ReadModelFile;
+      const { openEventStore, openReadModel } = require('../infrastructure/adapters') as typeof AdaptersFile;
+      const { projectionsFor } = require('../infrastructure/service.module') as typeof ServiceModuleFile;
       const config = loadConfiguration();
-      const events = new SqliteEventStore(eventStoreFile(config));
-      const db = await openSqliteReadModel(readModelFile(config));
+      const events = await openEventStore(config);
+      const db = await openReadModel(config);
       try {
         const { events: count } = await projectionsFor(events, db).rebuild();
-        console.log(`projections rebuilt from ${count} event(s) in ${config.dataDir}`);
+        console.log(`projections rebuilt from ${count} event(s) (event store ${config.eventStore})`);
       } finally {
         await db.destroy();
         await events.close();

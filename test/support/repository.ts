@@ -21,7 +21,9 @@ export async function findEntry(repository: Repository, rootTree: string, relati
   let treeId = rootTree;
   const parts = relativePath.split('/');
   for (let i = 0; ; i++) {
-    const entry = (await repository.readTree(treeId)).entries.find((candidate) => candidate.name === parts[i]);
+    const entry = (await repository.readTree(treeId)).entries.find(
+      (candidate): candidate is TreeEntry => candidate.type !== 'sealed' && candidate.name === parts[i],
+    );
     if (!entry) throw new Error(`${relativePath} is not in the snapshot`);
     if (i === parts.length - 1) return entry;
     if (entry.type !== 'dir') throw new Error(`${parts.slice(0, i + 1).join('/')} is not a directory`);

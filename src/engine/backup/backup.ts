@@ -3,8 +3,14 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { chunkStream } from '../chunker';
 import { EngineError, errnoCode } from '../errors';
-import { BackupStatistics, FORMAT_VERSION, Snapshot, Tree, TreeEntry } from '../repository/format';
+import { ScopeKeys } from '../crypto/scope-keys';
+import { SubjectKey } from '../crypto/subject-key';
+import { BackupStatistics, FORMAT_VERSION, SealedEntry, Snapshot, StoredEntry, Tree, TreeEntry } from '../repository/format';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
+import { SubjectKeyRing } from '../subjects/key-ring';
+import { assertPseudonym, Pseudonymiser } from '../subjects/pseudonym';
+import { EntryCounts, isSealedEntry, openSealedEntry, orderEntries, sealEntry } from '../subjects/sealed-entry';
+import { SubjectRules } from '../subjects/subject-rules';
 import { BlobSaver, BlobSaverOptions } from './blob-saver';
 import { ScannedEntry, scanSource } from './scanner';
 
@@ -16,11 +22,26 @@ export interface BackupProgress {
   currentFile: string | null;
 }
 
+export interface BackupSubjects {
+  /** Path templates relative to the source root, e.g. `customers/{subject}/**` (see SubjectRules). */
+  rules: string[];
+  /**
+   * Turns a subject's external id (the name matched by `{subject}`) into the pseudonym the
+   * repository stores (the service uses HMAC-SHA256 with a secret: see hmacPseudonymiser).
+   */
+  pseudonymise: Pseudonymiser;
+}
+
 export interface BackupOptions extends BlobSaverOptions {
   /** Re-read every file instead of trusting size, mtime and inode from the parent snapshot. */
   full?: boolean;
   tags?: string[];
   onProgress?: (progress: BackupProgress) => void;
+  /**
+   * Files and folders that belong to data subjects: stored under each subject's own key with
+   * their tree entries sealed, so that shredding the key erases them from every backup.
+   */
+  subjects?: BackupSubjects;
 }
 
 export interface BackupError {
@@ -35,6 +56,8 @@ export interface BackupResult {
   errors: BackupError[];
   /** True when some entries could not be read: the snapshot holds everything else. */
   incomplete: boolean;
+  /** Things the operator should know that did not stop the backup. */
+  warnings: string[];
 }
 
 /**
@@ -45,6 +68,8 @@ export interface BackupResult {
 export async function backup(repository: Repository, sourcePath: string, options: BackupOptions = {}): Promise<BackupResult> {
   const started = Date.now();
   const source = path.resolve(sourcePath);
+  // Bad rules are refused before any work is done.
+  const rules = options.subjects && options.subjects.rules.length > 0 ? SubjectRules.compile(options.subjects.rules) : null;
   let scan;
   try {
     scan = await scanSource(source);
@@ -56,15 +81,16 @@ export async function backup(repository: Repository, sourcePath: string, options
     throw new EngineError('INVALID_ARGUMENT', `source path ${source} must be a file or a directory`);
   }
   const parent = await findParent(repository, source);
-  const run = new BackupRun(repository, new BlobSaver(repository, options), options, scan.totalFiles, scan.totalBytes);
+  const subjects = rules && options.subjects ? { rules, pseudonymise: options.subjects.pseudonymise } : null;
+  const run = new BackupRun(repository, new BlobSaver(repository, options), options, scan.totalFiles, scan.totalBytes, subjects);
   run.errors.push(...scan.errors);
 
+  const root: WalkContext = { parts: [], scope: repository.master.scopeKeys(), subject: null, tally: null };
+  const parentTree = parent?.snapshot.tree ?? null;
   const rootTree =
     scan.root.kind === 'dir'
-      ? await run.saveDirectory(scan.root, parent?.snapshot.tree ?? null)
-      : await run.saveTree({
-          entries: compact([await run.entryFor(scan.root, await parentEntries(repository, parent?.snapshot.tree ?? null))]),
-        });
+      ? await run.saveDirectory(scan.root, parentTree, root)
+      : await run.saveTree({ entries: compact([await run.entryFor(scan.root, await run.previousEntries(parentTree), root)]) }, root.scope);
   await run.saver.finish();
 
   const statistics: BackupStatistics = {
@@ -72,6 +98,7 @@ export async function backup(repository: Repository, sourcePath: string, options
     ...run.saver.statistics,
     durationMs: Date.now() - started,
     errors: run.errors.length,
+    ...(rules ? { subjects: run.subjectsSeen.size } : {}),
   };
   const snapshot: Snapshot = {
     version: FORMAT_VERSION,
@@ -84,9 +111,23 @@ export async function backup(repository: Repository, sourcePath: string, options
     tree: rootTree,
     merkleRoot: rootTree,
     statistics,
+    ...(rules ? { subjectRules: rules.texts } : {}),
   };
   const snapshotId = await repository.saveSnapshot(snapshot);
-  return { snapshotId, snapshot, parent: parent?.id ?? null, errors: run.errors, incomplete: run.errors.length > 0 };
+  const warnings: string[] = [];
+  if (!rules && parent?.snapshot.subjectRules?.length) {
+    warnings.push(
+      `the previous snapshot of ${source} applied subject rules (${parent.snapshot.subjectRules.join(', ')}) and this one applies none: ` +
+        "data subjects' files were stored under the repository key, out of reach of erasure by key shredding",
+    );
+  }
+  if (run.reappeared.size > 0) {
+    warnings.push(
+      `${run.reappeared.size} data subject(s) erased before are in the source again and were backed up under a new key: ` +
+        [...run.reappeared].join(', '),
+    );
+  }
+  return { snapshotId, snapshot, parent: parent?.id ?? null, errors: run.errors, incomplete: run.errors.length > 0, warnings };
 }
 
 async function findParent(repository: Repository, source: string): Promise<StoredSnapshot | undefined> {
@@ -96,20 +137,27 @@ async function findParent(repository: Repository, source: string): Promise<Store
   return candidates.filter((entry) => entry.snapshot.path === source && entry.snapshot.hostname === host).at(-1);
 }
 
-async function parentEntries(repository: Repository, treeId: string | null): Promise<Map<string, TreeEntry>> {
-  if (!treeId) return new Map();
-  try {
-    const tree = await repository.readTree(treeId);
-    return new Map(tree.entries.map((entry) => [entry.name, entry]));
-  } catch {
-    // An unreadable parent only costs re-reading the files; the new snapshot is still complete.
-    return new Map();
-  }
-}
-
 function compact<T>(items: (T | null)[]): T[] {
   return items.filter((item): item is T => item !== null);
 }
+
+/** Where the walk is: the folder's path below the source root, and whose keys its blobs take. */
+interface WalkContext {
+  parts: string[];
+  scope: ScopeKeys;
+  /** Set inside a data subject's entry: everything below belongs to that subject. */
+  subject: SubjectKey | null;
+  /** Files and bytes below the current subject root (the clear counts of its sealed entry). */
+  tally: EntryCounts | null;
+}
+
+/** A folder's entries in the parent snapshot: named ones, and sealed ones by subject (unopened). */
+interface PreviousEntries {
+  named: Map<string, TreeEntry>;
+  sealed: Map<string, SealedEntry[]>;
+}
+
+type Meta = { name: string; mode: number; mtimeNs: string };
 
 class BackupRun {
   readonly errors: BackupError[] = [];
@@ -124,8 +172,15 @@ class BackupRun {
     duplicateBytes: 0,
     chunks: 0,
   };
+  readonly subjectsSeen = new Set<string>();
+  /** Subjects found shredded in the parent snapshot whose data is in the source again. */
+  readonly reappeared = new Set<string>();
+  private readonly keys: SubjectKeyRing;
+  private readonly pseudonyms = new Map<string, string>();
   private filesDone = 0;
   private bytesDone = 0;
+  /** Files are read one after another, so one chunking buffer serves them all. */
+  private chunkBuffer: Buffer | null = null;
 
   constructor(
     private readonly repository: Repository,
@@ -133,30 +188,118 @@ class BackupRun {
     private readonly options: BackupOptions,
     private readonly totalFiles: number,
     private readonly totalBytesEstimate: number,
-  ) {}
-
-  async saveDirectory(directory: ScannedEntry, parentTreeId: string | null): Promise<string> {
-    const previous = await parentEntries(this.repository, parentTreeId);
-    const entries: TreeEntry[] = [];
-    for (const child of directory.children) {
-      const entry = await this.entryFor(child, previous);
-      if (entry) entries.push(entry);
-    }
-    return this.saveTree({ entries });
+    private readonly subjects: { rules: SubjectRules; pseudonymise: Pseudonymiser } | null,
+  ) {
+    this.keys = repository.subjectKeys();
   }
 
-  async saveTree(tree: Tree): Promise<string> {
-    const { id } = await this.saver.save('tree', Buffer.from(JSON.stringify(tree)));
+  async previousEntries(treeId: string | null): Promise<PreviousEntries> {
+    const previous: PreviousEntries = { named: new Map(), sealed: new Map() };
+    if (!treeId) return previous;
+    let tree;
+    try {
+      tree = await this.repository.readTree(treeId, this.keys);
+    } catch {
+      // An unreadable parent only costs re-reading the files; the new snapshot is still complete.
+      return previous;
+    }
+    for (const entry of tree.entries) {
+      if (!isSealedEntry(entry)) previous.named.set(entry.name, entry);
+      else if (this.subjects) previous.sealed.set(entry.subject, [...(previous.sealed.get(entry.subject) ?? []), entry]);
+    }
+    return previous;
+  }
+
+  /** `context.parts` is the directory's own path below the source root. */
+  async saveDirectory(directory: ScannedEntry, parentTreeId: string | null, context: WalkContext): Promise<string> {
+    const previous = await this.previousEntries(parentTreeId);
+    const entries: StoredEntry[] = [];
+    for (const child of directory.children) {
+      const entry = await this.entryFor(child, previous, context);
+      if (entry) entries.push(entry);
+    }
+    return this.saveTree({ entries: orderEntries(entries) }, context.scope);
+  }
+
+  async saveTree(tree: Tree, scope: ScopeKeys): Promise<string> {
+    const { id } = await this.saver.save('tree', Buffer.from(JSON.stringify(tree)), scope);
     return id;
   }
 
-  async entryFor(entry: ScannedEntry, previous: Map<string, TreeEntry>): Promise<TreeEntry | null> {
+  /** `context` is the containing directory's. */
+  async entryFor(entry: ScannedEntry, previous: PreviousEntries, context: WalkContext): Promise<StoredEntry | null> {
+    const parts = [...context.parts, entry.name];
+    if (this.subjects && !context.subject) {
+      const match = this.subjects.rules.matchRoot(parts);
+      if (match) return this.subjectEntry(entry, previous, parts, match.externalId);
+    }
+    return this.plainEntry(entry, previous.named.get(entry.name), context, parts);
+  }
+
+  /**
+   * A subject's root entry: everything in it is stored under the subject's key, and the entry
+   * itself (whose name is the external id) is sealed. When the parent snapshot holds the same
+   * entry sealed under the same key, unchanged, its box is reused, so an unchanged subject
+   * leaves the tree (and the Merkle root) unchanged too.
+   */
+  private async subjectEntry(
+    entry: ScannedEntry,
+    previous: PreviousEntries,
+    parts: string[],
+    externalId: string,
+  ): Promise<SealedEntry | null> {
+    const pseudonym = this.pseudonymOf(externalId);
+    const key = await this.keys.active(pseudonym);
+    let before: { entry: TreeEntry; sealed: SealedEntry; plaintext: string } | undefined;
+    for (const candidate of previous.sealed.get(pseudonym) ?? []) {
+      if (candidate.key !== key.keyId) {
+        if ((await this.keys.lookup(pseudonym, candidate.key).catch(() => null)) === 'shredded') this.reappeared.add(pseudonym);
+        continue;
+      }
+      const opened = await openSealedEntry(this.keys, candidate);
+      if (opened.status === 'open' && opened.entry.name === entry.name) {
+        before = { entry: opened.entry, sealed: candidate, plaintext: opened.plaintext };
+        break;
+      }
+    }
+    this.subjectsSeen.add(pseudonym);
+    const context: WalkContext = { parts, scope: key, subject: key, tally: { files: 0, bytes: 0 } };
+    const real = await this.plainEntry(entry, before?.entry, context, parts);
+    if (!real) return null;
+    const counts = { files: context.tally?.files ?? 0, bytes: context.tally?.bytes ?? 0 };
+    if (
+      before &&
+      before.plaintext === JSON.stringify(real) &&
+      before.sealed.files === counts.files &&
+      before.sealed.bytes === counts.bytes
+    ) {
+      return before.sealed;
+    }
+    return sealEntry(key, real, counts).sealed;
+  }
+
+  private pseudonymOf(externalId: string): string {
+    let pseudonym = this.pseudonyms.get(externalId);
+    if (pseudonym === undefined) {
+      pseudonym = this.subjects?.pseudonymise(externalId);
+      assertPseudonym(pseudonym);
+      this.pseudonyms.set(externalId, pseudonym);
+    }
+    return pseudonym;
+  }
+
+  /** `context` is the containing directory's, or the subject's for a subject root; `parts` the entry's path. */
+  private async plainEntry(
+    entry: ScannedEntry,
+    before: TreeEntry | undefined,
+    context: WalkContext,
+    parts: string[],
+  ): Promise<TreeEntry | null> {
     const meta = { name: entry.name, mode: Number(entry.stats.mode & 0o7777n), mtimeNs: entry.stats.mtimeNs.toString() };
-    const before = previous.get(entry.name);
     switch (entry.kind) {
       case 'dir': {
         this.statistics.directories++;
-        const subtree = await this.saveDirectory(entry, before?.type === 'dir' ? before.subtree : null);
+        const subtree = await this.saveDirectory(entry, before?.type === 'dir' ? before.subtree : null, { ...context, parts });
         return { ...meta, type: 'dir', subtree };
       }
       case 'symlink': {
@@ -168,8 +311,14 @@ class BackupRun {
           return null;
         }
       }
-      case 'file':
-        return this.fileEntry(entry, meta, before);
+      case 'file': {
+        const file = await this.fileEntry(entry, meta, before, context.scope);
+        if (file && context.tally) {
+          context.tally.files++;
+          context.tally.bytes += file.size;
+        }
+        return file;
+      }
       default:
         // Sockets, FIFOs and devices hold no data worth restoring; they are skipped, not failed.
         return null;
@@ -178,9 +327,10 @@ class BackupRun {
 
   private async fileEntry(
     entry: ScannedEntry,
-    meta: { name: string; mode: number; mtimeNs: string },
+    meta: Meta,
     before: TreeEntry | undefined,
-  ): Promise<TreeEntry | null> {
+    scope: ScopeKeys,
+  ): Promise<Extract<TreeEntry, { type: 'file' }> | null> {
     const size = Number(entry.stats.size);
     const inode = entry.stats.ino.toString();
     this.report(entry.absolutePath);
@@ -200,7 +350,7 @@ class BackupRun {
       return { ...meta, type: 'file', size, inode, content: before.content };
     }
     try {
-      const { content, bytes } = await this.readContent(entry.absolutePath);
+      const { content, bytes } = await this.readContent(entry.absolutePath, scope);
       this.statistics.files++;
       this.statistics.filesRead++;
       this.statistics.totalBytes += bytes;
@@ -214,15 +364,15 @@ class BackupRun {
     }
   }
 
-  private async readContent(file: string): Promise<{ content: string[]; bytes: number }> {
+  private async readContent(file: string, scope: ScopeKeys): Promise<{ content: string[]; bytes: number }> {
     // O_NOFOLLOW: if the file was swapped for a symlink since the scan, do not read through it.
     const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     const content: string[] = [];
     let bytes = 0;
     try {
       const read = async (buffer: Buffer, offset: number, length: number) => (await handle.read(buffer, offset, length, null)).bytesRead;
-      for await (const chunk of chunkStream(this.repository.chunker, read)) {
-        const { id, isNew } = await this.saver.save('data', chunk);
+      for await (const chunk of chunkStream(this.repository.chunker, read, this.workBuffer())) {
+        const { id, isNew } = await this.saver.save('data', chunk, scope);
         content.push(id);
         bytes += chunk.length;
         this.statistics.bytesRead += chunk.length;
@@ -235,6 +385,11 @@ class BackupRun {
       await handle.close();
     }
     return { content, bytes };
+  }
+
+  private workBuffer(): Buffer {
+    this.chunkBuffer ??= Buffer.allocUnsafe(this.repository.chunker.params.maxSize * 2);
+    return this.chunkBuffer;
   }
 
   private fileDone(skippedBytes: number): void {

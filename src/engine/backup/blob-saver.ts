@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { compressBlob } from '../compression';
 import { seal } from '../crypto/aead';
+import { ScopeKeys } from '../crypto/scope-keys';
 import { AAD, BlobLocation, BlobType, Keys, PackRecord } from '../repository/format';
 import { assemblePack } from '../repository/pack-file';
 import { Repository } from '../repository/repository';
@@ -56,10 +57,14 @@ export class BlobSaver {
     return this.pending.has(id) || this.repository.index.has(id);
   }
 
-  /** Stores `data` unless a blob with the same content is known; returns its id. */
-  async save(type: BlobType, data: Buffer, scope = 'repo'): Promise<{ id: string; isNew: boolean }> {
+  /**
+   * Stores `data` unless a blob with the same content is known; returns its id. The scope's keys
+   * encrypt the blob and key its id: the repository's by default, a data subject's for their
+   * data (whose ids therefore never collide with another scope's, so nothing is shared).
+   */
+  async save(type: BlobType, data: Buffer, scope: ScopeKeys = this.repository.master.scopeKeys()): Promise<{ id: string; isNew: boolean }> {
     this.throwIfFailed();
-    const id = this.repository.master.blobId(data);
+    const id = scope.blobId(data);
     if (this.isKnown(id)) return { id, isNew: false };
     this.pending.add(id);
     await this.acquireSlot();
@@ -85,11 +90,10 @@ export class BlobSaver {
     await this.writeIndex();
   }
 
-  private async encodeAndPack(type: BlobType, scope: string, id: string, data: Buffer): Promise<void> {
+  private async encodeAndPack(type: BlobType, scope: ScopeKeys, id: string, data: Buffer): Promise<void> {
     const { codec, payload } = await compressBlob(data);
-    const key = this.repository.master.scopeKey(scope);
-    const sealed = seal(key, payload, AAD.blob(type, scope, id));
-    this.openPack.push({ location: { id, type, scope, length: sealed.length, rawLength: data.length, codec }, sealed });
+    const sealed = seal(scope.contentKey, payload, AAD.blob(type, scope.scope, id));
+    this.openPack.push({ location: { id, type, scope: scope.scope, length: sealed.length, rawLength: data.length, codec }, sealed });
     this.openPackBytes += sealed.length;
     this.statistics.newBytes += data.length;
     this.statistics.newChunks += type === 'data' ? 1 : 0;

@@ -1,8 +1,11 @@
 import { EngineError } from '../errors';
-import { BlobLocation, Keys, TreeEntry } from '../repository/format';
+import { SubjectKey } from '../crypto/subject-key';
+import { BlobLocation, Keys, parseSubjectScope, StoredEntry, TreeEntry } from '../repository/format';
 import { readPackHeader, sha256Hex } from '../repository/pack-file';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { ObjectNotFoundError } from '../storage/object-store';
+import { SubjectKeyRing } from '../subjects/key-ring';
+import { isSealedEntry, openSealedEntry } from '../subjects/sealed-entry';
 
 export interface CheckOptions {
   /** Decrypt and hash-check every blob. */
@@ -13,7 +16,17 @@ export interface CheckOptions {
 }
 
 export interface CheckProblem {
-  kind: 'index-damaged' | 'snapshot-damaged' | 'tree-damaged' | 'blob-missing' | 'pack-missing' | 'pack-size' | 'pack-damaged';
+  kind:
+    | 'index-damaged'
+    | 'snapshot-damaged'
+    | 'tree-damaged'
+    | 'blob-missing'
+    | 'pack-missing'
+    | 'pack-size'
+    | 'pack-damaged'
+    | 'subject-key-missing'
+    | 'subject-key-damaged'
+    | 'sealed-entry-damaged';
   object: string;
   message: string;
   /** Snapshots and files that cannot be fully restored because of this problem. */
@@ -30,6 +43,13 @@ export interface CheckResult {
   errors: CheckProblem[];
   /** Harmless findings: unreferenced packs or temporary files left by an interrupted backup. */
   warnings: string[];
+  /** Data subjects with an active key. */
+  activeSubjects: number;
+  /** Data subjects with a shredded key: erased, as requested. */
+  shreddedSubjects: number;
+  /** Sealed entries (counted per snapshot) and blobs of erased subjects: unreadable by design, not damage. */
+  shreddedEntries: number;
+  shreddedBlobs: number;
 }
 
 /**
@@ -37,9 +57,26 @@ export interface CheckResult {
  * the size the index records. With read-data, every pack (or one slice of them) is read whole:
  * its SHA-256 must match its name, its header must decrypt, and every blob must authenticate
  * and hash to its id. Damage is reported with the snapshots and files it affects.
+ *
+ * Data of erased subjects (their keys shredded, with a tombstone) cannot be decrypted: it is
+ * counted, not reported as damage; read-data skips those blobs but still checks each pack's
+ * SHA-256. A subject key that is missing without a tombstone was lost, not erased: an error.
  */
 export async function check(repository: Repository, options: CheckOptions = {}): Promise<CheckResult> {
-  const result: CheckResult = { ok: true, snapshots: 0, packs: 0, blobs: 0, packsRead: 0, blobsRead: 0, errors: [], warnings: [] };
+  const result: CheckResult = {
+    ok: true,
+    snapshots: 0,
+    packs: 0,
+    blobs: 0,
+    packsRead: 0,
+    blobsRead: 0,
+    errors: [],
+    warnings: [],
+    activeSubjects: 0,
+    shreddedSubjects: 0,
+    shreddedEntries: 0,
+    shreddedBlobs: 0,
+  };
   await repository.loadIndex((key, reason) =>
     result.errors.push({
       kind: 'index-damaged',
@@ -77,8 +114,13 @@ export async function check(repository: Repository, options: CheckOptions = {}):
   const leftovers = await repository.store.listLeftovers();
   if (leftovers.length > 0) result.warnings.push(`${leftovers.length} temporary file(s) left by an interrupted write`);
 
-  const references = new ReferenceMap();
+  const keys = repository.subjectKeys();
+  await checkSubjectKeys(repository, keys, result);
+  const missingKeys = new MissingKeys();
+  const references = new ReferenceMap(keys, missingKeys);
   for (const stored of snapshots) await references.collect(repository, stored, result);
+  await countSubjectBlobs(repository, keys, missingKeys, result);
+  missingKeys.report(result);
 
   for (const [blobId, users] of references.blobs) {
     const entry = repository.index.lookup(blobId);
@@ -104,7 +146,7 @@ export async function check(repository: Repository, options: CheckOptions = {}):
     const subset = options.readDataSubset;
     const toRead = [...stored.keys()].filter((id) => !subset || inSlice(id, subset.n, subset.m)).sort();
     for (const packId of toRead) {
-      await readPack(repository, packId, references, result);
+      await readPack(repository, keys, packId, references, result);
       result.packsRead++;
       options.onProgress?.({ packsDone: result.packsRead, totalPacks: toRead.length });
     }
@@ -118,7 +160,100 @@ export function inSlice(packId: string, n: number, m: number): boolean {
   return parseInt(packId.slice(0, 8), 16) % m === n - 1;
 }
 
-async function readPack(repository: Repository, packId: string, references: ReferenceMap, result: CheckResult): Promise<void> {
+/** Every key in the vault must unwrap; an interrupted shred is finished by shredding again. */
+async function checkSubjectKeys(repository: Repository, keys: SubjectKeyRing, result: CheckResult): Promise<void> {
+  let known;
+  try {
+    known = await repository.keyVault.list();
+  } catch (error) {
+    result.errors.push({
+      kind: 'subject-key-damaged',
+      object: 'subject-keys/',
+      message: `the subject key vault cannot be read: ${describe(error)}`,
+    });
+    return;
+  }
+  const active = new Set<string>();
+  const shredded = new Set<string>();
+  for (const key of known) {
+    if (key.status === 'shredded') {
+      shredded.add(key.pseudonym);
+      if (key.shredIncomplete) {
+        result.warnings.push(
+          `the shredding of subject ${key.pseudonym} was interrupted: key object ${Keys.subjectKey(key.pseudonym, key.keyId)} is still there (it counts as shredded); shred the subject again to delete it`,
+        );
+      }
+      continue;
+    }
+    active.add(key.pseudonym);
+    try {
+      await keys.lookup(key.pseudonym, key.keyId);
+    } catch (error) {
+      result.errors.push({ kind: 'subject-key-damaged', object: Keys.subjectKey(key.pseudonym, key.keyId), message: describe(error) });
+    }
+  }
+  result.activeSubjects = active.size;
+  result.shreddedSubjects = shredded.size;
+}
+
+/** Blobs of subject scopes: shredded ones are counted, those of a lost key reported. */
+async function countSubjectBlobs(repository: Repository, keys: SubjectKeyRing, missing: MissingKeys, result: CheckResult): Promise<void> {
+  const seen = new Set<string>();
+  for (const pack of repository.index.allPacks()) {
+    for (const blob of pack.blobs) {
+      if (seen.has(blob.id)) continue;
+      seen.add(blob.id);
+      const subject = parseSubjectScope(blob.scope);
+      if (!subject) continue;
+      const key = await keys.lookup(subject.pseudonym, subject.keyId).catch(() => null);
+      if (key === 'shredded') result.shreddedBlobs++;
+      else if (key === 'missing') missing.addBlob(subject.pseudonym, subject.keyId);
+    }
+  }
+}
+
+/** Keys that are gone without a tombstone, with what they made unreadable: one error per key. */
+class MissingKeys {
+  private readonly keys = new Map<string, { pseudonym: string; keyId: string; blobs: number; files: number; users: BlobUsers }>();
+
+  addBlob(pseudonym: string, keyId: string): void {
+    this.get(pseudonym, keyId).blobs++;
+  }
+
+  addEntry(pseudonym: string, keyId: string, files: number, snapshot: string, path: string): void {
+    const missing = this.get(pseudonym, keyId);
+    missing.files += files;
+    missing.users.add(snapshot, path);
+  }
+
+  report(result: CheckResult): void {
+    for (const { pseudonym, keyId, blobs, files, users } of this.keys.values()) {
+      result.errors.push({
+        kind: 'subject-key-missing',
+        object: Keys.subjectKey(pseudonym, keyId),
+        message:
+          `key ${keyId} of data subject ${pseudonym} is missing and no tombstone says it was shredded: it was lost, not erased ` +
+          `(${blobs} blob(s), ${files} file(s) in sealed entries cannot be read)`,
+        affected: users.summary(),
+      });
+    }
+  }
+
+  private get(pseudonym: string, keyId: string) {
+    const name = `${pseudonym}/${keyId}`;
+    let missing = this.keys.get(name);
+    if (!missing) this.keys.set(name, (missing = { pseudonym, keyId, blobs: 0, files: 0, users: new BlobUsers() }));
+    return missing;
+  }
+}
+
+async function readPack(
+  repository: Repository,
+  keys: SubjectKeyRing,
+  packId: string,
+  references: ReferenceMap,
+  result: CheckResult,
+): Promise<void> {
   const key = Keys.pack(packId);
   const indexed = repository.index.pack(packId)?.blobs ?? [];
   const report = (message: string, blobs: BlobLocation[]) =>
@@ -140,8 +275,11 @@ async function readPack(repository: Repository, packId: string, references: Refe
   }
   const damaged: BlobLocation[] = [];
   for (const blob of blobs) {
+    const subject = parseSubjectScope(blob.scope);
+    // Without the key (erased, or lost: reported above) a blob cannot be read; the pack hash still covers it.
+    if (subject && !((await keys.lookup(subject.pseudonym, subject.keyId).catch(() => null)) instanceof SubjectKey)) continue;
     try {
-      await repository.decodeBlob(packId, blob, bytes.subarray(blob.offset, blob.offset + blob.length));
+      await repository.decodeBlob(packId, blob, bytes.subarray(blob.offset, blob.offset + blob.length), keys);
       result.blobsRead++;
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
@@ -173,28 +311,55 @@ class BlobUsers {
 class ReferenceMap {
   readonly blobs = new Map<string, BlobUsers>();
 
-  async collect(repository: Repository, stored: StoredSnapshot, result: CheckResult): Promise<void> {
+  constructor(
+    private readonly keys: SubjectKeyRing,
+    private readonly missingKeys: MissingKeys,
+  ) {}
+
+  async collect(repository: Repository, snapshot: StoredSnapshot, result: CheckResult): Promise<void> {
+    const snapshotId = snapshot.id;
     const visit = async (treeId: string, prefix: string): Promise<void> => {
-      this.use(treeId, stored.id, prefix || '/');
-      let entries: TreeEntry[];
+      this.use(treeId, snapshotId, prefix || '/');
+      let entries: StoredEntry[];
       try {
-        entries = (await repository.readTree(treeId)).entries;
+        entries = (await repository.readTree(treeId, this.keys)).entries;
       } catch (error) {
         result.errors.push({
           kind: 'tree-damaged',
           object: treeId,
-          message: `tree of "${prefix || '/'}" in snapshot ${stored.id.slice(0, 8)} cannot be read: ${describe(error)}`,
-          affected: [{ snapshot: stored.id, paths: [prefix || '/'] }],
+          message: `tree of "${prefix || '/'}" in snapshot ${snapshotId.slice(0, 8)} cannot be read: ${describe(error)}`,
+          affected: [{ snapshot: snapshotId, paths: [prefix || '/'] }],
         });
         return;
       }
-      for (const entry of entries) {
-        const path = `${prefix}/${entry.name}`;
-        if (entry.type === 'file') for (const id of entry.content) this.use(id, stored.id, path);
+      for (const stored of entries) {
+        let entry: TreeEntry;
+        let path: string;
+        if (isSealedEntry(stored)) {
+          // Paths name a subject's entry by pseudonym: its real name is the subject's external id.
+          path = `${prefix}/<subject ${String(stored.subject).slice(0, 12)}>`;
+          const opened = await openSealedEntry(this.keys, stored);
+          if (opened.status === 'shredded') result.shreddedEntries++;
+          else if (opened.status === 'missing') this.missingKeys.addEntry(stored.subject, stored.key, stored.files, snapshotId, path);
+          else if (opened.status === 'damaged') {
+            result.errors.push({
+              kind: 'sealed-entry-damaged',
+              object: treeId,
+              message: `a sealed entry of subject ${String(stored.subject)} in "${prefix || '/'}" of snapshot ${snapshotId.slice(0, 8)} cannot be opened (${opened.reason})`,
+              affected: [{ snapshot: snapshotId, paths: [path] }],
+            });
+          }
+          if (opened.status !== 'open') continue;
+          entry = opened.entry;
+        } else {
+          entry = stored;
+          path = `${prefix}/${entry.name}`;
+        }
+        if (entry.type === 'file') for (const id of entry.content) this.use(id, snapshotId, path);
         if (entry.type === 'dir') await visit(entry.subtree, path);
       }
     };
-    await visit(stored.snapshot.tree, '');
+    await visit(snapshot.snapshot.tree, '');
   }
 
   affectedBy(blobs: { id: string }[]): { snapshot: string; paths: string[] }[] {

@@ -1,7 +1,8 @@
 /**
  * The repository's on-disk format, version 1. docs/repository-format.md is the specification;
- * these types are its code form. Every structure below is stored encrypted except `config`
- * and the key slots.
+ * these types are its code form. Every structure below is stored encrypted except `config`,
+ * the key slots and the subject tombstones (and a key slot or subject key object holds its key
+ * only wrapped).
  */
 import type { ChunkerParams } from '../chunker';
 import type { Codec } from '../compression';
@@ -34,7 +35,10 @@ export type BlobType = 'data' | 'tree';
 export interface BlobLocation {
   id: string;
   type: BlobType;
-  /** Key scope the blob is encrypted under: "repo" for now, a subject's scope later. */
+  /**
+   * Key scope the blob is encrypted under: "repo", or `subject:<pseudonym>:<key id>` for a
+   * data subject's blob (see subjectScope).
+   */
   scope: string;
   offset: number;
   length: number;
@@ -72,9 +76,34 @@ export interface EntryMetadata {
   mtimeNs: string;
 }
 
-/** A tree blob: one directory's entries, sorted by name. Its id hashes its children's ids. */
+/**
+ * An entry that belongs to a data subject, stored in its parent tree in place of the real
+ * entry. `box` is the real entry (name included) as JSON, sealed under the subject key; only
+ * aggregate counts stay readable, so a restore can say what it skipped once the key is gone.
+ */
+export interface SealedEntry {
+  type: 'sealed';
+  /** The subject's pseudonym (never the external id). */
+  subject: string;
+  /** Which of the subject's keys sealed it (a subject erased and seen again gets a new key). */
+  key: string;
+  /** Regular files in the entry (1 for a file, all files below it for a directory). */
+  files: number;
+  /** Their total size in bytes. */
+  bytes: number;
+  /** base64 AEAD box of the real entry's JSON. */
+  box: string;
+}
+
+/** What a tree blob holds: real entries, and sealed entries of data subjects. */
+export type StoredEntry = TreeEntry | SealedEntry;
+
+/**
+ * A tree blob: one directory's entries, named ones sorted by name, then sealed ones sorted by
+ * box. Its id hashes its children's ids.
+ */
 export interface Tree {
-  entries: TreeEntry[];
+  entries: StoredEntry[];
 }
 
 export interface BackupStatistics {
@@ -92,6 +121,8 @@ export interface BackupStatistics {
   newChunks: number;
   durationMs: number;
   errors: number;
+  /** Distinct data subjects whose entries the snapshot holds sealed (absent before subjects existed). */
+  subjects?: number;
 }
 
 /** `snapshots/<id>`: one completed backup. */
@@ -108,6 +139,8 @@ export interface Snapshot {
   /** Keyed hash over the whole tree and every chunk id it references (the root tree's id). */
   merkleRoot: string;
   statistics: BackupStatistics;
+  /** The subject rules the backup applied (absent when it had none). */
+  subjectRules?: string[];
 }
 
 export const PACK_MAGIC = Buffer.from('CUSTPK01', 'ascii');
@@ -120,7 +153,32 @@ export const AAD = {
   index: 'custodia:index',
   snapshot: 'custodia:snapshot',
   blob: (type: BlobType, scope: string, id: string) => `custodia:blob:${type}:${scope}:${id}`,
+  subjectKey: (pseudonym: string, keyId: string) => `custodia:subject-key:${pseudonym}:${keyId}`,
+  sealedEntry: (pseudonym: string, keyId: string, files: number, bytes: number) =>
+    `custodia:sealed-entry:${pseudonym}:${keyId}:${files}:${bytes}`,
 };
+
+/** The repository's own key scope: blobs that belong to no data subject. */
+export const REPO_SCOPE = 'repo';
+const SUBJECT_SCOPE_PREFIX = 'subject:';
+
+/** A pseudonym: what the caller's pseudonymisation yields (e.g. hex HMAC); safe in object keys. */
+export const PSEUDONYM_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** A subject key id: 16 random bytes, hex. */
+export const SUBJECT_KEY_ID_PATTERN = /^[0-9a-f]{32}$/;
+
+/** The key scope of the blobs of one data subject under one of its keys. */
+export function subjectScope(pseudonym: string, keyId: string): string {
+  return `${SUBJECT_SCOPE_PREFIX}${pseudonym}:${keyId}`;
+}
+
+/** The subject and key of a subject scope; null for any other scope ("repo"). */
+export function parseSubjectScope(scope: string): { pseudonym: string; keyId: string } | null {
+  if (!scope.startsWith(SUBJECT_SCOPE_PREFIX)) return null;
+  const [pseudonym, keyId, ...rest] = scope.slice(SUBJECT_SCOPE_PREFIX.length).split(':');
+  if (rest.length > 0 || !PSEUDONYM_PATTERN.test(pseudonym ?? '') || !SUBJECT_KEY_ID_PATTERN.test(keyId ?? '')) return null;
+  return { pseudonym, keyId };
+}
 
 export const Keys = {
   config: 'config',
@@ -128,4 +186,16 @@ export const Keys = {
   pack: (id: string) => `data/${id.slice(0, 2)}/${id}`,
   index: (id: string) => `index/${id}`,
   snapshot: (id: string) => `snapshots/${id}`,
+  subjectKey: (pseudonym: string, keyId: string) => `subject-keys/${pseudonym}/${keyId}`,
+  subjectKeys: (pseudonym?: string) => (pseudonym ? `subject-keys/${pseudonym}/` : 'subject-keys/'),
+  subjectTombstone: (pseudonym: string, keyId: string) => `subject-tombstones/${pseudonym}/${keyId}`,
+  subjectTombstones: (pseudonym?: string) => (pseudonym ? `subject-tombstones/${pseudonym}/` : 'subject-tombstones/'),
 };
+
+/** `subject-tombstones/<pseudonym>/<key id>`: plaintext proof that a subject key was destroyed on purpose. */
+export interface SubjectTombstone {
+  version: number;
+  pseudonym: string;
+  keyId: string;
+  shreddedAt: string;
+}

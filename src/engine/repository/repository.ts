@@ -5,8 +5,10 @@ import { DecryptionError, open, seal } from '../crypto/aead';
 import { MasterKey } from '../crypto/master-key';
 import { EngineError } from '../errors';
 import { ObjectNotFoundError, ObjectStore } from '../storage/object-store';
+import { SubjectKeyRing } from '../subjects/key-ring';
+import { KeyVault, RepositoryKeyVault } from '../subjects/key-vault';
 import { BlobIndex } from './blob-index';
-import { AAD, FORMAT_VERSION, IndexFile, Keys, KeySlot, PackRecord, RepositoryConfig, Snapshot, Tree } from './format';
+import { AAD, FORMAT_VERSION, IndexFile, Keys, KeySlot, PackRecord, REPO_SCOPE, RepositoryConfig, Snapshot, Tree } from './format';
 import { createKeySlot, unlockMasterKey } from './key-slots';
 import { sha256Hex } from './pack-file';
 
@@ -31,6 +33,7 @@ export class Repository {
   private readonly loadedIndexFiles = new Set<string>();
   /** Snapshots are write-once, so a decrypted one never goes stale. */
   private readonly snapshotCache = new Map<string, Snapshot>();
+  private vault: KeyVault;
 
   private constructor(
     readonly store: ObjectStore,
@@ -39,6 +42,22 @@ export class Repository {
     readonly keySlot: KeySlot,
   ) {
     this.chunker = new Chunker(config.chunker, master.chunkerSeed);
+    this.vault = new RepositoryKeyVault(store, master);
+  }
+
+  /** Where the per-data-subject keys are kept: in the repository itself unless replaced. */
+  get keyVault(): KeyVault {
+    return this.vault;
+  }
+
+  /** Keeps subject keys in another vault (e.g. a database) instead of the repository. */
+  useKeyVault(vault: KeyVault): void {
+    this.vault = vault;
+  }
+
+  /** A fresh set of subject keys for one operation (see SubjectKeyRing). */
+  subjectKeys(): SubjectKeyRing {
+    return new SubjectKeyRing(this.vault, this.master);
   }
 
   static async init(store: ObjectStore, passphrase: string, options: InitOptions = {}): Promise<Repository> {
@@ -105,8 +124,12 @@ export class Repository {
     return id;
   }
 
-  /** Reads, authenticates, decompresses and hash-checks one blob. */
-  async readBlob(id: string): Promise<Buffer> {
+  /**
+   * Reads, authenticates, decompresses and hash-checks one blob. A blob of a data subject needs
+   * the subject's key: from `keys` (the operation's ring), or from the vault when none is given;
+   * without a key it fails with SUBJECT_ERASED or SUBJECT_KEY_MISSING.
+   */
+  async readBlob(id: string, keys?: SubjectKeyRing): Promise<Buffer> {
     const entry = this.index.lookup(id);
     if (!entry) throw new EngineError('BLOB_NOT_FOUND', `blob ${id} is not in the index of ${this.store.location}`);
     const { packId, location } = entry;
@@ -119,34 +142,44 @@ export class Repository {
       }
       throw error;
     }
-    return this.decodeBlob(packId, location, sealed);
+    return this.decodeBlob(packId, location, sealed, keys);
   }
 
-  async decodeBlob(packId: string, location: PackRecord['blobs'][number], sealed: Buffer): Promise<Buffer> {
+  async decodeBlob(packId: string, location: PackRecord['blobs'][number], sealed: Buffer, keys?: SubjectKeyRing): Promise<Buffer> {
     const damaged = (why: string) =>
       new EngineError('BLOB_DAMAGED', `blob ${location.id} in pack ${Keys.pack(packId)} is damaged (${why})`);
+    const scope =
+      location.scope === REPO_SCOPE ? this.master.scopeKeys(REPO_SCOPE) : await (keys ?? this.subjectKeys()).forScope(location.scope);
     let plaintext: Buffer;
     try {
-      const payload = open(this.master.scopeKey(location.scope), sealed, AAD.blob(location.type, location.scope, location.id));
+      const payload = open(scope.contentKey, sealed, AAD.blob(location.type, location.scope, location.id));
       plaintext = await decompressBlob(location.codec, payload);
     } catch (error) {
       throw damaged(error instanceof DecryptionError ? 'authentication failed' : describe(error));
     }
-    if (plaintext.length !== location.rawLength || this.master.blobId(plaintext) !== location.id) {
+    if (plaintext.length !== location.rawLength || scope.blobId(plaintext) !== location.id) {
       throw damaged('content hash mismatch');
     }
     return plaintext;
   }
 
-  async readTree(id: string): Promise<Tree> {
-    const cached = this.treeCache.get(id);
+  /**
+   * Reads a tree blob. Trees of the repository scope are cached here; a data subject's trees
+   * only in the operation's key ring, so that no decrypted subject data outlives the operation.
+   */
+  async readTree(id: string, keys?: SubjectKeyRing): Promise<Tree> {
+    const inRepoScope = (this.index.lookup(id)?.location.scope ?? REPO_SCOPE) === REPO_SCOPE;
+    const cache = inRepoScope ? this.treeCache : keys?.trees;
+    const cached = cache?.get(id);
     if (cached) return cached;
-    const tree = JSON.parse((await this.readBlob(id)).toString('utf8')) as Tree;
+    const tree = JSON.parse((await this.readBlob(id, keys)).toString('utf8')) as Tree;
     if (!tree || !Array.isArray(tree.entries)) {
       throw new EngineError('BLOB_DAMAGED', `tree ${id} is not a valid tree`);
     }
-    if (this.treeCache.size > 10_000) this.treeCache.clear();
-    this.treeCache.set(id, tree);
+    if (cache) {
+      if (cache.size > 10_000) cache.clear();
+      cache.set(id, tree);
+    }
     return tree;
   }
 

@@ -1,6 +1,8 @@
 import { EngineError } from '../errors';
 import { TreeEntry } from '../repository/format';
 import { Repository } from '../repository/repository';
+import { SubjectKeyRing } from '../subjects/key-ring';
+import { isSealedEntry, openSealedEntry } from '../subjects/sealed-entry';
 
 /** One entry to restore, at a path relative to the target that has been checked to be safe. */
 export interface PlannedEntry {
@@ -8,41 +10,122 @@ export interface PlannedEntry {
   entry: TreeEntry;
 }
 
+/** What a restore left out because the data subjects it belongs to were erased (keys shredded). */
+export interface ErasedCounts {
+  /** Sealed entries (a subject's folder or file in one snapshot folder) that could not be opened. */
+  entries: number;
+  /** Regular files in them, and their bytes (the sealed entries' clear counts). */
+  files: number;
+  bytes: number;
+  /** Distinct data subjects. */
+  subjects: number;
+}
+
+export interface RestorePlan {
+  entries: PlannedEntry[];
+  skippedErased: ErasedCounts;
+  /** Sealed entries that cannot be opened although they were not erased (lost key, damage). */
+  errors: { path: string; message: string }[];
+}
+
+export interface PlanOptions {
+  /** The operation's subject keys. */
+  keys: SubjectKeyRing;
+  /** Restore only this data subject's entries (by pseudonym), and the folders leading to them. */
+  onlySubject?: string;
+}
+
 /**
  * Walks a snapshot's trees and lists what to restore, parents before children. Every name is
  * checked before anything is written: a manifest holding "..", "/", an empty name or a NUL
  * byte could otherwise steer a write outside the target, so the whole restore is refused.
+ * Sealed entries are opened with their subject's key; those of erased subjects are counted and
+ * left out, those whose key is lost are reported.
  */
-export async function planRestore(repository: Repository, rootTree: string, includes: string[]): Promise<PlannedEntry[]> {
+export async function planRestore(
+  repository: Repository,
+  rootTree: string,
+  includes: string[],
+  options: PlanOptions,
+): Promise<RestorePlan> {
+  const { keys, onlySubject } = options;
   const wanted = includes.map(normaliseInclude);
   const planned: PlannedEntry[] = [];
-  const visit = async (treeId: string, prefix: string[]): Promise<void> => {
-    const tree = await repository.readTree(treeId);
+  const errors: RestorePlan['errors'] = [];
+  const erased = { entries: 0, files: 0, bytes: 0, subjects: new Set<string>() };
+  const matchedIncludes = new Set<string>();
+  let unopenedOnTheWay = false;
+  const visit = async (treeId: string, prefix: string[], subject: string | null): Promise<void> => {
+    const tree = await repository.readTree(treeId, keys);
+    // Entries of an erased subject here are restored (or counted) only if this folder is wanted whole.
+    const folderWanted = selection(prefix, wanted) === 'all';
     const seen = new Set<string>();
-    for (const entry of tree.entries) {
+    for (const stored of tree.entries) {
+      let entry: TreeEntry;
+      let entrySubject = subject;
+      if (isSealedEntry(stored)) {
+        if (onlySubject !== undefined && stored.subject !== onlySubject) continue;
+        const opened = await openSealedEntry(keys, stored);
+        if (opened.status !== 'open') {
+          if (!folderWanted) unopenedOnTheWay = true;
+          else if (opened.status === 'shredded') {
+            erased.entries++;
+            erased.files += Number(stored.files) || 0;
+            erased.bytes += Number(stored.bytes) || 0;
+            erased.subjects.add(String(stored.subject));
+          } else {
+            const why = opened.status === 'missing' ? 'its key is missing, and no tombstone says it was erased' : opened.reason;
+            errors.push({
+              path: [...prefix, `<sealed entry of subject ${String(stored.subject).slice(0, 12)}>`].join('/'),
+              message: `cannot open the sealed entry (${stored.files} file(s), ${stored.bytes} bytes): ${why}`,
+            });
+          }
+          continue;
+        }
+        entry = opened.entry;
+        entrySubject = stored.subject;
+      } else {
+        entry = stored;
+      }
       assertSafeName(entry.name, prefix);
       if (seen.has(entry.name)) {
         throw new EngineError('UNSAFE_PATH', `snapshot manifest lists "${[...prefix, entry.name].join('/')}" twice; refusing to restore`);
       }
       seen.add(entry.name);
       const parts = [...prefix, entry.name];
+      const relativePath = parts.join('/');
       const selected = selection(parts, wanted);
       if (selected === 'none') continue;
+      if (wanted.some((include) => include.join('/') === relativePath)) matchedIncludes.add(relativePath);
+      if (onlySubject !== undefined && entrySubject === null) {
+        // Outside the subject's entries only folders are restored, and only those leading to them.
+        if (entry.type !== 'dir') continue;
+        const mark = planned.length;
+        planned.push({ relativePath, entry });
+        await visit(entry.subtree, parts, null);
+        if (planned.length === mark + 1) planned.pop();
+        continue;
+      }
       // A directory on the way to an included path is created; only its selected children are restored.
-      if (selected === 'all' || entry.type === 'dir') planned.push({ relativePath: parts.join('/'), entry });
-      if (entry.type === 'dir') await visit(entry.subtree, parts);
+      if (selected === 'all' || entry.type === 'dir') planned.push({ relativePath, entry });
+      if (entry.type === 'dir') await visit(entry.subtree, parts, entrySubject);
     }
   };
-  await visit(rootTree, []);
+  await visit(rootTree, [], null);
   // A typo in --include would otherwise restore nothing and report success.
-  const unmatched = wanted.filter((include) => !planned.some((item) => item.relativePath === include.join('/')));
+  const unmatched = wanted.filter((include) => !matchedIncludes.has(include.join('/')));
   if (unmatched.length > 0) {
+    const sealed = unopenedOnTheWay ? ' (or it lies inside data of an erased subject, whose names cannot be read)' : '';
     throw new EngineError(
       'INVALID_ARGUMENT',
-      `--include ${unmatched.map((parts) => parts.join('/')).join(', ')}: no such path in the snapshot`,
+      `--include ${unmatched.map((parts) => parts.join('/')).join(', ')}: no such path in the snapshot${sealed}`,
     );
   }
-  return planned;
+  return {
+    entries: planned,
+    skippedErased: { entries: erased.entries, files: erased.files, bytes: erased.bytes, subjects: erased.subjects.size },
+    errors,
+  };
 }
 
 function assertSafeName(name: unknown, prefix: string[]): void {

@@ -4,13 +4,20 @@ import * as path from 'node:path';
 import { EngineError, errnoCode } from '../errors';
 import { TreeEntry } from '../repository/format';
 import { describe, Repository } from '../repository/repository';
-import { planRestore } from './plan';
+import { SubjectKeyRing } from '../subjects/key-ring';
+import { assertPseudonym } from '../subjects/pseudonym';
+import { ErasedCounts, planRestore } from './plan';
 
 export interface RestoreOptions {
   include?: string[];
   /** Allow a non-empty target; existing files at restored paths are replaced. */
   overwrite?: boolean;
   onProgress?: (progress: RestoreProgress) => void;
+  /**
+   * Restore only this data subject's files and folders (by pseudonym), with the folders that
+   * lead to them: the copy a subject access request (GDPR Art. 15) asks for.
+   */
+  onlySubject?: string;
 }
 
 export interface RestoreProgress {
@@ -28,6 +35,8 @@ export interface RestoreResult {
   symlinks: number;
   bytes: number;
   errors: { path: string; message: string }[];
+  /** Entries left out because their data subject was erased: not an error, the promised outcome. */
+  skippedErased: ErasedCounts;
 }
 
 const TEMP_PREFIX = '.custodia-restore-';
@@ -44,9 +53,19 @@ export async function restore(
   targetPath: string,
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
+  if (options.onlySubject !== undefined) assertPseudonym(options.onlySubject);
   const { id, snapshot } = await repository.resolveSnapshot(snapshotReference);
+  // The subject keys this restore opens stay with it until it ends, even if shredded meanwhile.
+  const keys = repository.subjectKeys();
   // Plan first: an unsafe manifest or a bad --include must not leave even an empty target behind.
-  const plan = await planRestore(repository, snapshot.tree, options.include ?? []);
+  const {
+    entries: plan,
+    skippedErased,
+    errors,
+  } = await planRestore(repository, snapshot.tree, options.include ?? [], {
+    keys,
+    onlySubject: options.onlySubject,
+  });
   const target = await prepareTarget(path.resolve(targetPath), options.overwrite ?? false);
   const files = plan.filter((item) => item.entry.type === 'file');
   const progress: RestoreProgress = {
@@ -56,7 +75,7 @@ export async function restore(
     totalBytes: files.reduce((sum, item) => sum + (item.entry.type === 'file' ? item.entry.size : 0), 0),
     currentFile: null,
   };
-  const result: RestoreResult = { snapshotId: id, files: 0, directories: 0, symlinks: 0, bytes: 0, errors: [] };
+  const result: RestoreResult = { snapshotId: id, files: 0, directories: 0, symlinks: 0, bytes: 0, errors: [...errors], skippedErased };
   const directories: { absolute: string; entry: TreeEntry }[] = [];
 
   for (const { relativePath, entry } of plan) {
@@ -74,7 +93,7 @@ export async function restore(
       } else {
         progress.currentFile = relativePath;
         await replaceAtomically(absolute, (temp) =>
-          writeFile(repository, temp, entry, (bytes) => {
+          writeFile(repository, keys, temp, entry, (bytes) => {
             progress.bytesDone += bytes;
             options.onProgress?.({ ...progress });
           }),
@@ -159,6 +178,7 @@ async function replaceAtomically(absolute: string, create: (temp: string) => Pro
 
 async function writeFile(
   repository: Repository,
+  keys: SubjectKeyRing,
   temp: string,
   entry: Extract<TreeEntry, { type: 'file' }>,
   onBytes: (bytes: number) => void,
@@ -167,7 +187,7 @@ async function writeFile(
   const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     for (const id of entry.content) {
-      const data = await repository.readBlob(id);
+      const data = await repository.readBlob(id, keys);
       await handle.write(data);
       onBytes(data.length);
     }
