@@ -26,4 +26,8 @@ module.exports = {
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
   transformIgnorePatterns: [`^(?!.*/node_modules/(${esmOnly.join('|')})/).*/node_modules/`],
   testTimeout: 60000,
+  // A fresh worker process per test file: native modules (better-sqlite3, zstd) keep state across
+  // jest's per-file module registries, which made one file's tests depend on another's.
+  workerIdleMemoryLimit: 1,
+  maxWorkers: 2,
 };

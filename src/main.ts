@@ -1,16 +1,51 @@
+import './threadpool';
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { INestApplicationContext, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigurationError, loadConfiguration } from './infrastructure/config/configuration';
-import { EmbeddedModule } from './infrastructure/embedded.module';
-import { EmbeddedRepositoryProvider } from './infrastructure/repository/embedded-repository.provider';
+import { ServiceRepositoryProvider } from './infrastructure/repository/service-repository.provider';
+import { openJobBus } from './infrastructure/adapters';
+import { openAdapters, ServiceModule, WorkerModule } from './infrastructure/service.module';
 
-/** `npm start`: the whole service on embedded defaults (see README). */
+/**
+ * `npm start` / `custodia serve`: the control plane (API, sagas, projections), plus the worker
+ * when the bus is in-process, which is the embedded default (see README).
+ */
 export async function serve(): Promise<void> {
   const logger = new Logger('Custodia');
-  let config;
+  const config = configurationOrExit();
+  const adapters = await openAdapters(config);
+  const app = await NestFactory.create(ServiceModule.forRoot(config, adapters), { bufferLogs: false, abortOnError: false });
+  app.enableShutdownHooks();
+  if (config.workerInProcess) {
+    // Open (or create) the repository now, so a wrong passphrase stops the start, loudly.
+    await app.get(ServiceRepositoryProvider).repository();
+  }
+  await app.listen(config.port, '127.0.0.1');
+  logger.log(
+    `listening on http://127.0.0.1:${config.port} (event store ${config.eventStore}, bus ${config.bus}, ${config.workerInProcess ? 'worker in process' : 'separate workers'})`,
+  );
+}
+
+/** `custodia worker`: a data-plane process taking jobs from Kafka. */
+export async function work(): Promise<INestApplicationContext> {
+  const config = configurationOrExit();
+  if (config.bus !== 'kafka') {
+    process.stderr.write(
+      'custodia: error [CONFIGURATION]: a separate worker needs BUS=kafka (with the in-process bus, `custodia serve` runs the worker itself)\n',
+    );
+    process.exit(2);
+  }
+  const bus = await openJobBus(config);
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, bus), { bufferLogs: false, abortOnError: false });
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}
+
+function configurationOrExit() {
   try {
-    config = loadConfiguration();
+    return loadConfiguration();
   } catch (error) {
     if (error instanceof ConfigurationError) {
       process.stderr.write(`custodia: error [CONFIGURATION]: ${error.message}\n`);
@@ -18,19 +53,15 @@ export async function serve(): Promise<void> {
     }
     throw error;
   }
-  const app = await NestFactory.create(EmbeddedModule.forRoot(config), { bufferLogs: false });
-  app.enableShutdownHooks();
-  // Open (or create) the repository now, so a wrong passphrase stops the start, loudly.
-  await app.get(EmbeddedRepositoryProvider).repository();
-  await app.listen(config.port, '127.0.0.1');
-  logger.log(`listening on http://127.0.0.1:${config.port} (data in ${config.dataDir})`);
 }
 
-if (require.main === module) {
-  serve().catch((error: unknown) => {
-    const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`custodia: error [${code ?? 'STARTUP'}]: ${message}\n`);
-    process.exit(1);
-  });
+export function exitOnStartupFailure(error: unknown): never {
+  const code = (error as { code?: unknown }).code;
+  const name = error instanceof Error ? error.name : '';
+  const message = error instanceof Error ? error.message : String(error);
+  const label = name === 'ConfigurationError' ? 'CONFIGURATION' : typeof code === 'string' ? code : 'STARTUP';
+  process.stderr.write(`custodia: error [${label}]: ${message}\n`);
+  process.exit(1);
 }
+
+if (require.main === module) serve().catch(exitOnStartupFailure);

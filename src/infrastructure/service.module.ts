@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module, Provider, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { BackupCommandHandler } from '../application/commands/backup-command.handler';
@@ -9,7 +8,7 @@ import { SourceCommandHandler } from '../application/commands/source-command.han
 import { JobTracker } from '../application/process-managers/job-tracker';
 import { JobsProcessManager } from '../application/process-managers/jobs.process-manager';
 import { systemClock } from '../application/ports/clock';
-import { EventStore } from '../application/ports/event-store';
+import { CheckpointStore, EventStore } from '../application/ports/event-store';
 import { JobBus } from '../application/ports/job-bus';
 import { BackupCatalogProjection } from '../application/projections/backup-catalog.projection';
 import { ProjectionRunner } from '../application/projections/projection-runner';
@@ -19,71 +18,89 @@ import { SourcesProjection } from '../application/projections/sources.projection
 import { QUERY_HANDLERS } from '../application/queries/catalog.queries';
 import { CHECKPOINT_STORE, CLOCK, EVENT_STORE, JOB_BUS, READ_MODEL, SETTINGS, SOURCE_PATHS } from '../application/tokens';
 import { JobWorker } from '../worker/job-worker';
-import { InProcessJobBus } from './bus/in-process-job-bus';
+import { openEventStore, openJobBus, openReadModel } from './adapters';
+import { KafkaIntegrationPublisher } from './bus/kafka-integration-publisher';
+import { KafkaJobBus } from './bus/kafka-job-bus';
 import { Configuration } from './config/configuration';
-import { SqliteEventStore } from './event-store/sqlite-event-store';
 import { BackupsController } from './http/backups.controller';
 import { ApiErrorFilter } from './http/error.filter';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { RestoreTargets } from './http/restore-targets';
 import { RestoresController } from './http/restores.controller';
 import { SourcesController } from './http/sources.controller';
-import { Orchestrator } from './orchestration/orchestrator';
+import { IntegrationEventsRelay, INTEGRATION_PUBLISHER } from './orchestration/integration-events.relay';
+import { Orchestrator, WORKER_IN_PROCESS } from './orchestration/orchestrator';
+import { WorkerLifecycle } from './orchestration/worker-lifecycle';
 import { NodeSourcePaths } from './persistence/node-source-paths';
-import { openSqliteReadModel } from './persistence/sqlite-read-model';
-import { EmbeddedRepositoryProvider } from './repository/embedded-repository.provider';
+import { ServiceRepositoryProvider } from './repository/service-repository.provider';
 
 export const CONFIGURATION = Symbol('Configuration');
 
-/**
- * Where the embedded mode keeps its event log, and its read models and job state. Two files:
- * each then has a single writing connection, so SQLite never has to refuse a transaction's
- * upgrade from reading to writing because the other connection committed in between.
- */
-export function eventStoreFile(config: Configuration): string {
-  return path.join(config.dataDir, 'events.db');
+/** Adapters opened before Nest starts, so that an unreachable server is one clear line, not a stack. */
+export interface OpenedAdapters {
+  eventStore: EventStore & CheckpointStore;
+  readModel: ReadModel;
+  bus: JobBus;
 }
 
-export function readModelFile(config: Configuration): string {
-  return path.join(config.dataDir, 'readmodel.db');
+export async function openAdapters(config: Configuration): Promise<OpenedAdapters> {
+  const eventStore = await openEventStore(config);
+  // After the event store: on a fresh PostgreSQL schema both would otherwise create it at once.
+  const readModel = await openReadModel(config);
+  const bus = await openJobBus(config);
+  return { eventStore, readModel, bus };
 }
 
 export function projectionsFor(events: EventStore, db: ReadModel): ProjectionRunner {
   return new ProjectionRunner(events, db, [new SourcesProjection(), new BackupCatalogProjection(), new RestoreHistoryProjection()]);
 }
 
+function workerProviders(config: Configuration): Provider[] {
+  return [
+    { provide: ServiceRepositoryProvider, useFactory: () => new ServiceRepositoryProvider(config) },
+    {
+      provide: JobWorker,
+      useFactory: (bus: JobBus, repositories: ServiceRepositoryProvider) =>
+        new JobWorker(bus, repositories, systemClock, { heartbeatIntervalMs: config.heartbeatIntervalMs }),
+      inject: [JOB_BUS, ServiceRepositoryProvider],
+    },
+  ];
+}
+
 /**
- * The whole service in one process on embedded defaults: SQLite event store and read models in
- * DATA_DIR, the in-process job bus, and the worker running the engine on DATA_DIR/repository.
+ * The control plane (`custodia serve`, `npm start`): API, command handlers, the jobs process
+ * manager and projections, with adapters chosen by configuration. With the in-process bus it
+ * also runs the worker, which is the embedded default: one process, no server.
  */
 @Module({})
-export class EmbeddedModule {
-  static forRoot(config: Configuration): DynamicModule {
+export class ServiceModule {
+  static forRoot(config: Configuration, adapters?: OpenedAdapters): DynamicModule {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const eventStore = new SqliteEventStore(eventStoreFile(config));
     return {
-      module: EmbeddedModule,
+      module: ServiceModule,
       imports: [CqrsModule.forRoot()],
       controllers: [SourcesController, BackupsController, RestoresController],
       providers: [
         { provide: CONFIGURATION, useValue: config },
         { provide: SETTINGS, useValue: config.orchestration },
         { provide: CLOCK, useValue: systemClock },
-        { provide: EVENT_STORE, useValue: eventStore },
-        { provide: CHECKPOINT_STORE, useValue: eventStore },
-        { provide: READ_MODEL, useFactory: () => openSqliteReadModel(readModelFile(config)) },
-        { provide: JOB_BUS, useFactory: () => new InProcessJobBus({ concurrency: config.workerConcurrency }) },
+        { provide: EVENT_STORE, useFactory: () => adapters?.eventStore ?? openEventStore(config) },
+        { provide: CHECKPOINT_STORE, useExisting: EVENT_STORE },
+        { provide: READ_MODEL, useFactory: () => adapters?.readModel ?? openReadModel(config), inject: [EVENT_STORE] },
+        { provide: JOB_BUS, useFactory: () => adapters?.bus ?? openJobBus(config) },
+        { provide: WORKER_IN_PROCESS, useValue: config.workerInProcess },
         { provide: SOURCE_PATHS, useClass: NodeSourcePaths },
         { provide: RestoreTargets, useFactory: () => new RestoreTargets(config.restoreRoots) },
-        { provide: EmbeddedRepositoryProvider, useFactory: () => new EmbeddedRepositoryProvider(config) },
         { provide: JobTracker, useFactory: (db: ReadModel) => new JobTracker(db), inject: [READ_MODEL] },
         { provide: ProjectionRunner, useFactory: projectionsFor, inject: [EVENT_STORE, READ_MODEL] },
+        ...(config.workerInProcess ? workerProviders(config) : []),
         {
-          provide: JobWorker,
-          useFactory: (bus: JobBus, repositories: EmbeddedRepositoryProvider) =>
-            new JobWorker(bus, repositories, systemClock, { heartbeatIntervalMs: config.heartbeatIntervalMs }),
-          inject: [JOB_BUS, EmbeddedRepositoryProvider],
+          provide: INTEGRATION_PUBLISHER,
+          useFactory: (bus: JobBus) =>
+            bus instanceof KafkaJobBus ? new KafkaIntegrationPublisher(config.kafka.brokers, bus.topics.integrationEvents) : null,
+          inject: [JOB_BUS],
         },
+        IntegrationEventsRelay,
         SourceCommandHandler,
         BackupCommandHandler,
         RestoreCommandHandler,
@@ -97,7 +114,17 @@ export class EmbeddedModule {
           useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }),
         },
       ],
-      exports: [Orchestrator, EVENT_STORE, READ_MODEL, ProjectionRunner, EmbeddedRepositoryProvider],
+    };
+  }
+}
+
+/** A worker process (`custodia worker`): takes jobs from Kafka and runs the engine. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: Configuration, bus?: JobBus): DynamicModule {
+    return {
+      module: WorkerModule,
+      providers: [{ provide: JOB_BUS, useFactory: () => bus ?? openJobBus(config) }, ...workerProviders(config), WorkerLifecycle],
     };
   }
 }

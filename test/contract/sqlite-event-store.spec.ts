@@ -115,24 +115,6 @@ describe('SqliteEventStore', () => {
     expect(() => new SqliteEventStore(database.file)).toThrow(/schema version 99/);
   });
 
-  it('rolls back the events already inserted when a later insert of the same append fails', async () => {
-    // The trigger goes in before the store's connection opens, so the test does not depend on
-    // when an open connection notices another connection's schema change.
-    await open().close();
-    const stream = uniqueName('rollback');
-    const raw = new Database(database.file);
-    raw.exec(
-      `CREATE TRIGGER refuse_poison BEFORE INSERT ON events WHEN NEW.type = 'Poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END`,
-    );
-    raw.close();
-    const store = open();
-
-    await expect(store.append(stream, [...newEvents(3), newEvent({ type: 'Poison' })], 'any')).rejects.toThrow('poison refused');
-
-    expect(await store.readStream(stream)).toEqual([]);
-    expect(await store.readAll(0, 10)).toEqual([]);
-  });
-
   it('hands what onAppended listeners throw or reject with to onListenerError', async () => {
     const reported: unknown[] = [];
     const store = open({ onListenerError: (error: unknown) => reported.push(error) });

@@ -5,7 +5,7 @@ import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { Configuration, loadConfiguration } from '../../src/infrastructure/config/configuration';
-import { EmbeddedModule } from '../../src/infrastructure/embedded.module';
+import { ServiceModule } from '../../src/infrastructure/service.module';
 
 export interface TestApp {
   app: INestApplication;
@@ -27,7 +27,7 @@ export async function startApp(env: Record<string, string> = {}, dataDir?: strin
     JOB_RETRY_BASE_DELAY_MS: '50',
     ...env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [EmbeddedModule.forRoot(config)] }).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [ServiceModule.forRoot(config)] }).compile();
   const app = moduleRef.createNestApplication({ logger: ['error'] });
   app.enableShutdownHooks();
   await app.init();

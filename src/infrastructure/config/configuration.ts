@@ -14,6 +14,17 @@ export interface Configuration {
   heartbeatIntervalMs: number;
   /** scrypt cost for a newly created repository key slot. */
   kdfN: number;
+  /** Which adapter serves each port (EVENT_STORE, BUS, STORAGE). */
+  eventStore: 'sqlite' | 'postgres' | 'eventstoredb';
+  bus: 'inprocess' | 'kafka';
+  storage: 'fs' | 's3';
+  /** The repository: a folder, or s3://bucket/prefix with STORAGE=s3. */
+  repositoryLocation: string;
+  /** Whether this `serve` process also runs a worker (always with BUS=inprocess). */
+  workerInProcess: boolean;
+  postgres: { connectionString: string | null; schema: string };
+  kafka: { brokers: string[]; topicPrefix: string; partitions: number; sessionTimeoutMs: number };
+  eventStoreDbConnectionString: string | null;
 }
 
 export class ConfigurationError extends Error {
@@ -30,7 +41,52 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     .filter((root) => root.length > 0)
     .map((root) => path.resolve(root));
   if (restoreRoots.length === 0) throw new ConfigurationError('RESTORE_ROOTS must name at least one folder');
+  const eventStore = choice(env, 'EVENT_STORE', ['sqlite', 'postgres', 'eventstoredb'] as const, 'sqlite');
+  const bus = choice(env, 'BUS', ['inprocess', 'kafka'] as const, 'inprocess');
+  const storage = choice(env, 'STORAGE', ['fs', 's3'] as const, 'fs');
+  const repositoryLocation = env.REPOSITORY || path.join(dataDir, 'repository');
+  if (storage === 's3' && !repositoryLocation.startsWith('s3://')) {
+    throw new ConfigurationError(
+      'STORAGE=s3 needs REPOSITORY=s3://bucket/prefix (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY for a non-AWS server)',
+    );
+  }
+  if (storage === 'fs' && repositoryLocation.startsWith('s3://')) throw new ConfigurationError('REPOSITORY=s3://... needs STORAGE=s3');
+  if (storage === 's3' && !env.CUSTODIA_PASSPHRASE) {
+    throw new ConfigurationError('STORAGE=s3 needs CUSTODIA_PASSPHRASE: a generated key file would live on one machine only');
+  }
+  const workerInProcess = bus === 'inprocess' ? true : flag(env, 'WORKER_IN_PROCESS', false);
+  if (bus === 'inprocess' && env.WORKER_IN_PROCESS === 'false') {
+    throw new ConfigurationError('WORKER_IN_PROCESS=false needs BUS=kafka: with the in-process bus only this process can run jobs');
+  }
+  const brokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter(Boolean);
+  if (bus === 'kafka' && brokers.length === 0) throw new ConfigurationError('BUS=kafka needs KAFKA_BROKERS (host:port[,host:port...])');
+  const connectionString = env.DATABASE_URL || null;
+  if (eventStore === 'postgres' && !connectionString && !env.PGHOST) {
+    throw new ConfigurationError(
+      'EVENT_STORE=postgres needs DATABASE_URL (postgres://user@host:port/db) or the PG* variables (PGHOST, ...)',
+    );
+  }
+  const eventStoreDbConnectionString = env.EVENTSTORE_CONNECTION_STRING || null;
+  if (eventStore === 'eventstoredb' && !eventStoreDbConnectionString) {
+    throw new ConfigurationError('EVENT_STORE=eventstoredb needs EVENTSTORE_CONNECTION_STRING (e.g. esdb://127.0.0.1:2113?tls=false)');
+  }
   return {
+    eventStore,
+    bus,
+    storage,
+    repositoryLocation: storage === 's3' ? repositoryLocation : path.resolve(repositoryLocation),
+    workerInProcess,
+    postgres: { connectionString, schema: env.PG_SCHEMA || 'public' },
+    kafka: {
+      brokers,
+      topicPrefix: env.KAFKA_TOPIC_PREFIX || 'custodia',
+      partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 1000),
+      sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
+    },
+    eventStoreDbConnectionString,
     port: integer(env, 'PORT', 3000, 0, 65535),
     dataDir,
     passphrase: env.CUSTODIA_PASSPHRASE ? env.CUSTODIA_PASSPHRASE : null,
@@ -45,6 +101,21 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     heartbeatIntervalMs: integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50),
     kdfN: integer(env, 'CUSTODIA_KDF_N', 2 ** 17, 1024),
   };
+}
+
+function choice<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new ConfigurationError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigurationError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -1,4 +1,12 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { JobsProcessManager } from '../../application/process-managers/jobs.process-manager';
 import { CheckpointStore, EventStore } from '../../application/ports/event-store';
@@ -6,10 +14,14 @@ import { JobBus, Unsubscribe } from '../../application/ports/job-bus';
 import { ProjectionRunner } from '../../application/projections/projection-runner';
 import { OrchestrationSettings } from '../../application/settings';
 import { CatchUpSubscription, describeForLog } from '../../application/subscriptions/catch-up-subscription';
-import { CHECKPOINT_STORE, EVENT_STORE, JOB_BUS, SETTINGS } from '../../application/tokens';
+import { CHECKPOINT_STORE, EVENT_STORE, JOB_BUS, READ_MODEL, SETTINGS } from '../../application/tokens';
+import { ReadModel } from '../../application/projections/read-model';
 import { JobWorker } from '../../worker/job-worker';
 
 const PROCESS_MANAGER_SUBSCRIPTION = 'process-manager:jobs';
+
+/** Whether this process runs the worker itself (the embedded mode). */
+export const WORKER_IN_PROCESS = Symbol('WorkerInProcess');
 
 /** The recorded event, as published on Nest's EventBus for in-process listeners. */
 export class EventRecorded {
@@ -22,7 +34,7 @@ export class EventRecorded {
  * and the supervisor that retries or fails silent jobs.
  */
 @Injectable()
-export class Orchestrator implements OnApplicationBootstrap, OnApplicationShutdown {
+export class Orchestrator implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(Orchestrator.name);
   private readonly processManagerSubscription: CatchUpSubscription;
   private stopStatuses: Unsubscribe | null = null;
@@ -33,10 +45,12 @@ export class Orchestrator implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore,
     @Inject(JOB_BUS) private readonly bus: JobBus,
     @Inject(SETTINGS) private readonly settings: OrchestrationSettings,
+    @Inject(READ_MODEL) private readonly readModel: ReadModel,
     private readonly processManager: JobsProcessManager,
     private readonly projections: ProjectionRunner,
-    private readonly worker: JobWorker,
     private readonly eventBus: EventBus,
+    @Inject(WORKER_IN_PROCESS) private readonly workerInProcess: boolean,
+    @Optional() @Inject(JobWorker) private readonly worker: JobWorker | null,
   ) {
     this.processManagerSubscription = new CatchUpSubscription(PROCESS_MANAGER_SUBSCRIPTION, events, {
       loadCheckpoint: () => checkpoints.load(PROCESS_MANAGER_SUBSCRIPTION),
@@ -53,9 +67,13 @@ export class Orchestrator implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationBootstrap(): Promise<void> {
     this.projections.start();
     this.stopStatuses = await this.bus.consumeStatuses((status) => this.processManager.handleStatus(status));
-    await this.worker.start();
-    const recovered = await this.processManager.recoverOpenJobs();
-    if (recovered > 0) this.logger.warn(`re-dispatched ${recovered} job(s) left open by the previous run`);
+    if (this.workerInProcess && this.worker) {
+      await this.worker.start();
+      // Jobs open at the last stop died with that process: hand them out again right away.
+      // (Separate workers may still be running theirs; the heartbeat timeout covers those.)
+      const recovered = await this.processManager.recoverOpenJobs();
+      if (recovered > 0) this.logger.warn(`re-dispatched ${recovered} job(s) left open by the previous run`);
+    }
     this.processManagerSubscription.start();
     this.supervisor = setInterval(() => {
       this.processManager
@@ -65,15 +83,21 @@ export class Orchestrator implements OnApplicationBootstrap, OnApplicationShutdo
     this.supervisor.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** First every moving part stops (Nest runs these hooks before any onApplicationShutdown)... */
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.supervisor) clearInterval(this.supervisor);
     this.processManager.stop();
     await this.processManagerSubscription.stop();
-    await this.worker.stop();
+    await this.worker?.stop();
     await this.stopStatuses?.();
     await this.projections.stop();
+  }
+
+  /** ...then the connections close, when nothing uses them any more. */
+  async onApplicationShutdown(): Promise<void> {
     await this.bus.close();
     await this.events.close();
+    await this.readModel.destroy();
   }
 
   /** Resolves once projections and the process manager have handled the log up to `position`. */

@@ -2,23 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '@nestjs/common';
-import { EngineError, FsObjectStore, Repository } from '../../engine';
+import { EngineError, objectStoreFromLocation, Repository } from '../../engine';
 import { RepositoryProvider } from '../../worker/repository-provider';
 import { Configuration } from '../config/configuration';
 
 /**
- * The embedded mode's repository: a folder in DATA_DIR, created on first start. Its passphrase
- * is CUSTODIA_PASSPHRASE or, when unset, a random key file generated once in DATA_DIR (mode 0600)
- * so that the quick start needs no setting.
+ * The service's repository: REPOSITORY (a folder, by default DATA_DIR/repository, or an S3
+ * location), created on first start. Its passphrase is CUSTODIA_PASSPHRASE or, for a local
+ * folder when unset, a random key file generated once in DATA_DIR (mode 0600) so that the quick
+ * start needs no setting.
  */
-export class EmbeddedRepositoryProvider implements RepositoryProvider {
+export class ServiceRepositoryProvider implements RepositoryProvider {
   private readonly logger = new Logger('Repository');
   private opening: Promise<Repository> | null = null;
 
   constructor(private readonly config: Configuration) {}
 
   get location(): string {
-    return path.join(this.config.dataDir, 'repository');
+    return this.config.repositoryLocation;
   }
 
   get keyFile(): string {
@@ -34,11 +35,11 @@ export class EmbeddedRepositoryProvider implements RepositoryProvider {
   }
 
   private async open(): Promise<Repository> {
-    const store = new FsObjectStore(this.location);
+    const store = objectStoreFromLocation(this.location);
     const exists = (await store.stat('config')) !== null;
     const passphrase = this.config.passphrase ?? (await this.keyFilePassphrase(exists));
     if (exists) return Repository.open(store, passphrase);
-    await fs.mkdir(this.location, { recursive: true, mode: 0o700 });
+    if (this.config.storage === 'fs') await fs.mkdir(this.location, { recursive: true, mode: 0o700 });
     this.logger.log(`creating the backup repository at ${this.location}`);
     return Repository.init(store, passphrase, { kdfCost: { N: this.config.kdfN, r: 8, p: 1 } });
   }

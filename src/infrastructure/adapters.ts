@@ -1,0 +1,94 @@
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { CheckpointStore, EventStore } from '../application/ports/event-store';
+import { JobBus } from '../application/ports/job-bus';
+import { ReadModel } from '../application/projections/read-model';
+import { describeForLog } from '../application/subscriptions/catch-up-subscription';
+import { InProcessJobBus } from './bus/in-process-job-bus';
+import { KafkaJobBus } from './bus/kafka-job-bus';
+import { Configuration, ConfigurationError } from './config/configuration';
+import { EventStoreDbEventStore } from './event-store/eventstoredb-event-store';
+import { PostgresEventStore } from './event-store/postgres-event-store';
+import { SqliteEventStore } from './event-store/sqlite-event-store';
+import { openPostgresReadModel } from './persistence/postgres-read-model';
+import { openSqliteReadModel } from './persistence/sqlite-read-model';
+
+/**
+ * Chooses the adapter for each port from the configuration (EVENT_STORE, BUS, STORAGE) and turns
+ * an unreachable server into one clear start-up error naming the server and the setting to check.
+ */
+export function eventStoreFile(config: Configuration): string {
+  return path.join(config.dataDir, 'events.db');
+}
+
+/**
+ * The embedded read models and job state live in a second file: each file then has a single
+ * writing connection, so SQLite never has to refuse a transaction's upgrade from reading to
+ * writing because the other connection committed in between.
+ */
+export function readModelFile(config: Configuration): string {
+  return path.join(config.dataDir, 'readmodel.db');
+}
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+async function reach<T>(what: string, setting: string, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw error;
+    const detail = error instanceof Error && 'code' in error ? String((error as { code: unknown }).code) : describeForLog(error);
+    throw new StartupError(`cannot reach ${what} (${detail}); check ${setting}`);
+  }
+}
+
+function postgresConnection(config: Configuration) {
+  return config.postgres.connectionString
+    ? { connectionString: config.postgres.connectionString, connectionTimeoutMillis: 10_000 }
+    : { connectionTimeoutMillis: 10_000 };
+}
+
+export async function openEventStore(config: Configuration): Promise<EventStore & CheckpointStore> {
+  switch (config.eventStore) {
+    case 'sqlite':
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      return new SqliteEventStore(eventStoreFile(config));
+    case 'postgres':
+      return reach('PostgreSQL', 'DATABASE_URL or PGHOST', () =>
+        PostgresEventStore.open({ connection: postgresConnection(config), schema: config.postgres.schema }),
+      );
+    case 'eventstoredb':
+      return reach('EventStoreDB', 'EVENTSTORE_CONNECTION_STRING', () =>
+        EventStoreDbEventStore.open(config.eventStoreDbConnectionString ?? ''),
+      );
+  }
+}
+
+/** Read models sit next to the events: SQLite beside the SQLite log, PostgreSQL otherwise. */
+export async function openReadModel(config: Configuration): Promise<ReadModel> {
+  if (config.eventStore === 'sqlite' || (config.eventStore === 'eventstoredb' && !config.postgres.connectionString)) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    return openSqliteReadModel(readModelFile(config));
+  }
+  return reach('PostgreSQL', 'DATABASE_URL or PGHOST', () =>
+    openPostgresReadModel({ connection: postgresConnection(config), schema: config.postgres.schema }),
+  );
+}
+
+export async function openJobBus(config: Configuration): Promise<JobBus> {
+  if (config.bus === 'inprocess') return new InProcessJobBus({ concurrency: config.workerConcurrency });
+  const bus = new KafkaJobBus({
+    brokers: config.kafka.brokers,
+    topicPrefix: config.kafka.topicPrefix,
+    partitions: config.kafka.partitions,
+    concurrency: config.workerConcurrency,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+  });
+  await reach(`Kafka at ${config.kafka.brokers.join(',')}`, 'KAFKA_BROKERS', () => bus.start());
+  return bus;
+}

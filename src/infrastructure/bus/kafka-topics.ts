@@ -1,0 +1,18 @@
+import { JobKind } from '../../application/ports/job-bus';
+
+/** Topic names, all under one configurable prefix so several installations can share a cluster. */
+export interface KafkaTopics {
+  jobs: Record<JobKind, string>;
+  jobStatus: string;
+  deadLetter: string;
+  integrationEvents: string;
+}
+
+export function kafkaTopics(prefix = 'custodia'): KafkaTopics {
+  return {
+    jobs: { backup: `${prefix}.jobs.backup`, restore: `${prefix}.jobs.restore`, verify: `${prefix}.jobs.verify` },
+    jobStatus: `${prefix}.job-status`,
+    deadLetter: `${prefix}.dead-letter`,
+    integrationEvents: `${prefix}.integration-events`,
+  };
+}

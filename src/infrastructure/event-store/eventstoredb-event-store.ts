@@ -1,0 +1,694 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ANY,
+  AllStreamResolvedEvent,
+  AllStreamSubscription,
+  AppendExpectedRevision,
+  BACKWARDS,
+  BaseOptions,
+  END,
+  ErrorType,
+  EventStoreDBClient,
+  FORWARDS,
+  Filter,
+  JSONEventData,
+  JSONType,
+  NO_STREAM,
+  Position,
+  RecordedEvent as EsdbRecordedEvent,
+  START,
+  StreamingRead,
+  WrongExpectedVersionError,
+  isCommandError,
+  streamNameFilter,
+} from '@eventstore/db-client';
+import {
+  AppendResult,
+  CheckpointStore,
+  EventMetadata,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  RecordedEvent,
+  WrongExpectedRevisionError,
+} from '../../application/ports/event-store';
+import { DuplicateEventIdError } from './duplicate-event-id-error';
+
+/** The prefixes of Custodia's aggregate streams: what readAll returns and what wakes onAppended listeners. */
+export const CUSTODIA_STREAM_PREFIXES: readonly string[] = ['source-', 'backup-', 'restore-', 'subject-'];
+
+/**
+ * Which streams of the database are Custodia's event log. Either prefixes, or a regular expression
+ * evaluated both by the server (.NET) for the live subscription and here (JavaScript) for readAll,
+ * so it must mean the same in both. Streams starting with `$` or `custodia-` are never included.
+ */
+export type StreamSelection = { prefixes: readonly string[] } | { regex: string };
+
+export interface EventStoreDbEventStoreOptions {
+  /** Which streams readAll returns and onAppended watches; CUSTODIA_STREAM_PREFIXES unless given. */
+  streams?: StreamSelection;
+  /** Receives what an onAppended listener throws; the append that triggered it still succeeds. */
+  onListenerError?: (error: unknown) => void;
+  /** Receives failures in the background: the live subscription dropping, checkpoint stream housekeeping. */
+  onConnectionError?: (error: unknown) => void;
+  /** First delay before the live subscription is opened again after it dropped; doubles up to 30 s. */
+  resubscribeDelayMs?: number;
+  /** How long open() waits for the server's first answer. */
+  connectTimeoutMs?: number;
+}
+
+/** Internal streams, never part of the log readAll returns and never writable through append. */
+const RESERVED_PREFIX = 'custodia-';
+const CHECKPOINT_PREFIX = `${RESERVED_PREFIX}checkpoint-`;
+const EVENT_ID_PREFIX = `${RESERVED_PREFIX}event-id-`;
+const CHECKPOINT_SAVED = 'CustodiaCheckpointSaved';
+const EVENT_ID_RESERVED = 'CustodiaEventIdReserved';
+/** How many saved checkpoints a checkpoint stream keeps ($maxCount): only the last is read. */
+const CHECKPOINT_HISTORY = 10;
+/** How often a reservation is re-read and re-tried when other writers keep changing it. */
+const RESERVATION_ATTEMPTS = 5;
+const DEFAULT_RESUBSCRIBE_DELAY_MS = 1_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const MAX_RESUBSCRIBE_DELAY_MS = 30_000;
+/** What the server sends as the commit position of an event it read through the stream index (pre-24 servers). */
+const UNKNOWN_POSITION = 2n ** 64n - 1n;
+const MAX_POSITION = BigInt(Number.MAX_SAFE_INTEGER);
+/** EventStoreDB hands event ids back as lowercase UUIDs: any other form would not compare equal when read back. */
+const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** What Custodia keeps in an event's metadata JSON, next to the port's EventMetadata. */
+interface StoredMetadata extends EventMetadata {
+  schemaVersion: number;
+  occurredAt: string;
+}
+
+interface Reservation {
+  /** The stream the event id was reserved for. */
+  stream: string;
+  /** The reservation stream's revision holding that reservation. */
+  revision: bigint;
+}
+
+/**
+ * The event store on EventStoreDB (or KurrentDB), through its gRPC client. Each Custodia stream is
+ * an EventStoreDB stream of the same name; the global log is $all, restricted to Custodia's streams.
+ *
+ * Positions. The port's `position` is the event's commit position in $all. EventStoreDB's $all is
+ * its transaction log, written by a single writer (the leader) in order, and the gRPC append
+ * writes every event as a self-committed record (no explicit transaction, which only the retired
+ * TCP API could open): such an event's commit position is its own byte offset in the log. So it
+ * differs for every event, even between the events of one append, and grows in log order. $all is
+ * readable only up to the last indexed (in a cluster: replicated) record, and records are indexed
+ * in log order, so an event that becomes visible later always has a higher commit position than
+ * everything readAll returned before: a reader never skips one. Positions are byte offsets, not
+ * counters: they have gaps (other streams, system records) and start above 0 (the log opens with
+ * system records), which the port allows; 0 keeps meaning "from the start". Scavenging does not
+ * renumber them. EventStoreDB positions are unsigned 64-bit; a JS number is exact up to 2^53 - 1,
+ * which is about 9 PB of transaction log. Past that, every conversion throws a RangeError rather
+ * than round (rounding could merge or reorder positions).
+ *
+ * EventStoreDB only knows event ids within a stream, as an idempotency check on appends. The
+ * port's stronger rules (a retry with all ids stored is a no-op, a mix of stored and new ids is a
+ * conflict, an id stored in another stream is refused) are kept here: the stream is read before
+ * appending, and every new event id is first reserved in a stream of its own
+ * (`custodia-event-id-<id>`, created with expected revision no-stream, so only one stream can hold
+ * a reservation). A reservation whose append then failed points at a stream that does not hold
+ * the id; it is taken over by the next stream that asks for the id.
+ *
+ * Checkpoints are events in `custodia-checkpoint-<name>`: save appends one, load reads the last.
+ */
+export class EventStoreDbEventStore implements EventStore, CheckpointStore {
+  private readonly client: EventStoreDBClient;
+  private readonly selection: StreamSelection;
+  private readonly matchesSelection: (stream: string) => boolean;
+  private readonly listeners = new Set<() => void>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly onListenerError: (error: unknown) => void;
+  private readonly onConnectionError: (error: unknown) => void;
+  private readonly resubscribeDelayMs: number;
+  private subscription: AllStreamSubscription | null = null;
+  private resubscribeTimer: NodeJS.Timeout | null = null;
+  private resubscribeFailures = 0;
+  private wakeScheduled = false;
+  private closing: Promise<void> | null = null;
+
+  /** @param connectionString e.g. `esdb://127.0.0.1:2113?tls=false` */
+  constructor(connectionString: string, options: EventStoreDbEventStoreOptions = {}) {
+    this.selection = options.streams ?? { prefixes: CUSTODIA_STREAM_PREFIXES };
+    this.matchesSelection = selectionMatcher(this.selection);
+    this.onListenerError = options.onListenerError ?? ((error) => console.error('event store: an onAppended listener failed', error));
+    this.onConnectionError = options.onConnectionError ?? ((error) => console.error('event store: EventStoreDB background failure', error));
+    this.resubscribeDelayMs = options.resubscribeDelayMs ?? DEFAULT_RESUBSCRIBE_DELAY_MS;
+    this.client = EventStoreDBClient.connectionString(connectionString);
+  }
+
+  /**
+   * Creates the store and checks, by reading the last record of $all, that the server answers and
+   * lets this user read $all (which readAll needs); closes it again and throws if not.
+   */
+  static async open(connectionString: string, options: EventStoreDbEventStoreOptions = {}): Promise<EventStoreDbEventStore> {
+    const store = new EventStoreDbEventStore(connectionString, options);
+    const read = store.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
+    let timer: NodeJS.Timeout | undefined;
+    const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error(`no answer from EventStoreDB within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([read.toArray(), timeout]);
+      return store;
+    } catch (error) {
+      // Not awaited: with no connection, cancelling may itself wait for one. close() disposes it all.
+      read.cancel().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  append(stream: string, events: NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    return this.track(async () => {
+      assertAppendable(stream, events, expectedRevision);
+      // Serialised first: a payload that is not JSON fails before anything is written.
+      const proposed = events.map(toEventData);
+      // Reads must see this process's own and every acknowledged write: ask the leader.
+      const onLeader: BaseOptions = { requiresLeader: true };
+
+      const repeated = repeatedAppendResult(stream, events, await this.readStreamEvents(stream, 0, onLeader), expectedRevision);
+      if (repeated) return repeated;
+
+      await this.reserveEventIds(stream, events, onLeader);
+
+      let next: bigint;
+      let reportedPosition: Position | undefined;
+      try {
+        const result = await this.client.appendToStream(stream, proposed, {
+          ...onLeader,
+          expectedRevision: toEsdbExpected(expectedRevision),
+        });
+        // Only with throwOnAppendFailure=false in the connection string does a conflict come back as a result.
+        if (!result.success) return await this.conflict(stream, events, expectedRevision, null, onLeader);
+        next = result.nextExpectedRevision;
+        reportedPosition = result.position;
+      } catch (error) {
+        if (!isWrongExpectedVersion(error)) throw error;
+        return await this.conflict(stream, events, expectedRevision, error, onLeader);
+      }
+
+      const position = await this.positionOfRevision(stream, next, reportedPosition, onLeader);
+      this.notifyAppended();
+      return { nextExpectedRevision: toSafeNumber(next, 'stream revision'), position };
+    });
+  }
+
+  readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
+    return this.track(async () => {
+      if (!Number.isSafeInteger(fromRevision) || fromRevision < 0) {
+        throw new RangeError(`readStream ${stream}: fromRevision must be a non-negative integer, got ${fromRevision}`);
+      }
+      return this.readStreamEvents(stream, fromRevision, {});
+    });
+  }
+
+  readAll(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
+    return this.track(async () => {
+      if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`readAll: limit must be a non-negative integer, got ${limit}`);
+      if (!Number.isSafeInteger(afterPosition) || afterPosition < 0) {
+        throw new RangeError(`readAll: afterPosition must be a non-negative integer, got ${afterPosition}`);
+      }
+      if (limit === 0) return [];
+
+      // The client's readAll (6.x) cannot ask the server for a filtered read, so $all is read from
+      // `afterPosition` on and filtered here, stopping as soon as `limit` events were found.
+      // Reading $all from a position includes the event at that position: it is skipped below.
+      const after = BigInt(afterPosition);
+      const read = this.client.readAll({
+        direction: FORWARDS,
+        fromPosition: afterPosition === 0 ? START : { commit: after, prepare: after },
+        resolveLinkTos: false,
+      });
+      const found: RecordedEvent[] = [];
+      await visit(read, ({ event }) => {
+        if (event && event.position.commit > after && this.isLogEvent(event.streamId, event.type)) {
+          found.push(toRecordedEvent(event, toPosition(event.position.commit, event)));
+        }
+        return found.length < limit;
+      });
+      return found;
+    });
+  }
+
+  onAppended(listener: () => void): () => void {
+    // Wrapped so the same function registered twice is two registrations, each removed by its own unsubscribe.
+    const registration = () => listener();
+    this.listeners.add(registration);
+    this.subscribe();
+    return () => this.listeners.delete(registration);
+  }
+
+  load(subscription: string): Promise<number> {
+    return this.track(async () => {
+      const stream = checkpointStream(subscription);
+      let position = 0;
+      await visit(this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }), ({ event }) => {
+        if (event) position = checkpointPosition(event);
+      });
+      return position;
+    });
+  }
+
+  save(subscription: string, position: number): Promise<void> {
+    return this.track(async () => {
+      if (!Number.isSafeInteger(position) || position < 0) {
+        throw new RangeError(`checkpoint ${subscription}: position must be a non-negative integer, got ${position}`);
+      }
+      const stream = checkpointStream(subscription);
+      const result = await this.client.appendToStream(stream, customEvent(CHECKPOINT_SAVED, { position }), { expectedRevision: ANY });
+      if (result.nextExpectedRevision === 0n) {
+        // The stream was just created: let the server drop all but the last few checkpoints. The
+        // checkpoint itself is saved, so a failure here is reported and does not fail the save.
+        await this.client.setStreamMetadata(stream, { maxCount: CHECKPOINT_HISTORY }).catch(this.onConnectionError);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.listeners.clear();
+    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = null;
+    const subscription = this.subscription;
+    this.subscription = null;
+    try {
+      await subscription?.unsubscribe();
+    } catch {
+      // The subscription never connected: there is nothing to cancel.
+    }
+    // Calls already started (a listener's read, say) finish before the connection goes.
+    await Promise.allSettled([...this.inFlight]);
+    await this.client.dispose();
+  }
+
+  private track<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new Error('the EventStoreDB event store is closed'));
+    const running = operation();
+    this.inFlight.add(running);
+    const forget = () => this.inFlight.delete(running);
+    running.then(forget, forget);
+    return running;
+  }
+
+  /** The stream's events from `fromRevision` on; [] for a stream that does not exist. */
+  private async readStreamEvents(stream: string, fromRevision: number, options: BaseOptions): Promise<RecordedEvent[]> {
+    const read = this.client.readStream(stream, {
+      ...options,
+      direction: FORWARDS,
+      fromRevision: BigInt(fromRevision),
+      resolveLinkTos: false,
+    });
+    const events: RecordedEvent[] = [];
+    await visit(read, ({ event }) => {
+      if (event) events.push(toRecordedEvent(event, streamReadPosition(event)));
+    });
+    return events;
+  }
+
+  /**
+   * The append was refused (or, with throwOnAppendFailure=false, not done). A concurrent append of
+   * these very events (the retry of an append whose outcome was lost, racing it) makes it an
+   * idempotent repeat after all: the stream is read again to tell.
+   */
+  private async conflict(
+    stream: string,
+    events: NewEvent[],
+    expectedRevision: ExpectedRevision,
+    error: WrongExpectedVersionError | null,
+    options: BaseOptions,
+  ): Promise<AppendResult> {
+    const stored = await this.readStreamEvents(stream, 0, options);
+    const repeated = repeatedAppendResult(stream, events, stored, expectedRevision);
+    if (repeated) return repeated;
+    const actual = error ? fromEsdbCurrent(error.actualVersion) : currentRevision(stored);
+    throw new WrongExpectedRevisionError(stream, expectedRevision, actual);
+  }
+
+  /**
+   * The global position of the event at `revision`, read back from the stream. The append's own
+   * answer has a position too, but which record it points at is not part of the protocol's
+   * contract; the event read back is the one readStream and readAll will report.
+   */
+  private async positionOfRevision(
+    stream: string,
+    revision: bigint,
+    reported: Position | undefined,
+    options: BaseOptions,
+  ): Promise<number> {
+    let position: number | null = null;
+    await visit(this.client.readStream(stream, { ...options, direction: FORWARDS, fromRevision: revision, maxCount: 1 }), ({ event }) => {
+      if (event) position = streamReadPosition(event);
+    });
+    if (position !== null) return position;
+    // Not readable back (it is acknowledged, so this is not expected): fall back on what the append said.
+    if (reported && reported.commit !== UNKNOWN_POSITION) {
+      return toPosition(reported.commit, { streamId: stream, id: `revision ${revision}` });
+    }
+    throw new Error(`stream ${stream}: appended revision ${revision} could not be read back to learn its position`);
+  }
+
+  /**
+   * Reserves each new event id for `stream` (see the class comment). All reservations run at
+   * once; the first refusal is thrown once all have settled, so none is left half-done.
+   */
+  private async reserveEventIds(stream: string, events: NewEvent[], options: BaseOptions): Promise<void> {
+    const outcomes = await Promise.allSettled(events.map((event) => this.reserveEventId(event.id, stream, options)));
+    const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (refused) throw refused.reason;
+  }
+
+  private async reserveEventId(id: string, stream: string, options: BaseOptions): Promise<void> {
+    const reservationStream = `${EVENT_ID_PREFIX}${id}`;
+    const reservation = customEvent(EVENT_ID_RESERVED, { stream });
+    // The usual case, a new id: one append that only succeeds if nobody reserved the id yet.
+    if (await this.tryAppend(reservationStream, reservation, NO_STREAM, options)) return;
+
+    for (let attempt = 0; attempt < RESERVATION_ATTEMPTS; attempt++) {
+      const current = await this.readReservation(reservationStream, options);
+      if (current?.stream === stream) return;
+      if (current && (await this.streamHolds(current.stream, id, options))) throw new DuplicateEventIdError(id, current.stream, stream);
+      // Unclaimed, or left by an append to another stream that then failed: take it over, unless
+      // another writer changes it first (then look again).
+      if (await this.tryAppend(reservationStream, reservation, current ? current.revision : NO_STREAM, options)) return;
+    }
+    throw new Error(`event id ${id}: could not reserve it for stream ${stream}, other writers kept changing its reservation`);
+  }
+
+  /** Appends unless the expected revision no longer holds; false in that case. */
+  private async tryAppend(
+    stream: string,
+    event: JSONEventData,
+    expectedRevision: AppendExpectedRevision,
+    options: BaseOptions,
+  ): Promise<boolean> {
+    try {
+      const result = await this.client.appendToStream(stream, event, { ...options, expectedRevision });
+      return result.success;
+    } catch (error) {
+      if (isWrongExpectedVersion(error)) return false;
+      throw error;
+    }
+  }
+
+  private async readReservation(reservationStream: string, options: BaseOptions): Promise<Reservation | null> {
+    let reservation: Reservation | null = null;
+    await visit(
+      this.client.readStream(reservationStream, { ...options, direction: BACKWARDS, fromRevision: END, maxCount: 1 }),
+      ({ event }) => {
+        if (!event) return;
+        const data: unknown = event.data;
+        if (!isRecord(data) || typeof data.stream !== 'string') throw new Error(`${reservationStream}: unreadable reservation ${event.id}`);
+        reservation = { stream: data.stream, revision: event.revision };
+      },
+    );
+    return reservation;
+  }
+
+  private async streamHolds(stream: string, id: string, options: BaseOptions): Promise<boolean> {
+    let holds = false;
+    await visit(this.client.readStream(stream, { ...options, direction: FORWARDS, fromRevision: START }), ({ event }) => {
+      holds = event?.id === id;
+      return !holds;
+    });
+    return holds;
+  }
+
+  /** An event of Custodia's global log: in a selected stream, and neither internal nor a system event. */
+  private isLogEvent(stream: string, type: string): boolean {
+    return !isSystemOrReserved(stream) && !type.startsWith('$') && this.matchesSelection(stream);
+  }
+
+  /**
+   * Opens the live subscription behind onAppended, once there is a listener: from the end of
+   * $all, filtered on the server to the selected streams (one filter per subscription: the stream
+   * filter already leaves out the `$` streams, the remaining system event types are dropped
+   * here). Every event it delivers, whichever process appended it, wakes the listeners.
+   */
+  private subscribe(): void {
+    if (this.closing || this.subscription || this.resubscribeTimer || this.listeners.size === 0) return;
+    const subscription = this.client.subscribeToAll({ fromPosition: END, resolveLinkTos: false, filter: this.serverFilter() });
+    this.subscription = subscription;
+    subscription.on('confirmation', () => {
+      this.resubscribeFailures = 0;
+    });
+    subscription.on('data', (resolved: AllStreamResolvedEvent) => {
+      const event = resolved.event;
+      if (event && this.isLogEvent(event.streamId, event.type)) this.scheduleWake();
+    });
+    const dropped = (error?: Error) => {
+      if (this.subscription !== subscription) return;
+      this.subscription = null;
+      if (this.closing) return;
+      if (error) this.onConnectionError(error);
+      const delay = Math.min(this.resubscribeDelayMs * 2 ** this.resubscribeFailures, MAX_RESUBSCRIBE_DELAY_MS);
+      this.resubscribeFailures += 1;
+      this.resubscribeTimer = setTimeout(() => {
+        this.resubscribeTimer = null;
+        this.subscribe();
+        // Appends made while it was down woke nobody: wake the listeners once, they read from their checkpoints.
+        this.scheduleWake();
+      }, delay);
+      this.resubscribeTimer.unref();
+    };
+    subscription.on('error', dropped);
+    subscription.on('close', () => dropped());
+  }
+
+  private serverFilter(): Filter {
+    const selection = this.selection;
+    return 'regex' in selection ? streamNameFilter({ regex: selection.regex }) : streamNameFilter({ prefixes: [...selection.prefixes] });
+  }
+
+  /** Wakes the listeners once for a burst of subscription events (one per event of a batch append). */
+  private scheduleWake(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (!this.closing) this.notifyAppended();
+    });
+  }
+
+  private notifyAppended(): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        // Typed as returning void, but an async function fits that type; its rejection would
+        // otherwise be unhandled and, on Node's default settings, end the process.
+        const returned: unknown = listener();
+        if (returned instanceof Promise) returned.catch(this.onListenerError);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
+  }
+}
+
+/**
+ * Hands each item of a read to `visitor` until it returns false or the read ends; a stream that
+ * does not exist reads as empty. The server call is cancelled in every case: leaving a for-await
+ * loop early (or by a throw) only destroys the client's readable, not the call feeding it.
+ */
+async function visit<E>(read: StreamingRead<E>, visitor: (item: E) => boolean | void): Promise<void> {
+  try {
+    for await (const item of read) {
+      if (visitor(item) === false) break;
+    }
+  } catch (error) {
+    if (!isStreamNotFound(error)) throw error;
+  } finally {
+    await read.cancel().catch(() => undefined);
+  }
+}
+
+function selectionMatcher(selection: StreamSelection): (stream: string) => boolean {
+  if ('regex' in selection) {
+    const pattern = new RegExp(selection.regex);
+    return (stream) => pattern.test(stream);
+  }
+  const prefixes = [...selection.prefixes];
+  if (prefixes.length === 0 || prefixes.some((prefix) => prefix.length === 0)) {
+    throw new RangeError('EventStoreDB event store: stream prefixes must be non-empty');
+  }
+  return (stream) => prefixes.some((prefix) => stream.startsWith(prefix));
+}
+
+function isSystemOrReserved(stream: string): boolean {
+  return stream.startsWith('$') || stream.startsWith(RESERVED_PREFIX);
+}
+
+function checkpointStream(subscription: string): string {
+  if (subscription.length === 0) throw new RangeError('checkpoint: the subscription name is empty');
+  return `${CHECKPOINT_PREFIX}${subscription}`;
+}
+
+function assertAppendable(stream: string, events: NewEvent[], expectedRevision: ExpectedRevision): void {
+  if (stream.length === 0) throw new RangeError('append: the stream name is empty');
+  if (isSystemOrReserved(stream)) {
+    throw new RangeError(`append to stream ${stream}: names starting with $ or ${RESERVED_PREFIX} are reserved`);
+  }
+  if (events.length === 0) throw new RangeError(`append to stream ${stream}: no events given`);
+  if (typeof expectedRevision === 'number' && (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0)) {
+    throw new RangeError(`append to stream ${stream}: expected revision must be a non-negative integer, got ${expectedRevision}`);
+  }
+  const ids = new Set<string>();
+  for (const { id } of events) {
+    if (!EVENT_ID.test(id)) throw new RangeError(`append to stream ${stream}: event id ${id} is not a lowercase UUID`);
+    if (ids.has(id)) throw new RangeError(`append to stream ${stream}: event id ${id} appears twice in one append`);
+    ids.add(id);
+  }
+}
+
+/**
+ * Some of the ids are already in the stream. A retry carries the expected revision its first
+ * attempt had, which no longer matches, so this is decided on the ids alone.
+ */
+function repeatedAppendResult(
+  stream: string,
+  events: NewEvent[],
+  stored: RecordedEvent[],
+  expectedRevision: ExpectedRevision,
+): AppendResult | null {
+  const byId = new Map(stored.map((event) => [event.id, event]));
+  const repeated = events.flatMap((event) => byId.get(event.id) ?? []);
+  if (repeated.length === 0) return null;
+  if (repeated.length < events.length) throw new WrongExpectedRevisionError(stream, expectedRevision, currentRevision(stored));
+  return {
+    nextExpectedRevision: Math.max(...repeated.map((event) => event.revision)),
+    position: Math.max(...repeated.map((event) => event.position)),
+  };
+}
+
+function currentRevision(stored: RecordedEvent[]): number | 'no-stream' {
+  return stored.at(-1)?.revision ?? 'no-stream';
+}
+
+function toEsdbExpected(expected: ExpectedRevision): AppendExpectedRevision {
+  if (expected === 'no-stream') return NO_STREAM;
+  if (expected === 'any') return ANY;
+  return BigInt(expected);
+}
+
+function fromEsdbCurrent(actual: bigint | typeof NO_STREAM): number | 'no-stream' {
+  // -1 is how the server's older error metadata spells "no stream".
+  return actual === NO_STREAM || actual < 0n ? 'no-stream' : toSafeNumber(actual, 'stream revision');
+}
+
+function toEventData(event: NewEvent): JSONEventData {
+  assertJson(event.data, event.id, 'data');
+  const metadata: StoredMetadata = {
+    correlationId: event.metadata.correlationId,
+    causationId: event.metadata.causationId,
+    actor: event.metadata.actor,
+    schemaVersion: event.schemaVersion,
+    occurredAt: event.occurredAt,
+  };
+  assertJson(metadata, event.id, 'metadata');
+  return {
+    id: event.id,
+    contentType: 'application/json',
+    type: event.type,
+    // The client sends JSON.stringify(data) and reads back JSON.parse of it. Its JSONType (object,
+    // array or string) is narrower than JSON itself: null, numbers and booleans go through as well.
+    data: event.data as JSONType,
+    metadata: { ...metadata },
+  };
+}
+
+function customEvent(type: string, data: Record<string, unknown>): JSONEventData {
+  return { id: randomUUID(), contentType: 'application/json', type, data, metadata: undefined };
+}
+
+function assertJson(value: unknown, eventId: string, field: string): void {
+  // JSON.stringify throws for a BigInt and returns undefined for undefined or a function: both are
+  // refused before anything is written (the client would fail on them midway through sending).
+  const json = JSON.stringify(value) as string | undefined;
+  if (json === undefined) throw new TypeError(`event ${eventId}: ${field} is not representable as JSON`);
+}
+
+/** Converts a stored event; `position` comes from how it was read ($all or its stream). */
+function toRecordedEvent(event: EsdbRecordedEvent, position: number): RecordedEvent {
+  const metadata: unknown = event.metadata;
+  if (!event.isJson || !isStoredMetadata(metadata)) {
+    throw new Error(`stream ${event.streamId}: event ${event.id} (${event.type}) was not written by Custodia's event store`);
+  }
+  return {
+    id: event.id,
+    stream: event.streamId,
+    revision: toSafeNumber(event.revision, 'stream revision'),
+    position,
+    type: event.type,
+    schemaVersion: metadata.schemaVersion,
+    occurredAt: metadata.occurredAt,
+    data: event.data as unknown,
+    metadata: { correlationId: metadata.correlationId, causationId: metadata.causationId, actor: metadata.actor },
+  };
+}
+
+/**
+ * An event's position when read from its stream. The server reports the commit position it knows
+ * for self-committed events (24.x), or 2^64 - 1 for "unknown" (22.10, 23.10), with the prepare
+ * position, which for a self-committed event is the same number (see the class comment).
+ */
+function streamReadPosition(event: EsdbRecordedEvent): number {
+  const position = event.position;
+  if (!position)
+    throw new Error(`stream ${event.streamId}: the server gave no position for event ${event.id} (EventStoreDB 22.6 or later is needed)`);
+  return toPosition(position.commit !== UNKNOWN_POSITION ? position.commit : position.prepare, event);
+}
+
+function toPosition(value: bigint, event: { streamId: string; id: string }): number {
+  if (value <= 0n || value > MAX_POSITION) {
+    throw new RangeError(`stream ${event.streamId}: event ${event.id} has position ${value}, outside 1..2^53-1`);
+  }
+  return Number(value);
+}
+
+function toSafeNumber(value: bigint, what: string): number {
+  if (value < 0n || value > MAX_POSITION) throw new RangeError(`${what} ${value} is outside 0..2^53-1`);
+  return Number(value);
+}
+
+function checkpointPosition(event: EsdbRecordedEvent): number {
+  const data: unknown = event.data;
+  if (isRecord(data) && Number.isSafeInteger(data.position) && (data.position as number) >= 0) return data.position as number;
+  throw new Error(`stream ${event.streamId}: unreadable checkpoint ${event.id}`);
+}
+
+function isStoredMetadata(value: unknown): value is StoredMetadata {
+  return (
+    isRecord(value) &&
+    typeof value.correlationId === 'string' &&
+    (typeof value.causationId === 'string' || value.causationId === null) &&
+    typeof value.actor === 'string' &&
+    typeof value.schemaVersion === 'number' &&
+    typeof value.occurredAt === 'string'
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isWrongExpectedVersion(error: unknown): error is WrongExpectedVersionError {
+  return error instanceof Error && isCommandError(error) && error.type === ErrorType.WRONG_EXPECTED_VERSION;
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  return error instanceof Error && isCommandError(error) && error.type === ErrorType.STREAM_NOT_FOUND;
+}

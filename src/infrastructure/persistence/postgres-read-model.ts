@@ -1,0 +1,65 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { escapeIdentifier, Pool, PoolConfig, types } from 'pg';
+import { migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+
+export interface PostgresReadModelOptions {
+  /** pg connection settings; whatever is left out comes from the PG* environment variables, as with psql. */
+  connection?: PoolConfig;
+  /** The schema holding the read-model tables, created if missing; it becomes the connections' search_path. */
+  schema?: string;
+  /** Receives failures of idle pooled connections (a server restart), which would otherwise end the process. */
+  onConnectionError?: (error: unknown) => void;
+}
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * pg returns bigint (and count(*)) as strings, since they may exceed 2^53. The read model declares
+ * its bigint columns (positions, byte and file counts) as numbers, and none of them comes near
+ * 2^53, so they are parsed as numbers; a value that could not be represented exactly stays a
+ * string rather than being silently rounded.
+ */
+function parseInt8(value: string): number | string {
+  const parsed = Number(value);
+  return Number.isSafeInteger(parsed) ? parsed : value;
+}
+
+const readModelTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === types.builtins.INT8 && format !== 'binary' ? parseInt8 : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+};
+
+/**
+ * The distributed read model: the same tables and queries as the embedded one, in a PostgreSQL
+ * schema through Kysely. Creates the schema and tables if missing, under an advisory lock so that
+ * several processes starting together take turns.
+ */
+export async function openPostgresReadModel(options: PostgresReadModelOptions = {}): Promise<ReadModel> {
+  const schema = options.schema ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) throw new RangeError(`read model schema name must be a plain identifier, got ${JSON.stringify(schema)}`);
+  const connection = options.connection ?? {};
+  const searchPath = `-c search_path=${escapeIdentifier(schema)}`;
+  const pool = new Pool({
+    ...connection,
+    options: connection.options ? `${connection.options} ${searchPath}` : searchPath,
+    types: readModelTypes,
+  });
+  const onConnectionError =
+    options.onConnectionError ?? ((error: unknown) => console.error(`read model: PostgreSQL connection failed (${describeForLog(error)})`));
+  pool.on('error', onConnectionError);
+  const db = new Kysely<ReadModelDatabase>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext('custodia.read-model.migrate'), hashtext(${schema}))`.execute(trx);
+      // Checked first so that a role without CREATE on the database can use an existing schema.
+      const exists = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`.execute(trx);
+      if (exists.rows.length === 0) await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(trx);
+      await migrateReadModel(trx);
+    });
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return db;
+}
