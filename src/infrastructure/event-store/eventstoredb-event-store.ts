@@ -15,6 +15,7 @@ import {
   JSONType,
   NO_STREAM,
   Position,
+  ReadPosition,
   RecordedEvent as EsdbRecordedEvent,
   START,
   StreamingRead,
@@ -69,8 +70,11 @@ const CHECKPOINT_HISTORY = 10;
 const RESERVATION_ATTEMPTS = 5;
 const DEFAULT_RESUBSCRIBE_DELAY_MS = 1_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** How many $all records one readAll request asks for (readAll filters them here). */
+const MIN_SCAN_BATCH = 32;
+const MAX_SCAN_BATCH = 1_000;
 const MAX_RESUBSCRIBE_DELAY_MS = 30_000;
-/** What the server sends as the commit position of an event it read through the stream index (pre-24 servers). */
+/** What older servers send as the commit position of an event read from its stream (the stream index does not know it). */
 const UNKNOWN_POSITION = 2n ** 64n - 1n;
 const MAX_POSITION = BigInt(Number.MAX_SAFE_INTEGER);
 /** EventStoreDB hands event ids back as lowercase UUIDs: any other form would not compare equal when read back. */
@@ -95,7 +99,7 @@ interface Reservation {
  *
  * Positions. The port's `position` is the event's commit position in $all. EventStoreDB's $all is
  * its transaction log, written by a single writer (the leader) in order, and the gRPC append
- * writes every event as a self-committed record (no explicit transaction, which only the retired
+ * writes every event as a self-committed record (no explicit transaction, which only the legacy
  * TCP API could open): such an event's commit position is its own byte offset in the log. So it
  * differs for every event, even between the events of one append, and grows in log order. $all is
  * readable only up to the last indexed (in a cluster: replicated) record, and records are indexed
@@ -161,9 +165,9 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
       await Promise.race([read.toArray(), timeout]);
       return store;
     } catch (error) {
-      // Not awaited: with no connection, cancelling may itself wait for one. close() disposes it all.
+      // Neither is awaited: with a server that does not answer, either could wait for it.
       read.cancel().catch(() => undefined);
-      await store.close().catch(() => undefined);
+      store.close().catch(() => undefined);
       throw error;
     } finally {
       clearTimeout(timer);
@@ -222,23 +226,30 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
       }
       if (limit === 0) return [];
 
-      // The client's readAll (6.x) cannot ask the server for a filtered read, so $all is read from
-      // `afterPosition` on and filtered here, stopping as soon as `limit` events were found.
-      // Reading $all from a position includes the event at that position: it is skipped below.
+      // The client's readAll (6.x) cannot ask the server for a filtered read, so $all is read in
+      // batches from `afterPosition` on and filtered here, until `limit` events were found or the
+      // log ends. Reading $all from a position includes the record at that position: the one at
+      // `afterPosition`, and each batch's first (the previous batch's last), are skipped.
       const after = BigInt(afterPosition);
-      const read = this.client.readAll({
-        direction: FORWARDS,
-        fromPosition: afterPosition === 0 ? START : { commit: after, prepare: after },
-        resolveLinkTos: false,
-      });
+      const batchSize = Math.min(Math.max(limit + 1, MIN_SCAN_BATCH), MAX_SCAN_BATCH);
       const found: RecordedEvent[] = [];
-      await visit(read, ({ event }) => {
-        if (event && event.position.commit > after && this.isLogEvent(event.streamId, event.type)) {
-          found.push(toRecordedEvent(event, toPosition(event.position.commit, event)));
-        }
-        return found.length < limit;
-      });
-      return found;
+      const cursor: { last: Position | null } = { last: null };
+      for (;;) {
+        const from: ReadPosition = cursor.last ?? (afterPosition === 0 ? START : { commit: after, prepare: after });
+        let records = 0;
+        await visit(
+          this.client.readAll({ direction: FORWARDS, fromPosition: from, maxCount: batchSize, resolveLinkTos: false }),
+          ({ event }) => {
+            records += 1;
+            if (!event || (cursor.last && !isAfter(event.position, cursor.last))) return;
+            cursor.last = event.position;
+            if (found.length < limit && event.position.commit > after && this.isLogEvent(event.streamId, event.type)) {
+              found.push(toRecordedEvent(event, toPosition(event.position.commit, event)));
+            }
+          },
+        );
+        if (found.length >= limit || records < batchSize || !cursor.last) return found;
+      }
     });
   }
 
@@ -423,8 +434,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   private async streamHolds(stream: string, id: string, options: BaseOptions): Promise<boolean> {
     let holds = false;
     await visit(this.client.readStream(stream, { ...options, direction: FORWARDS, fromRevision: START }), ({ event }) => {
-      holds = event?.id === id;
-      return !holds;
+      if (event?.id === id) holds = true;
     });
     return holds;
   }
@@ -500,20 +510,32 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
 }
 
 /**
- * Hands each item of a read to `visitor` until it returns false or the read ends; a stream that
- * does not exist reads as empty. The server call is cancelled in every case: leaving a for-await
- * loop early (or by a throw) only destroys the client's readable, not the call feeding it.
+ * Hands each item of a read to `visitor`, to the end of the read; a stream that does not exist
+ * reads as empty. A read is never left early, not even when `visitor` throws (that error is
+ * thrown once the read has ended): leaving a for-await loop only destroys the client's readable,
+ * the gRPC call under it then stays half-read, and the client's dispose() waits for it forever.
+ * Every read is therefore bounded by maxCount, or by the end of its stream.
  */
-async function visit<E>(read: StreamingRead<E>, visitor: (item: E) => boolean | void): Promise<void> {
+async function visit<E>(read: StreamingRead<E>, visitor: (item: E) => void): Promise<void> {
+  let failure: { error: unknown } | null = null;
   try {
     for await (const item of read) {
-      if (visitor(item) === false) break;
+      if (failure) continue;
+      try {
+        visitor(item);
+      } catch (error) {
+        failure = { error };
+      }
     }
   } catch (error) {
     if (!isStreamNotFound(error)) throw error;
-  } finally {
-    await read.cancel().catch(() => undefined);
   }
+  if (failure) throw failure.error;
+}
+
+/** Whether `a` comes after `b` in $all. */
+function isAfter(a: Position, b: Position): boolean {
+  return a.commit > b.commit || (a.commit === b.commit && a.prepare > b.prepare);
 }
 
 function selectionMatcher(selection: StreamSelection): (stream: string) => boolean {
@@ -641,9 +663,9 @@ function toRecordedEvent(event: EsdbRecordedEvent, position: number): RecordedEv
 }
 
 /**
- * An event's position when read from its stream. The server reports the commit position it knows
- * for self-committed events (24.x), or 2^64 - 1 for "unknown" (22.10, 23.10), with the prepare
- * position, which for a self-committed event is the same number (see the class comment).
+ * An event's position when read from its stream. Newer servers report a self-committed event's
+ * commit position there too; older ones send 2^64 - 1 ("unknown") with the prepare position, which
+ * for a self-committed event is the same number (see the class comment).
  */
 function streamReadPosition(event: EsdbRecordedEvent): number {
   const position = event.position;
