@@ -209,7 +209,14 @@ async function postgresAppendRate(
   concurrency: number,
 ): Promise<{ count: number; concurrency: number; seconds: number; perSecond: number }> {
   const schema = `bench_append_${runId}`;
-  const store = await PostgresEventStore.open({ schema });
+  const store = await PostgresEventStore.open({
+    schema,
+    connection: {
+      host: process.env.PGHOST ?? '127.0.0.1',
+      user: process.env.PGUSER ?? 'postgres',
+      database: process.env.PGDATABASE ?? 'test',
+    },
+  });
   let next = 0;
   const started = process.hrtime.bigint();
   await Promise.all(

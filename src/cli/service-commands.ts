@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import type * as AuditChainFile from '../application/projections/audit-chain';
 import type * as AdaptersFile from '../infrastructure/adapters';
 import type * as ServiceModuleFile from '../infrastructure/service.module';
 import type * as ConfigurationFile from '../infrastructure/config/configuration';
@@ -44,6 +45,29 @@ export function registerServiceCommands(program: Command): void {
       } finally {
         await db.destroy();
         await events.close();
+      }
+    });
+
+  program
+    .command('audit')
+    .description('the GDPR audit trail')
+    .command('verify')
+    .description("recompute the audit trail's hash chain in the read model; exit 1 when it is broken")
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const { loadConfiguration } = require('../infrastructure/config/configuration') as typeof ConfigurationFile;
+      const { openReadModel } = require('../infrastructure/adapters') as typeof AdaptersFile;
+      const { verifyAuditTrail } = require('../application/projections/audit-chain') as typeof AuditChainFile;
+      const db = await openReadModel(loadConfiguration());
+      try {
+        const result = await verifyAuditTrail(db);
+        if (flags.json) console.log(JSON.stringify(result));
+        else if (result.valid) console.log(`audit trail valid: ${result.entries} entries`);
+        else console.log(`audit trail BROKEN at entry ${result.firstBrokenEntry} of ${result.entries}`);
+        // A result, not an error (like `check` finding damage): exit code 1, output on stdout.
+        if (!result.valid) process.exitCode = 1;
+      } finally {
+        await db.destroy();
       }
     });
 }

@@ -10,11 +10,13 @@ import { JobsProcessManager } from '../application/process-managers/jobs.process
 import { systemClock } from '../application/ports/clock';
 import { CheckpointStore, EventStore } from '../application/ports/event-store';
 import { JobBus } from '../application/ports/job-bus';
+import { AuditTrailProjection } from '../application/projections/audit-trail.projection';
 import { BackupCatalogProjection } from '../application/projections/backup-catalog.projection';
 import { ProjectionRunner } from '../application/projections/projection-runner';
 import { ReadModel } from '../application/projections/read-model';
 import { RestoreHistoryProjection } from '../application/projections/restore-history.projection';
 import { SourcesProjection } from '../application/projections/sources.projection';
+import { AUDIT_QUERY_HANDLERS } from '../application/queries/audit.queries';
 import { QUERY_HANDLERS } from '../application/queries/catalog.queries';
 import { CHECKPOINT_STORE, CLOCK, EVENT_STORE, JOB_BUS, READ_MODEL, SETTINGS, SOURCE_PATHS } from '../application/tokens';
 import { JobWorker } from '../worker/job-worker';
@@ -22,6 +24,7 @@ import { openEventStore, openJobBus, openReadModel } from './adapters';
 import { KafkaIntegrationPublisher } from './bus/kafka-integration-publisher';
 import { KafkaJobBus } from './bus/kafka-job-bus';
 import { Configuration } from './config/configuration';
+import { AuditController } from './http/audit.controller';
 import { BackupsController } from './http/backups.controller';
 import { ApiErrorFilter } from './http/error.filter';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
@@ -52,7 +55,12 @@ export async function openAdapters(config: Configuration): Promise<OpenedAdapter
 }
 
 export function projectionsFor(events: EventStore, db: ReadModel): ProjectionRunner {
-  return new ProjectionRunner(events, db, [new SourcesProjection(), new BackupCatalogProjection(), new RestoreHistoryProjection()]);
+  return new ProjectionRunner(events, db, [
+    new SourcesProjection(),
+    new BackupCatalogProjection(),
+    new RestoreHistoryProjection(),
+    new AuditTrailProjection(),
+  ]);
 }
 
 function workerProviders(config: Configuration): Provider[] {
@@ -79,7 +87,7 @@ export class ServiceModule {
     return {
       module: ServiceModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [SourcesController, BackupsController, RestoresController],
+      controllers: [SourcesController, BackupsController, RestoresController, AuditController],
       providers: [
         { provide: CONFIGURATION, useValue: config },
         { provide: SETTINGS, useValue: config.orchestration },
@@ -105,6 +113,7 @@ export class ServiceModule {
         BackupCommandHandler,
         RestoreCommandHandler,
         ...QUERY_HANDLERS,
+        ...AUDIT_QUERY_HANDLERS,
         JobsProcessManager,
         Orchestrator,
         { provide: APP_FILTER, useClass: ApiErrorFilter },

@@ -104,13 +104,16 @@ describe('KafkaJobBus against the test broker', () => {
   let admin: Admin;
   let producer: Producer;
   const buses: KafkaJobBus[] = [];
+  /** Lets blocked handlers finish when a test failed early, so that closing the buses cannot hang. */
+  const unblock: (() => void)[] = [];
 
   /** A bus of scenario `name`: a second call with the same name is another instance on the same topics and groups. */
   function openBus(name: string, options: Partial<KafkaJobBusOptions> = {}): KafkaJobBus {
     const prefix = `${namePrefix}-${name}`;
     const bus = new KafkaJobBus({
       brokers,
-      clientId: `custodia-it-${name}`,
+      // Also names the dead-letter reader groups, so the clean-up below finds them.
+      clientId: prefix,
       topicPrefix: prefix,
       partitions: PARTITIONS,
       workerGroup: `${prefix}-workers`,
@@ -144,6 +147,7 @@ describe('KafkaJobBus against the test broker', () => {
   });
 
   afterAll(async () => {
+    for (const release of unblock) release();
     await Promise.all(buses.map((bus) => bus.close().catch(() => undefined)));
     await producer?.disconnect();
     if (admin) {
@@ -369,6 +373,7 @@ describe('KafkaJobBus against the test broker', () => {
     const key = 'shutdown-source';
     const first = openBus('shutdown');
     const release = deferred();
+    unblock.push(release.resolve);
     const started: string[] = [];
     const ended: string[] = [];
     // Published first, so that the consumer fetches all three in one batch.
@@ -471,8 +476,10 @@ describe('KafkaJobBus against the test broker', () => {
   });
 
   it('KafkaIntegrationPublisher publishes events keyed by subject with their type in a header', async () => {
-    const topic = `${namePrefix}-integration.events`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+    // The topic the service wires the publisher to; the bus creates it.
+    const bus = openBus('integration');
+    await bus.start();
+    const topic = bus.topics.integrationEvents;
     const publisher = new KafkaIntegrationPublisher(brokers, topic, 'custodia-it-integration');
     const event = (position: number, type: string, subject: string): IntegrationEvent => ({
       id: `event-${position}`,

@@ -178,6 +178,7 @@ describe('PostgreSQL read model', () => {
       SELECT table_name FROM information_schema.tables WHERE table_schema = ${stores.schema}`.execute(again);
     expect(tables.map((row) => row.table_name).sort()).toEqual(
       [
+        'audit_entries',
         'backups',
         'checkpoints',
         'event_log_head',

@@ -77,6 +77,35 @@ export interface IdempotencyTable {
   created_at: string;
 }
 
+/**
+ * The GDPR audit trail (Art. 5(2), 30): one row per command outcome, hash-chained so that an
+ * edited, inserted or deleted row is detected (see audit-chain.ts). Ids, counts and codes only:
+ * paths, restore targets and include lists are personal data and stay out of it.
+ */
+export interface AuditEntriesTable {
+  /** 1..n in log order, without gaps. */
+  sequence: number;
+  event_id: string;
+  event_position: number;
+  occurred_at: string;
+  actor: string;
+  role: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  /** The purpose (legal basis) given for a data access: RestoreRequested's purpose. */
+  purpose: string | null;
+  outcome: string;
+  /** Canonical JSON of ids, counts and codes, or null. */
+  details: string | null;
+  correlation_id: string;
+  causation_id: string | null;
+  /** The data subject concerned, as a pseudonym; for subject (erasure, access) events to come. */
+  subject_pseudonym: string | null;
+  previous_hash: string;
+  hash: string;
+}
+
 export interface ReadModelDatabase {
   sources: SourcesTable;
   backups: BackupsTable;
@@ -84,6 +113,7 @@ export interface ReadModelDatabase {
   projection_checkpoints: ProjectionCheckpointsTable;
   jobs: JobsTable;
   idempotency_keys: IdempotencyTable;
+  audit_entries: AuditEntriesTable;
 }
 
 export type ReadModel = Kysely<ReadModelDatabase>;
@@ -166,5 +196,34 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .addColumn('status_code', 'integer', (c) => c.notNull())
     .addColumn('body', 'text', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('audit_entries')
+    .ifNotExists()
+    .addColumn('sequence', 'bigint', (c) => c.primaryKey())
+    .addColumn('event_id', 'text', (c) => c.notNull().unique())
+    .addColumn('event_position', 'bigint', (c) => c.notNull())
+    .addColumn('occurred_at', 'text', (c) => c.notNull())
+    .addColumn('actor', 'text', (c) => c.notNull())
+    .addColumn('role', 'text', (c) => c.notNull())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('target_type', 'text', (c) => c.notNull())
+    .addColumn('target_id', 'text', (c) => c.notNull())
+    .addColumn('purpose', 'text')
+    .addColumn('outcome', 'text', (c) => c.notNull())
+    .addColumn('details', 'text')
+    .addColumn('correlation_id', 'text', (c) => c.notNull())
+    .addColumn('causation_id', 'text')
+    .addColumn('subject_pseudonym', 'text')
+    .addColumn('previous_hash', 'text', (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('audit_entries_by_actor').ifNotExists().on('audit_entries').columns(['actor', 'sequence']).execute();
+  await db.schema.createIndex('audit_entries_by_time').ifNotExists().on('audit_entries').columns(['occurred_at', 'sequence']).execute();
+  await db.schema
+    .createIndex('audit_entries_by_subject')
+    .ifNotExists()
+    .on('audit_entries')
+    .columns(['subject_pseudonym', 'sequence'])
     .execute();
 }

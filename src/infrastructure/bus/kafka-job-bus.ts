@@ -147,10 +147,16 @@ export class KafkaJobBus implements JobBus {
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
-      const topics = [...Object.values(this.topics.jobs), this.topics.jobStatus, this.topics.deadLetter, this.topics.integrationEvents]
+      const all = [...Object.values(this.topics.jobs), this.topics.jobStatus, this.topics.deadLetter, this.topics.integrationEvents];
+      const topics = all
         .filter((topic) => !existing.has(topic))
         .map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: this.options.replicationFactor }));
-      if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
+      // Not kafkajs's waitForLeaders: it gives up at once when the broker answers "does not host
+      // this topic-partition", which a KRaft broker does for a moment after the controller created
+      // the topic (often under load), and it does not wait at all when another instance created
+      // the topics first (TOPIC_ALREADY_EXISTS).
+      if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: false });
+      await waitForTopics(admin, all);
     } finally {
       await admin.disconnect();
     }
@@ -296,8 +302,25 @@ function toDeadLetter(message: KafkaMessage): DeadLetter {
   return { message: original, reason: header('custodia-reason'), at: header('custodia-at') };
 }
 
+/** Waits until the broker has metadata, with a leader for every partition, of each topic. */
+async function waitForTopics(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+      const ready = metadata.every((topic) => topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0));
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`Kafka topics have no leader after ${timeoutMs} ms: ${topics.join(', ')}`);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await sleep(100);
+  }
+}
+
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (!signal) return new Promise((resolve) => setTimeout(() => resolve(true), ms));
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const wake = () => {

@@ -95,7 +95,7 @@ export class RequestRestoreDto {
   purpose?: string;
 }
 
-class PageQueryDto {
+export class PageQueryDto {
   @IsOptional()
   @Type(() => Number)
   @IsInt()
