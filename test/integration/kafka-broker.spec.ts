@@ -18,7 +18,15 @@ describe('kafkajs against the test broker', () => {
   beforeAll(async () => {
     admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    // kafkajs's waitForLeaders gives up on the broker's brief "does not host this
+    // topic-partition" right after creation; wait for the leaders ourselves.
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+    for (let i = 0; i < 300; i++) {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => null);
+      const partitions = metadata?.topics[0]?.partitions ?? [];
+      if (partitions.length === 2 && partitions.every((partition) => partition.leader >= 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   afterAll(async () => {
