@@ -34,6 +34,7 @@ import {
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store';
 import { DuplicateEventIdError } from './duplicate-event-id-error';
+import { AppendListeners } from './append-listeners';
 
 /** The prefixes of Custodia's aggregate streams: what readAll returns and what wakes onAppended listeners. */
 export const CUSTODIA_STREAM_PREFIXES: readonly string[] = ['source-', 'backup-', 'restore-', 'subject-'];
@@ -125,9 +126,8 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   private readonly client: EventStoreDBClient;
   private readonly selection: StreamSelection;
   private readonly matchesSelection: (stream: string) => boolean;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners: AppendListeners;
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly onListenerError: (error: unknown) => void;
   private readonly onConnectionError: (error: unknown) => void;
   private readonly resubscribeDelayMs: number;
   private subscription: AllStreamSubscription | null = null;
@@ -140,7 +140,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   constructor(connectionString: string, options: EventStoreDbEventStoreOptions = {}) {
     this.selection = options.streams ?? { prefixes: CUSTODIA_STREAM_PREFIXES };
     this.matchesSelection = selectionMatcher(this.selection);
-    this.onListenerError = options.onListenerError ?? ((error) => console.error('event store: an onAppended listener failed', error));
+    this.listeners = new AppendListeners(options.onListenerError);
     this.onConnectionError = options.onConnectionError ?? ((error) => console.error('event store: EventStoreDB background failure', error));
     this.resubscribeDelayMs = options.resubscribeDelayMs ?? DEFAULT_RESUBSCRIBE_DELAY_MS;
     this.client = EventStoreDBClient.connectionString(connectionString);
@@ -204,7 +204,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
       }
 
       const position = await this.positionOfRevision(stream, next, reportedPosition, onLeader);
-      this.notifyAppended();
+      this.listeners.notify();
       return { nextExpectedRevision: toSafeNumber(next, 'stream revision'), position };
     });
   }
@@ -254,11 +254,9 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   }
 
   onAppended(listener: () => void): () => void {
-    // Wrapped so the same function registered twice is two registrations, each removed by its own unsubscribe.
-    const registration = () => listener();
-    this.listeners.add(registration);
+    const unsubscribe = this.listeners.add(listener);
     this.subscribe();
-    return () => this.listeners.delete(registration);
+    return unsubscribe;
   }
 
   load(subscription: string): Promise<number> {
@@ -491,21 +489,8 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
-      if (!this.closing) this.notifyAppended();
+      if (!this.closing) this.listeners.notify();
     });
-  }
-
-  private notifyAppended(): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        // Typed as returning void, but an async function fits that type; its rejection would
-        // otherwise be unhandled and, on Node's default settings, end the process.
-        const returned: unknown = listener();
-        if (returned instanceof Promise) returned.catch(this.onListenerError);
-      } catch (error) {
-        this.onListenerError(error);
-      }
-    }
   }
 }
 

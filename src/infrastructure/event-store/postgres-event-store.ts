@@ -12,6 +12,7 @@ import {
 import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
 import { DuplicateEventIdError } from './duplicate-event-id-error';
 import { SerializedEvent, serializeEvent } from './sqlite-event-rows';
+import { AppendListeners, AppendOutcome, StoredEventId } from './append-listeners';
 
 export interface PostgresEventStoreOptions {
   /** pg connection settings; whatever is left out comes from the PG* environment variables, as with psql. */
@@ -36,19 +37,6 @@ interface EventRow {
   occurred_at: string;
   data: unknown;
   metadata: RecordedEvent['metadata'];
-}
-
-interface StoredEventId {
-  id: string;
-  stream: string;
-  revision: number;
-  position: number;
-}
-
-interface AppendOutcome {
-  result: AppendResult;
-  /** False for an idempotent repeat, which writes nothing and so must not wake subscribers. */
-  wrote: boolean;
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -120,9 +108,8 @@ function migrations(s: string): string[] {
  * only if it commits) to a dedicated LISTEN connection, reopened if it is lost.
  */
 export class PostgresEventStore implements EventStore, CheckpointStore {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners: AppendListeners;
   private readonly instanceId = randomUUID();
-  private readonly onListenerError: (error: unknown) => void;
   private readonly onConnectionError: (error: unknown) => void;
   private readonly tables: { events: string; head: string; checkpoints: string; schemaVersion: string };
   private readonly channel: string;
@@ -146,7 +133,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     };
     // Channel names are identifiers (at most 63 bytes): a digest keeps any schema name within that.
     this.channel = `custodia_appended_${createHash('sha256').update(schema).digest('hex').slice(0, 24)}`;
-    this.onListenerError = options.onListenerError ?? ((error) => console.error('event store: an onAppended listener failed', error));
+    this.listeners = new AppendListeners(options.onListenerError);
     this.onConnectionError =
       options.onConnectionError ?? ((error) => console.error(`event store: PostgreSQL connection failed (${describeForLog(error)})`));
     this.listenRetryDelayMs = options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS;
@@ -177,7 +164,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     // Serialised before the transaction, so a payload that is not JSON fails without taking the lock.
     const serialized = events.map(serializeEvent);
     const { result, wrote } = await this.inTransaction((client) => this.appendLocked(client, stream, serialized, expectedRevision));
-    if (wrote) this.notifyAppended();
+    if (wrote) this.listeners.notify();
     return result;
   }
 
@@ -201,10 +188,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   }
 
   onAppended(listener: () => void): () => void {
-    // Wrapped so the same function registered twice is two registrations, each removed by its own unsubscribe.
-    const registration = () => listener();
-    this.listeners.add(registration);
-    return () => this.listeners.delete(registration);
+    return this.listeners.add(listener);
   }
 
   async load(subscription: string): Promise<number> {
@@ -386,7 +370,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     client.on('end', () => this.listenerLost(client));
     client.on('notification', (message) => {
       // This instance's own appends have already called the listeners.
-      if (message.channel === this.channel && message.payload !== this.instanceId) this.notifyAppended();
+      if (message.channel === this.channel && message.payload !== this.instanceId) this.listeners.notify();
     });
     try {
       await client.connect();
@@ -418,7 +402,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
           this.listener = client;
           this.listenRetryDelayMs = this.options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS;
           // Appends made while nobody listened were not heard of: let subscribers look.
-          this.notifyAppended();
+          this.listeners.notify();
         },
         (error: unknown) => {
           this.onConnectionError(error);
@@ -428,19 +412,6 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     }, delay);
     // A pending retry alone must not keep the process alive.
     this.listenRetryTimer.unref();
-  }
-
-  private notifyAppended(): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        // Typed as returning void, but an async function fits that type; its rejection would
-        // otherwise be unhandled and, on Node's default settings, end the process.
-        const returned: unknown = listener();
-        if (returned instanceof Promise) returned.catch(this.onListenerError);
-      } catch (error) {
-        this.onListenerError(error);
-      }
-    }
   }
 }
 

@@ -11,25 +11,13 @@ import {
 import { DuplicateEventIdError } from './duplicate-event-id-error';
 import { deserializeEvent, EventRow, SerializedEvent, serializeEvent } from './sqlite-event-rows';
 import { migrate } from './sqlite-schema';
+import { AppendListeners, AppendOutcome, StoredEventId } from './append-listeners';
 
 export interface SqliteEventStoreOptions {
   /** How long a write waits for another connection (another process) to release the write lock. */
   busyTimeoutMs?: number;
   /** Receives what an onAppended listener throws; the append that triggered it still succeeds. */
   onListenerError?: (error: unknown) => void;
-}
-
-interface StoredEventId {
-  id: string;
-  stream: string;
-  revision: number;
-  position: number;
-}
-
-interface AppendOutcome {
-  result: AppendResult;
-  /** False for an idempotent repeat, which commits nothing and so must not wake subscribers. */
-  wrote: boolean;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -44,8 +32,7 @@ const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 export class SqliteEventStore implements EventStore, CheckpointStore {
   private readonly db: Database.Database;
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly listeners = new Set<() => void>();
-  private readonly onListenerError: (error: unknown) => void;
+  private readonly listeners: AppendListeners;
   private readonly appendInTransaction: (stream: string, events: SerializedEvent[], expected: ExpectedRevision) => AppendOutcome;
 
   constructor(file: string, options: SqliteEventStoreOptions = {}) {
@@ -61,7 +48,7 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
       this.db.close();
       throw error;
     }
-    this.onListenerError = options.onListenerError ?? ((error) => console.error('event store: an onAppended listener failed', error));
+    this.listeners = new AppendListeners(options.onListenerError);
     const append = this.db.transaction((stream: string, events: SerializedEvent[], expected: ExpectedRevision) =>
       this.appendLocked(stream, events, expected),
     );
@@ -72,7 +59,7 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
     if (events.length === 0) throw new RangeError(`append to stream ${stream}: no events given`);
     assertDistinctIds(stream, events);
     const { result, wrote } = this.appendInTransaction(stream, events.map(serializeEvent), expectedRevision);
-    if (wrote) this.notifyAppended();
+    if (wrote) this.listeners.notify();
     return result;
   }
 
@@ -88,10 +75,7 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   }
 
   onAppended(listener: () => void): () => void {
-    // Wrapped so the same function registered twice is two registrations, each removed by its own unsubscribe.
-    const registration = () => listener();
-    this.listeners.add(registration);
-    return () => this.listeners.delete(registration);
+    return this.listeners.add(listener);
   }
 
   async load(subscription: string): Promise<number> {
@@ -149,19 +133,6 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
 
   private currentRevision(stream: string): number | 'no-stream' {
     return this.statements.lastRevision.get(stream) ?? 'no-stream';
-  }
-
-  private notifyAppended(): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        // Typed as returning void, but an async function fits that type; its rejection would
-        // otherwise be unhandled and, on Node's default settings, end the process.
-        const returned: unknown = listener();
-        if (returned instanceof Promise) returned.catch(this.onListenerError);
-      } catch (error) {
-        this.onListenerError(error);
-      }
-    }
   }
 }
 
