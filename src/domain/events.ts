@@ -26,8 +26,9 @@ export interface FailureData {
 }
 
 export type DomainEvent =
-  | { type: 'SourceRegistered'; data: { sourceId: string; name: string; path: string; at: string } }
-  | { type: 'SourceUpdated'; data: { sourceId: string; name?: string; path?: string; at: string } }
+  /** subjectRules (path templates such as customers/{subject}/**) are present only when set. */
+  | { type: 'SourceRegistered'; data: { sourceId: string; name: string; path: string; subjectRules?: string[]; at: string } }
+  | { type: 'SourceUpdated'; data: { sourceId: string; name?: string; path?: string; subjectRules?: string[]; at: string } }
   | { type: 'SourceRemoved'; data: { sourceId: string; at: string } }
   | { type: 'BackupRequested'; data: { backupId: string; sourceId: string; backupType: BackupType; at: string } }
   | { type: 'BackupStarted'; data: { backupId: string; jobId: string; attempt: number; at: string } }
@@ -54,7 +55,18 @@ export type DomainEvent =
       };
     }
   | { type: 'RestoreStarted'; data: { restoreId: string; jobId: string; attempt: number; at: string } }
-  | { type: 'RestoreCompleted'; data: { restoreId: string; jobId: string; files: number; bytes: number; at: string } }
+  | {
+      type: 'RestoreCompleted';
+      /** skippedErased: files and bytes left out because their data subject was erased (when any). */
+      data: {
+        restoreId: string;
+        jobId: string;
+        files: number;
+        bytes: number;
+        skippedErased?: { files: number; bytes: number };
+        at: string;
+      };
+    }
   | { type: 'RestoreFailed'; data: { restoreId: string; jobId: string | null; at: string } & FailureData };
 
 export type DomainEventType = DomainEvent['type'];

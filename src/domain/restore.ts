@@ -25,7 +25,15 @@ export type RestoreCommand =
       at: string;
     }
   | { type: 'StartRestore'; restoreId: string; jobId: string; attempt: number; at: string }
-  | { type: 'CompleteRestore'; restoreId: string; jobId: string; files: number; bytes: number; at: string }
+  | {
+      type: 'CompleteRestore';
+      restoreId: string;
+      jobId: string;
+      files: number;
+      bytes: number;
+      skippedErased?: { files: number; bytes: number };
+      at: string;
+    }
   | ({ type: 'FailRestore'; restoreId: string; jobId: string | null; at: string } & FailureData);
 
 export type RestoreState =
@@ -69,7 +77,19 @@ export const restoreDecider: Decider<RestoreCommand, RestoreState, RestoreEvent>
         return [{ type: 'RestoreStarted', data: { restoreId, jobId: command.jobId, attempt: command.attempt, at } }];
       case 'CompleteRestore':
         if (!open) throw invalidTransition(`restore ${restoreId} is ${state.status} and cannot complete`);
-        return [{ type: 'RestoreCompleted', data: { restoreId, jobId: command.jobId, files: command.files, bytes: command.bytes, at } }];
+        return [
+          {
+            type: 'RestoreCompleted',
+            data: {
+              restoreId,
+              jobId: command.jobId,
+              files: command.files,
+              bytes: command.bytes,
+              ...(command.skippedErased && command.skippedErased.files > 0 && { skippedErased: command.skippedErased }),
+              at,
+            },
+          },
+        ];
       case 'FailRestore':
         if (!open) throw invalidTransition(`restore ${restoreId} is ${state.status} and cannot fail`);
         return [

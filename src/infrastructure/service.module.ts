@@ -68,8 +68,11 @@ function workerProviders(config: Configuration): Provider[] {
     { provide: ServiceRepositoryProvider, useFactory: () => new ServiceRepositoryProvider(config) },
     {
       provide: JobWorker,
-      useFactory: (bus: JobBus, repositories: ServiceRepositoryProvider) =>
-        new JobWorker(bus, repositories, systemClock, { heartbeatIntervalMs: config.heartbeatIntervalMs }),
+      useFactory: async (bus: JobBus, repositories: ServiceRepositoryProvider) =>
+        new JobWorker(bus, repositories, systemClock, {
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          pseudonymise: await repositories.pseudonymiser(),
+        }),
       inject: [JOB_BUS, ServiceRepositoryProvider],
     },
   ];

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { backup, EngineError, Repository, restore, Snapshot, verifySnapshot } from '../engine';
+import { backup, EngineError, Pseudonymiser, Repository, restore, Snapshot, verifySnapshot } from '../engine';
 import { Clock } from '../application/ports/clock';
 import {
   BackupJobPayload,
@@ -15,10 +15,13 @@ import { RepositoryProvider } from './repository-provider';
 
 export interface WorkerOptions {
   heartbeatIntervalMs: number;
+  /** Turns a data subject's external id (a path component) into its pseudonym; needed by subject rules. */
+  pseudonymise?: Pseudonymiser;
 }
 
 /** Engine errors caused by the input: retrying cannot help. Anything else (I/O) may be passing. */
 const PERMANENT_CODES = new Set([
+  'PSEUDONYM_SECRET_MISSING',
   'SOURCE_NOT_FOUND',
   'INVALID_ARGUMENT',
   'SNAPSHOT_NOT_FOUND',
@@ -112,6 +115,7 @@ export class JobWorker {
         full: payload.full,
         tags: [jobTag, `backup:${payload.backupId}`],
         onProgress,
+        subjects: this.subjectsFor(payload.subjectRules),
       });
       ({ snapshotId: id, snapshot } = result);
     }
@@ -153,7 +157,19 @@ export class JobWorker {
         `${result.errors.length} file(s) could not be restored from snapshot ${payload.snapshotId.slice(0, 8)}`,
       );
     }
-    return { files: result.files, bytes: result.bytes };
+    return {
+      files: result.files,
+      bytes: result.bytes,
+      skippedErased: { files: result.skippedErased.files, bytes: result.skippedErased.bytes },
+    };
+  }
+
+  private subjectsFor(rules: string[] | undefined): { rules: string[]; pseudonymise: Pseudonymiser } | undefined {
+    if (!rules || rules.length === 0) return undefined;
+    if (!this.options.pseudonymise) {
+      throw new EngineError('PSEUDONYM_SECRET_MISSING', 'the source has subject rules but this worker has no pseudonymisation secret');
+    }
+    return { rules, pseudonymise: this.options.pseudonymise };
   }
 
   private report(status: JobStatusMessage): Promise<void> {

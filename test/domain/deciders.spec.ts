@@ -74,7 +74,7 @@ describe('sourceDecider', () => {
 
   it('registers a new source', () => {
     expect(sourceDecider.decide(register, sourceDecider.initialState)).toEqual([registered]);
-    expect(active).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters' });
+    expect(active).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', subjectRules: [] });
   });
 
   it('refuses to register the same source twice', () => {
@@ -117,12 +117,24 @@ describe('sourceDecider', () => {
       { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, name: 'mail', at: LATER } },
       { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, path: '/data/mail', at: LATER } },
     ]);
-    expect(state).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'mail', path: '/data/mail' });
+    expect(state).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'mail', path: '/data/mail', subjectRules: [] });
+  });
+
+  it('records subject rules when given, and an update only when they change', () => {
+    const rules = ['customers/{subject}/**'];
+    const [withRules] = sourceDecider.decide({ ...register, subjectRules: rules }, sourceDecider.initialState);
+    expect(withRules).toMatchObject({ type: 'SourceRegistered', data: { subjectRules: rules } });
+    const state = sourceDecider.evolve(sourceDecider.initialState, withRules);
+    expect(state).toMatchObject({ subjectRules: rules });
+    expect(sourceDecider.decide({ type: 'UpdateSource', sourceId: SOURCE_ID, subjectRules: [...rules], at: LATER }, state)).toEqual([]);
+    expect(sourceDecider.decide({ type: 'UpdateSource', sourceId: SOURCE_ID, subjectRules: [], at: LATER }, state)).toEqual([
+      { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, subjectRules: [], at: LATER } },
+    ]);
   });
 
   it('removes an active source and keeps what it was', () => {
     expect(sourceDecider.decide({ type: 'RemoveSource', sourceId: SOURCE_ID, at: LATER }, active)).toEqual([removed]);
-    expect(gone).toEqual({ status: 'removed', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters' });
+    expect(gone).toEqual({ status: 'removed', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', subjectRules: [] });
   });
 
   it('refuses to update or remove a removed source', () => {

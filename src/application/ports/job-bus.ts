@@ -12,6 +12,8 @@ export interface BackupJobPayload {
   sourceId: string;
   path: string;
   full: boolean;
+  /** The source's subject rules: files they match are stored under per-subject keys. */
+  subjectRules?: string[];
 }
 
 export interface RestoreJobPayload {

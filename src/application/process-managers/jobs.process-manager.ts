@@ -55,6 +55,7 @@ export class JobsProcessManager {
             sourceId: event.data.sourceId,
             path: source.path,
             full: event.data.backupType === 'full',
+            ...(source.subjectRules.length > 0 && { subjectRules: source.subjectRules }),
           },
         };
         return this.dispatch(job, event.data.backupId);
@@ -264,6 +265,7 @@ function completeCommand(
         jobId: job.jobId,
         files: Number(result.files),
         bytes: Number(result.bytes),
+        ...(isCounts(result.skippedErased) && { skippedErased: result.skippedErased }),
       };
     case 'verify':
       return {
@@ -275,6 +277,11 @@ function completeCommand(
         bytesChecked: Number(result.bytesChecked),
       };
   }
+}
+
+function isCounts(value: unknown): value is { files: number; bytes: number } {
+  const counts = value as { files?: unknown; bytes?: unknown } | null;
+  return typeof counts === 'object' && counts !== null && Number.isInteger(counts.files) && Number.isInteger(counts.bytes);
 }
 
 function failCommand(tracked: TrackedJob, failure: JobFailure): ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] {

@@ -8,6 +8,8 @@ export interface SourcesTable {
   id: string;
   name: string;
   path: string;
+  /** JSON array of subject rules. */
+  subject_rules: string;
   status: string;
   registered_at: string;
   updated_at: string;
@@ -45,6 +47,9 @@ export interface RestoresTable {
   finished_at: string | null;
   files: number | null;
   bytes: number | null;
+  /** Left out because their data subject was erased. */
+  skipped_files: number | null;
+  skipped_bytes: number | null;
   failure_code: string | null;
   failure_reason: string | null;
 }
@@ -126,6 +131,7 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('path', 'text', (c) => c.notNull())
+    .addColumn('subject_rules', 'text', (c) => c.notNull().defaultTo('[]'))
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('registered_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
@@ -166,6 +172,8 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .addColumn('finished_at', 'text')
     .addColumn('files', 'bigint')
     .addColumn('bytes', 'bigint')
+    .addColumn('skipped_files', 'bigint')
+    .addColumn('skipped_bytes', 'bigint')
     .addColumn('failure_code', 'text')
     .addColumn('failure_reason', 'text')
     .execute();

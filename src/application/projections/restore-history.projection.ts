@@ -30,6 +30,8 @@ export class RestoreHistoryProjection implements Projection {
             finished_at: null,
             files: null,
             bytes: null,
+            skipped_files: null,
+            skipped_bytes: null,
             failure_code: null,
             failure_reason: null,
           })
@@ -47,7 +49,14 @@ export class RestoreHistoryProjection implements Projection {
         await trx
           .updateTable('restores')
           .where('id', '=', event.data.restoreId)
-          .set({ status: 'completed', finished_at: event.data.at, files: event.data.files, bytes: event.data.bytes })
+          .set({
+            status: 'completed',
+            finished_at: event.data.at,
+            files: event.data.files,
+            bytes: event.data.bytes,
+            skipped_files: event.data.skippedErased?.files ?? 0,
+            skipped_bytes: event.data.skippedErased?.bytes ?? 0,
+          })
           .execute();
         return;
       case 'RestoreFailed':

@@ -20,6 +20,7 @@ export class SourcesProjection implements Projection {
             id: event.data.sourceId,
             name: event.data.name,
             path: event.data.path,
+            subject_rules: JSON.stringify(event.data.subjectRules ?? []),
             status: 'active',
             registered_at: event.data.at,
             updated_at: event.data.at,
@@ -34,6 +35,7 @@ export class SourcesProjection implements Projection {
           .set({
             ...(event.data.name !== undefined && { name: event.data.name }),
             ...(event.data.path !== undefined && { path: event.data.path }),
+            ...(event.data.subjectRules !== undefined && { subject_rules: JSON.stringify(event.data.subjectRules) }),
             updated_at: event.data.at,
           })
           .execute();

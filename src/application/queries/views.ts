@@ -5,6 +5,7 @@ export interface SourceView {
   id: string;
   name: string;
   path: string;
+  subjectRules: string[];
   status: string;
   registeredAt: string;
   updatedAt: string;
@@ -42,6 +43,8 @@ export interface RestoreView {
   finishedAt: string | null;
   files: number | null;
   bytes: number | null;
+  /** Files and bytes left out because their data subject was erased. */
+  skippedErased: { files: number; bytes: number } | null;
   failure: { code: string | null; reason: string | null } | null;
   progress?: { filesDone: number; bytesDone: number; totalFiles: number; totalBytes: number } | null;
 }
@@ -54,7 +57,15 @@ export interface Page<T> {
 }
 
 export function sourceView(row: SourcesTable): SourceView {
-  return { id: row.id, name: row.name, path: row.path, status: row.status, registeredAt: row.registered_at, updatedAt: row.updated_at };
+  return {
+    id: row.id,
+    name: row.name,
+    path: row.path,
+    subjectRules: JSON.parse(row.subject_rules) as string[],
+    status: row.status,
+    registeredAt: row.registered_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 export function backupView(row: BackupsTable): BackupView {
@@ -90,6 +101,7 @@ export function restoreView(row: RestoresTable): RestoreView {
     finishedAt: row.finished_at,
     files: row.files === null ? null : Number(row.files),
     bytes: row.bytes === null ? null : Number(row.bytes),
+    skippedErased: row.skipped_files === null ? null : { files: Number(row.skipped_files), bytes: Number(row.skipped_bytes ?? 0) },
     failure: row.failure_code || row.failure_reason ? { code: row.failure_code, reason: row.failure_reason } : null,
   };
 }

@@ -25,6 +25,8 @@ export interface Configuration {
   postgres: { connectionString: string | null; schema: string };
   kafka: { brokers: string[]; topicPrefix: string; partitions: number; sessionTimeoutMs: number };
   eventStoreDbConnectionString: string | null;
+  /** Secret of the HMAC that turns data subjects' ids into pseudonyms; null: a generated file (embedded only). */
+  pseudonymSecret: string | null;
 }
 
 export class ConfigurationError extends Error {
@@ -73,7 +75,17 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   if (eventStore === 'eventstoredb' && !eventStoreDbConnectionString) {
     throw new ConfigurationError('EVENT_STORE=eventstoredb needs EVENTSTORE_CONNECTION_STRING (e.g. esdb://127.0.0.1:2113?tls=false)');
   }
+  const pseudonymSecret = env.CUSTODIA_PSEUDONYM_SECRET || null;
+  if (pseudonymSecret !== null && Buffer.byteLength(pseudonymSecret) < 16) {
+    throw new ConfigurationError('CUSTODIA_PSEUDONYM_SECRET must be at least 16 bytes long');
+  }
+  if (pseudonymSecret === null && (storage === 's3' || bus === 'kafka')) {
+    throw new ConfigurationError(
+      'the distributed mode needs CUSTODIA_PSEUDONYM_SECRET (the same on every process): pseudonyms must match everywhere',
+    );
+  }
   return {
+    pseudonymSecret,
     eventStore,
     bus,
     storage,

@@ -39,9 +39,24 @@ export class CreateSourceDto {
   @MaxLength(4096)
   @Matches(ABSOLUTE_PATH, { message: 'path must be an absolute path' })
   path!: string;
+
+  /** Path templates naming the data subject, e.g. customers/{subject}/** (checked by the engine's parser). */
+  @OptionalField()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @MaxLength(500, { each: true })
+  subjectRules?: string[];
 }
 
 export class UpdateSourceDto {
+  @OptionalField()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @MaxLength(500, { each: true })
+  subjectRules?: string[];
+
   @OptionalField()
   @IsString()
   @IsNotEmpty()

@@ -5,10 +5,22 @@ import { ExecuteSourceCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
 import { GetSourceQuery, ListSourcesQuery } from '../../application/queries/catalog.queries';
 import { SourceView } from '../../application/queries/views';
-import { SourceState } from '../../domain';
+import { DomainError, SourceState } from '../../domain';
+import { SubjectRules } from '../../engine';
 import { RequestContext } from './actor';
 import { CreateSourceDto, ListSourcesQueryDto, UpdateSourceDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
+
+/** Subject rules are parsed by the engine that will apply them; a bad one is a 400 now, not a failed backup later. */
+function checkSubjectRules(rules: string[] | undefined): string[] | undefined {
+  if (rules === undefined) return undefined;
+  try {
+    SubjectRules.compile(rules);
+  } catch (error) {
+    throw new DomainError('INVALID_INPUT', `subjectRules: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return rules;
+}
 
 @Controller('sources')
 export class SourcesController {
@@ -21,17 +33,25 @@ export class SourcesController {
   @HttpCode(201)
   async register(@Body() body: CreateSourceDto, @RequestContext() context: CommandContext) {
     const sourceId = randomUUID();
-    await this.commands.execute(new ExecuteSourceCommand({ type: 'RegisterSource', sourceId, name: body.name, path: body.path }, context));
-    return { id: sourceId, name: body.name, path: body.path, status: 'active' };
+    const subjectRules = checkSubjectRules(body.subjectRules);
+    await this.commands.execute(
+      new ExecuteSourceCommand({ type: 'RegisterSource', sourceId, name: body.name, path: body.path, subjectRules }, context),
+    );
+    return { id: sourceId, name: body.name, path: body.path, subjectRules: subjectRules ?? [], status: 'active' };
   }
 
   @Patch(':id')
   async update(@Param('id', ResourceIdPipe) id: string, @Body() body: UpdateSourceDto, @RequestContext() context: CommandContext) {
     const result = await this.commands.execute<ExecuteSourceCommand, { state: SourceState }>(
-      new ExecuteSourceCommand({ type: 'UpdateSource', sourceId: id, name: body.name, path: body.path }, context),
+      new ExecuteSourceCommand(
+        { type: 'UpdateSource', sourceId: id, name: body.name, path: body.path, subjectRules: checkSubjectRules(body.subjectRules) },
+        context,
+      ),
     );
     const state = result.state;
-    return state.status === 'none' ? { id } : { id, name: state.name, path: state.path, status: state.status };
+    return state.status === 'none'
+      ? { id }
+      : { id, name: state.name, path: state.path, subjectRules: state.subjectRules, status: state.status };
   }
 
   @Delete(':id')

@@ -1,8 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '@nestjs/common';
-import { EngineError, objectStoreFromLocation, Repository } from '../../engine';
+import { EngineError, hmacPseudonymiser, objectStoreFromLocation, Pseudonymiser, Repository } from '../../engine';
+
+/** Plaintext object holding an HMAC check value of the pseudonymisation secret (not the secret). */
+const PSEUDONYM_CHECK = 'pseudonym-check';
 import { RepositoryProvider } from '../../worker/repository-provider';
 import { Configuration } from '../config/configuration';
 
@@ -22,6 +25,50 @@ export class ServiceRepositoryProvider implements RepositoryProvider {
     return this.config.repositoryLocation;
   }
 
+  /**
+   * The pseudonymiser for data subjects' ids: HMAC with CUSTODIA_PSEUDONYM_SECRET or, in the
+   * embedded mode when unset, a secret generated once in DATA_DIR (mode 0600).
+   */
+  async pseudonymiser(): Promise<Pseudonymiser> {
+    return hmacPseudonymiser(await this.pseudonymSecret());
+  }
+
+  private async pseudonymSecret(): Promise<string> {
+    if (this.config.pseudonymSecret) return this.config.pseudonymSecret;
+    const file = path.join(this.config.dataDir, 'pseudonym.secret');
+    try {
+      return (await fs.readFile(file, 'utf8')).trim();
+    } catch {
+      await fs.mkdir(this.config.dataDir, { recursive: true, mode: 0o700 });
+      const secret = randomBytes(32).toString('base64url');
+      await fs.writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+      this.logger.warn(`CUSTODIA_PSEUDONYM_SECRET is not set: generated one in ${file}; keep it with the repository key`);
+      return secret;
+    }
+  }
+
+  /**
+   * Pseudonyms must stay the same for the repository's whole life (erasure finds a subject's
+   * key by its pseudonym), so the repository keeps a check value of the secret it was first
+   * used with, and a different secret stops the start instead of silently creating new keys.
+   */
+  private async checkPseudonymSecret(repository: Repository): Promise<void> {
+    const check = createHmac('sha256', await this.pseudonymSecret())
+      .update('custodia-pseudonym-check')
+      .digest('hex');
+    const stored = await repository.store.get(PSEUDONYM_CHECK).then(
+      (data) => data.toString('utf8').trim(),
+      () => null,
+    );
+    if (stored === null) await repository.store.put(PSEUDONYM_CHECK, Buffer.from(`${check}\n`));
+    else if (stored !== check) {
+      throw new EngineError(
+        'PSEUDONYM_SECRET_MISSING',
+        `CUSTODIA_PSEUDONYM_SECRET is not the secret ${this.location} was set up with: data subjects' pseudonyms would not match`,
+      );
+    }
+  }
+
   get keyFile(): string {
     return path.join(this.config.dataDir, 'repository.key');
   }
@@ -38,10 +85,16 @@ export class ServiceRepositoryProvider implements RepositoryProvider {
     const store = objectStoreFromLocation(this.location);
     const exists = (await store.stat('config')) !== null;
     const passphrase = this.config.passphrase ?? (await this.keyFilePassphrase(exists));
-    if (exists) return Repository.open(store, passphrase);
+    if (exists) {
+      const repository = await Repository.open(store, passphrase);
+      await this.checkPseudonymSecret(repository);
+      return repository;
+    }
     if (this.config.storage === 'fs') await fs.mkdir(this.location, { recursive: true, mode: 0o700 });
     this.logger.log(`creating the backup repository at ${this.location}`);
-    return Repository.init(store, passphrase, { kdfCost: { N: this.config.kdfN, r: 8, p: 1 } });
+    const repository = await Repository.init(store, passphrase, { kdfCost: { N: this.config.kdfN, r: 8, p: 1 } });
+    await this.checkPseudonymSecret(repository);
+    return repository;
   }
 
   private async keyFilePassphrase(repositoryExists: boolean): Promise<string> {
