@@ -53,6 +53,7 @@ function serviceEnv(dataDir: string): NodeJS.ProcessEnv {
   if (!distributed) return base;
   return {
     ...base,
+    CUSTODIA_PSEUDONYM_SECRET: 'bench-pseudonym-secret-32-bytes!',
     EVENT_STORE: 'postgres',
     PGHOST: process.env.PGHOST ?? '127.0.0.1',
     PGUSER: process.env.PGUSER ?? 'postgres',

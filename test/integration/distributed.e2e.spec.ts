@@ -91,6 +91,7 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
       STORAGE: 's3',
       REPOSITORY: `s3://${bucket}/repository`,
       CUSTODIA_PASSPHRASE: 'distributed-e2e-passphrase',
+      CUSTODIA_PSEUDONYM_SECRET: 'distributed-e2e-pseudonym-secret',
       CUSTODIA_KDF_N: '1024',
       DATA_DIR: path.join(work, 'data'),
       WORKER_CONCURRENCY: '1',
@@ -118,9 +119,19 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
     const base = `http://127.0.0.1:${port}`;
     const api = launch(['serve'], { ...env, PORT: String(port) });
     processes.push(api);
-    await until('the API', async () => ((await fetch(`${base}/sources`)).ok ? true : undefined), 90_000).catch((error: Error) => {
-      throw new Error(`${error.message}\n${api.output()}`);
-    });
+    const apiDeadline = Date.now() + 90_000;
+    for (;;) {
+      // A process that stopped at start (a bad setting) fails the test at once, with its message.
+      if (api.child.exitCode !== null || Date.now() > apiDeadline) throw new Error(`the API did not start:\n${api.output()}`);
+      if (
+        await fetch(`${base}/sources`).then(
+          (response) => response.ok,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const workers = [launch(['worker'], env), launch(['worker'], env)];
     processes.push(...workers);
 
