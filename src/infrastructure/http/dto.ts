@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -26,6 +27,10 @@ const ABSOLUTE_PATH = /^\/[^\0]*$/;
  */
 const OptionalField = () => ValidateIf((_object, value) => value !== undefined);
 
+/** An optional list of strings (subject rules, include paths), bounded in count and length. */
+const OptionalStringList = (maxItems: number, maxLength: number) =>
+  applyDecorators(OptionalField(), IsArray(), ArrayMaxSize(maxItems), IsString({ each: true }), MaxLength(maxLength, { each: true }));
+
 /** UUIDs in bodies and queries are compared as stored, in lower case (as ResourceIdPipe does for routes). */
 const LowerCase = () => Transform(({ value }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
@@ -41,20 +46,12 @@ export class CreateSourceDto {
   path!: string;
 
   /** Path templates naming the data subject, e.g. customers/{subject}/** (checked by the engine's parser). */
-  @OptionalField()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @IsString({ each: true })
-  @MaxLength(500, { each: true })
+  @OptionalStringList(50, 500)
   subjectRules?: string[];
 }
 
 export class UpdateSourceDto {
-  @OptionalField()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @IsString({ each: true })
-  @MaxLength(500, { each: true })
+  @OptionalStringList(50, 500)
   subjectRules?: string[];
 
   @OptionalField()
@@ -97,11 +94,7 @@ export class RequestRestoreDto {
   @Matches(ABSOLUTE_PATH, { message: 'target must be an absolute path' })
   target!: string;
 
-  @OptionalField()
-  @IsArray()
-  @ArrayMaxSize(1000)
-  @IsString({ each: true })
-  @MaxLength(4096, { each: true })
+  @OptionalStringList(1000, 4096)
   include?: string[];
 
   @OptionalField()
