@@ -18,6 +18,8 @@ export interface Configuration {
   eventStore: 'sqlite' | 'postgres' | 'eventstoredb';
   bus: 'inprocess' | 'kafka';
   storage: 'fs' | 's3';
+  /** Where per-data-subject keys live (KEY_VAULT): in the repository, or in PostgreSQL (DATABASE_URL/PG*, PG_SCHEMA). */
+  keyVault: 'repository' | 'postgres';
   /** The repository: a folder, or s3://bucket/prefix with STORAGE=s3. */
   repositoryLocation: string;
   /** Whether this `serve` process also runs a worker (always with BUS=inprocess). */
@@ -46,6 +48,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const eventStore = choice(env, 'EVENT_STORE', ['sqlite', 'postgres', 'eventstoredb'] as const, 'sqlite');
   const bus = choice(env, 'BUS', ['inprocess', 'kafka'] as const, 'inprocess');
   const storage = choice(env, 'STORAGE', ['fs', 's3'] as const, 'fs');
+  const keyVault = choice(env, 'KEY_VAULT', ['repository', 'postgres'] as const, eventStore === 'postgres' ? 'postgres' : 'repository');
   const repositoryLocation = env.REPOSITORY || path.join(dataDir, 'repository');
   if (storage === 's3' && !repositoryLocation.startsWith('s3://')) {
     throw new ConfigurationError(
@@ -71,6 +74,9 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
       'EVENT_STORE=postgres needs DATABASE_URL (postgres://user@host:port/db) or the PG* variables (PGHOST, ...)',
     );
   }
+  if (keyVault === 'postgres' && !connectionString && !env.PGHOST) {
+    throw new ConfigurationError('KEY_VAULT=postgres needs DATABASE_URL (postgres://user@host:port/db) or the PG* variables (PGHOST, ...)');
+  }
   const eventStoreDbConnectionString = env.EVENTSTORE_CONNECTION_STRING || null;
   if (eventStore === 'eventstoredb' && !eventStoreDbConnectionString) {
     throw new ConfigurationError('EVENT_STORE=eventstoredb needs EVENTSTORE_CONNECTION_STRING (e.g. esdb://127.0.0.1:2113?tls=false)');
@@ -89,6 +95,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     eventStore,
     bus,
     storage,
+    keyVault,
     repositoryLocation: storage === 's3' ? repositoryLocation : path.resolve(repositoryLocation),
     workerInProcess,
     postgres: { connectionString, schema: env.PG_SCHEMA || 'public' },

@@ -8,6 +8,7 @@ import { EngineError, hmacPseudonymiser, objectStoreFromLocation, Pseudonymiser,
 const PSEUDONYM_CHECK = 'pseudonym-check';
 import { RepositoryProvider } from '../../worker/repository-provider';
 import { Configuration } from '../config/configuration';
+import { attachKeyVault } from './key-vault.factory';
 
 /**
  * The service's repository: REPOSITORY (a folder, by default DATA_DIR/repository, or an S3
@@ -18,6 +19,7 @@ import { Configuration } from '../config/configuration';
 export class ServiceRepositoryProvider implements RepositoryProvider {
   private readonly logger = new Logger('Repository');
   private opening: Promise<Repository> | null = null;
+  private secret: Promise<string> | null = null;
 
   constructor(private readonly config: Configuration) {}
 
@@ -33,7 +35,16 @@ export class ServiceRepositoryProvider implements RepositoryProvider {
     return hmacPseudonymiser(await this.pseudonymSecret());
   }
 
-  private async pseudonymSecret(): Promise<string> {
+  /** Read (or generated) once: the API and the in-process worker ask for it at the same time. */
+  private pseudonymSecret(): Promise<string> {
+    this.secret ??= this.loadPseudonymSecret().catch((error: unknown) => {
+      this.secret = null;
+      throw error;
+    });
+    return this.secret;
+  }
+
+  private async loadPseudonymSecret(): Promise<string> {
     if (this.config.pseudonymSecret) return this.config.pseudonymSecret;
     const file = path.join(this.config.dataDir, 'pseudonym.secret');
     try {
@@ -88,12 +99,14 @@ export class ServiceRepositoryProvider implements RepositoryProvider {
     if (exists) {
       const repository = await Repository.open(store, passphrase);
       await this.checkPseudonymSecret(repository);
+      await attachKeyVault(this.config, repository);
       return repository;
     }
     if (this.config.storage === 'fs') await fs.mkdir(this.location, { recursive: true, mode: 0o700 });
     this.logger.log(`creating the backup repository at ${this.location}`);
     const repository = await Repository.init(store, passphrase, { kdfCost: { N: this.config.kdfN, r: 8, p: 1 } });
     await this.checkPseudonymSecret(repository);
+    await attachKeyVault(this.config, repository);
     return repository;
   }
 
