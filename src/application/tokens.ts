@@ -7,3 +7,4 @@ export const CLOCK = Symbol('Clock');
 export const READ_MODEL = Symbol('ReadModel');
 export const SOURCE_PATHS = Symbol('SourcePaths');
 export const SETTINGS = Symbol('Settings');
+export const SUBJECT_PSEUDONYMS = Symbol('SubjectPseudonyms');

@@ -1,6 +1,6 @@
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { BackupStatisticsData, BackupType, EventOf, FailureData } from './events';
+import { BackupStatisticsData, BackupSubjectData, BackupType, EventOf, FailureData } from './events';
 
 export type BackupEvent =
   | EventOf<'BackupRequested'>
@@ -25,6 +25,7 @@ export type BackupCommand =
       snapshotId: string;
       merkleRoot: string;
       statistics: BackupStatisticsData;
+      subjects?: BackupSubjectData[];
       at: string;
     }
   | ({ type: 'FailBackup'; backupId: string; jobId: string | null; at: string } & FailureData)
@@ -92,6 +93,7 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
               snapshotId: command.snapshotId,
               merkleRoot: command.merkleRoot,
               statistics: command.statistics,
+              ...(command.subjects && { subjects: command.subjects }),
               at,
             },
           },

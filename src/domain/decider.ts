@@ -18,4 +18,6 @@ export const Streams = {
   source: (id: string) => `source-${id}`,
   backup: (id: string) => `backup-${id}`,
   restore: (id: string) => `restore-${id}`,
+  /** A data subject, by pseudonym. */
+  subject: (pseudonym: string) => `subject-${pseudonym}`,
 };

@@ -19,6 +19,17 @@ export interface BackupStatisticsData {
 
 export type BackupType = 'full' | 'incremental';
 
+/**
+ * What one backup holds of one data subject (by pseudonym): counts from the subject's sealed
+ * entries, and whether the backup created the subject's key (a key operation, audited).
+ */
+export interface BackupSubjectData {
+  subject: string;
+  files: number;
+  bytes: number;
+  keyCreated: boolean;
+}
+
 export interface FailureData {
   code: string;
   reason: string;
@@ -34,7 +45,16 @@ export type DomainEvent =
   | { type: 'BackupStarted'; data: { backupId: string; jobId: string; attempt: number; at: string } }
   | {
       type: 'BackupCompleted';
-      data: { backupId: string; jobId: string; snapshotId: string; merkleRoot: string; statistics: BackupStatisticsData; at: string };
+      /** subjects: present when the source has subject rules (one item per data subject found). */
+      data: {
+        backupId: string;
+        jobId: string;
+        snapshotId: string;
+        merkleRoot: string;
+        statistics: BackupStatisticsData;
+        subjects?: BackupSubjectData[];
+        at: string;
+      };
     }
   | { type: 'BackupFailed'; data: { backupId: string; jobId: string | null; at: string } & FailureData }
   | { type: 'BackupCancelled'; data: { backupId: string; reason: string; at: string } }
@@ -51,6 +71,8 @@ export type DomainEvent =
         target: string;
         include: string[];
         purpose: string;
+        /** Set for a subject access request: only this subject's (pseudonym's) files are restored. */
+        subject?: string;
         at: string;
       };
     }
@@ -67,7 +89,15 @@ export type DomainEvent =
         at: string;
       };
     }
-  | { type: 'RestoreFailed'; data: { restoreId: string; jobId: string | null; at: string } & FailureData };
+  | { type: 'RestoreFailed'; data: { restoreId: string; jobId: string | null; at: string } & FailureData }
+  /**
+   * Erasure of a data subject (GDPR Art. 17), on the stream of the subject's pseudonym. The
+   * external id is never stored; requestedBy names the requester (a role or staff id).
+   */
+  | { type: 'ErasureRequested'; data: { erasureId: string; subject: string; legalBasis: string; requestedBy: string; at: string } }
+  | { type: 'SubjectKeyShredded'; data: { erasureId: string; subject: string; jobId: string; keysShredded: number; at: string } }
+  | { type: 'ErasureCompleted'; data: { erasureId: string; subject: string; at: string } }
+  | { type: 'ErasureFailed'; data: { erasureId: string; subject: string; jobId: string | null; at: string } & FailureData };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
@@ -89,4 +119,8 @@ export const EVENT_SCHEMA_VERSION: Record<DomainEventType, number> = {
   RestoreStarted: 1,
   RestoreCompleted: 1,
   RestoreFailed: 1,
+  ErasureRequested: 1,
+  SubjectKeyShredded: 1,
+  ErasureCompleted: 1,
+  ErasureFailed: 1,
 };

@@ -4,3 +4,4 @@ export * from './domain-error';
 export * from './events';
 export * from './restore';
 export * from './source';
+export * from './subject';

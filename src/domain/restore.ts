@@ -22,6 +22,8 @@ export type RestoreCommand =
       target: string;
       include: string[];
       purpose: string;
+      /** A subject access request: restore only this subject's files (its pseudonym). */
+      subject?: string;
       at: string;
     }
   | { type: 'StartRestore'; restoreId: string; jobId: string; attempt: number; at: string }
@@ -63,6 +65,7 @@ export const restoreDecider: Decider<RestoreCommand, RestoreState, RestoreEvent>
             target: command.target,
             include: command.include,
             purpose: command.purpose,
+            ...(command.subject !== undefined && { subject: command.subject }),
             at,
           },
         },

@@ -1,6 +1,6 @@
 /** The backup engine's public API: used by the CLI and by the worker, with no Nest dependency. */
 export { backup } from './backup/backup';
-export type { BackupOptions, BackupProgress, BackupResult } from './backup/backup';
+export type { BackupOptions, BackupProgress, BackupResult, BackupSubjectTotals } from './backup/backup';
 export { check, inSlice } from './check/check';
 export { verifySnapshot } from './check/verify-snapshot';
 export type { SnapshotVerification } from './check/verify-snapshot';
@@ -28,6 +28,6 @@ export { hmacPseudonymiser, MIN_PSEUDONYM_SECRET_LENGTH } from './subjects/pseud
 export type { Pseudonymiser } from './subjects/pseudonym';
 export { RepositoryKeyVault } from './subjects/key-vault';
 export type { KeyVault, ShredResult, SubjectKeyInfo, SubjectKeyMaterial, SubjectKeyStatus } from './subjects/key-vault';
-export { findSubjectData } from './subjects/find-subject-data';
+export { findSubjectData, subjectsInSnapshot } from './subjects/find-subject-data';
 export type { SubjectData, SubjectSnapshotData } from './subjects/find-subject-data';
 export type { BackupSubjects } from './backup/backup';

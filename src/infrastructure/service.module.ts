@@ -5,6 +5,11 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { BackupCommandHandler } from '../application/commands/backup-command.handler';
 import { RestoreCommandHandler } from '../application/commands/restore-command.handler';
 import { SourceCommandHandler } from '../application/commands/source-command.handler';
+import { SubjectCommandHandler } from '../application/commands/subject-command.handler';
+import { SubjectPseudonyms } from '../application/ports/pseudonyms';
+import { SubjectsProjection } from '../application/projections/subjects.projection';
+import { SUBJECT_QUERY_HANDLERS } from '../application/queries/subject.queries';
+import { SubjectsController } from './http/subjects.controller';
 import { JobTracker } from '../application/process-managers/job-tracker';
 import { JobsProcessManager } from '../application/process-managers/jobs.process-manager';
 import { systemClock } from '../application/ports/clock';
@@ -18,7 +23,16 @@ import { RestoreHistoryProjection } from '../application/projections/restore-his
 import { SourcesProjection } from '../application/projections/sources.projection';
 import { AUDIT_QUERY_HANDLERS } from '../application/queries/audit.queries';
 import { QUERY_HANDLERS } from '../application/queries/catalog.queries';
-import { CHECKPOINT_STORE, CLOCK, EVENT_STORE, JOB_BUS, READ_MODEL, SETTINGS, SOURCE_PATHS } from '../application/tokens';
+import {
+  CHECKPOINT_STORE,
+  CLOCK,
+  EVENT_STORE,
+  JOB_BUS,
+  READ_MODEL,
+  SETTINGS,
+  SOURCE_PATHS,
+  SUBJECT_PSEUDONYMS,
+} from '../application/tokens';
 import { JobWorker } from '../worker/job-worker';
 import { openEventStore, openJobBus, openReadModel } from './adapters';
 import { KafkaIntegrationPublisher } from './bus/kafka-integration-publisher';
@@ -60,22 +74,25 @@ export function projectionsFor(events: EventStore, db: ReadModel): ProjectionRun
     new BackupCatalogProjection(),
     new RestoreHistoryProjection(),
     new AuditTrailProjection(),
+    new SubjectsProjection(),
   ]);
 }
 
-function workerProviders(config: Configuration): Provider[] {
-  return [
-    { provide: ServiceRepositoryProvider, useFactory: () => new ServiceRepositoryProvider(config) },
-    {
-      provide: JobWorker,
-      useFactory: async (bus: JobBus, repositories: ServiceRepositoryProvider) =>
-        new JobWorker(bus, repositories, systemClock, {
-          heartbeatIntervalMs: config.heartbeatIntervalMs,
-          pseudonymise: await repositories.pseudonymiser(),
-        }),
-      inject: [JOB_BUS, ServiceRepositoryProvider],
-    },
-  ];
+const repositoryProvider = (config: Configuration): Provider => ({
+  provide: ServiceRepositoryProvider,
+  useFactory: () => new ServiceRepositoryProvider(config),
+});
+
+function workerProvider(config: Configuration): Provider {
+  return {
+    provide: JobWorker,
+    useFactory: async (bus: JobBus, repositories: ServiceRepositoryProvider) =>
+      new JobWorker(bus, repositories, systemClock, {
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        pseudonymise: await repositories.pseudonymiser(),
+      }),
+    inject: [JOB_BUS, ServiceRepositoryProvider],
+  };
 }
 
 /**
@@ -90,7 +107,7 @@ export class ServiceModule {
     return {
       module: ServiceModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [SourcesController, BackupsController, RestoresController, AuditController],
+      controllers: [SourcesController, BackupsController, RestoresController, AuditController, SubjectsController],
       providers: [
         { provide: CONFIGURATION, useValue: config },
         { provide: SETTINGS, useValue: config.orchestration },
@@ -104,7 +121,16 @@ export class ServiceModule {
         { provide: RestoreTargets, useFactory: () => new RestoreTargets(config.restoreRoots) },
         { provide: JobTracker, useFactory: (db: ReadModel) => new JobTracker(db), inject: [READ_MODEL] },
         { provide: ProjectionRunner, useFactory: projectionsFor, inject: [EVENT_STORE, READ_MODEL] },
-        ...(config.workerInProcess ? workerProviders(config) : []),
+        repositoryProvider(config),
+        {
+          provide: SUBJECT_PSEUDONYMS,
+          useFactory: async (repositories: ServiceRepositoryProvider): Promise<SubjectPseudonyms> => {
+            const pseudonymise = await repositories.pseudonymiser();
+            return { pseudonymOf: pseudonymise };
+          },
+          inject: [ServiceRepositoryProvider],
+        },
+        ...(config.workerInProcess ? [workerProvider(config)] : []),
         {
           provide: INTEGRATION_PUBLISHER,
           useFactory: (bus: JobBus) =>
@@ -115,7 +141,9 @@ export class ServiceModule {
         SourceCommandHandler,
         BackupCommandHandler,
         RestoreCommandHandler,
+        SubjectCommandHandler,
         ...QUERY_HANDLERS,
+        ...SUBJECT_QUERY_HANDLERS,
         ...AUDIT_QUERY_HANDLERS,
         JobsProcessManager,
         Orchestrator,
@@ -136,7 +164,12 @@ export class WorkerModule {
   static forRoot(config: Configuration, bus?: JobBus): DynamicModule {
     return {
       module: WorkerModule,
-      providers: [{ provide: JOB_BUS, useFactory: () => bus ?? openJobBus(config) }, ...workerProviders(config), WorkerLifecycle],
+      providers: [
+        { provide: JOB_BUS, useFactory: () => bus ?? openJobBus(config) },
+        repositoryProvider(config),
+        workerProvider(config),
+        WorkerLifecycle,
+      ],
     };
   }
 }

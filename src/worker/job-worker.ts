@@ -1,5 +1,15 @@
 import { Logger } from '@nestjs/common';
-import { backup, EngineError, Pseudonymiser, Repository, restore, Snapshot, verifySnapshot } from '../engine';
+import {
+  backup,
+  BackupSubjectTotals,
+  EngineError,
+  Pseudonymiser,
+  Repository,
+  restore,
+  Snapshot,
+  subjectsInSnapshot,
+  verifySnapshot,
+} from '../engine';
 import { Clock } from '../application/ports/clock';
 import {
   BackupJobPayload,
@@ -95,6 +105,11 @@ export class JobWorker {
         const verification = await verifySnapshot(repository, job.payload.snapshotId);
         return { blobsChecked: verification.blobsChecked, bytesChecked: verification.bytesChecked };
       }
+      case 'erase': {
+        // Idempotent: a redelivered job finds the keys gone and reports 0 destroyed.
+        const shredded = await repository.keyVault.shred(job.payload.subject);
+        return { keysShredded: shredded.keysShredded, status: shredded.status };
+      }
     }
   }
 
@@ -108,8 +123,14 @@ export class JobWorker {
     const earlier = (await repository.listSnapshots()).find((stored) => stored.snapshot.tags.includes(jobTag));
     let id: string;
     let snapshot: Snapshot;
+    let subjects: BackupSubjectTotals[];
     if (earlier) {
       ({ id, snapshot } = earlier);
+      // Which keys that attempt created is not recorded in the snapshot: counted as none.
+      const held = snapshot.subjectRules?.length ? await subjectsInSnapshot(repository, snapshot.tree) : new Map();
+      subjects = [...held.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([pseudonym, data]) => ({ pseudonym, files: data.files, bytes: data.bytes, keyCreated: false }));
     } else {
       const result = await backup(repository, payload.path, {
         full: payload.full,
@@ -117,7 +138,7 @@ export class JobWorker {
         onProgress,
         subjects: this.subjectsFor(payload.subjectRules),
       });
-      ({ snapshotId: id, snapshot } = result);
+      ({ snapshotId: id, snapshot, subjects } = result);
     }
     const s = snapshot.statistics;
     return {
@@ -135,6 +156,9 @@ export class JobWorker {
         durationMs: s.durationMs,
         errors: s.errors,
       },
+      ...(snapshot.subjectRules?.length && {
+        subjects: subjects.map(({ pseudonym, files, bytes, keyCreated }) => ({ subject: pseudonym, files, bytes, keyCreated })),
+      }),
     };
   }
 
@@ -150,6 +174,7 @@ export class JobWorker {
       include: payload.include,
       overwrite: attempt > 1,
       onProgress,
+      ...(payload.subject !== undefined && { onlySubject: payload.subject }),
     });
     if (result.errors.length > 0) {
       throw new EngineError(

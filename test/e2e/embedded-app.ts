@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { Configuration, loadConfiguration } from '../../src/infrastructure/config/configuration';
@@ -16,7 +16,7 @@ export interface TestApp {
 }
 
 /** Boots the whole embedded service in-process on a temporary DATA_DIR. */
-export async function startApp(env: Record<string, string> = {}, dataDir?: string): Promise<TestApp> {
+export async function startApp(env: Record<string, string> = {}, dataDir?: string, logger?: LoggerService): Promise<TestApp> {
   const dir = dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-e2e-')));
   const config = loadConfiguration({
     DATA_DIR: dir,
@@ -28,7 +28,7 @@ export async function startApp(env: Record<string, string> = {}, dataDir?: strin
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [ServiceModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication({ logger: ['error'] });
+  const app = moduleRef.createNestApplication({ logger: logger ?? ['error'] });
   app.enableShutdownHooks();
   await app.init();
   return {
@@ -66,4 +66,21 @@ export async function snapshotTree(root: string): Promise<Record<string, string>
     else if (entry.isDirectory()) out[`${rel}/`] = 'dir';
   }
   return out;
+}
+
+/** A Nest logger that keeps every line at every level, for tests that read what the service logs. */
+export class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log = (...message: unknown[]) => this.keep('log', message);
+  error = (...message: unknown[]) => this.keep('error', message);
+  warn = (...message: unknown[]) => this.keep('warn', message);
+  debug = (...message: unknown[]) => this.keep('debug', message);
+  verbose = (...message: unknown[]) => this.keep('verbose', message);
+  fatal = (...message: unknown[]) => this.keep('fatal', message);
+
+  private keep(level: string, message: unknown[]): void {
+    this.lines.push(
+      `${level} ${message.map((part) => (part instanceof Error ? `${part.message} ${part.stack}` : String(part))).join(' ')}`,
+    );
+  }
 }

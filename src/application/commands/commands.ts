@@ -1,4 +1,4 @@
-import { BackupCommand, RestoreCommand, SourceCommand } from '../../domain';
+import { BackupCommand, RestoreCommand, SourceCommand, SubjectCommand } from '../../domain';
 import { CommandContext } from '../event-envelope';
 
 /** `Omit` that keeps a union a union: the handler stamps `at` from the clock. */
@@ -26,6 +26,14 @@ export class ExecuteRestoreCommand {
     readonly command:
       | WithoutTime<Exclude<RestoreCommand, { type: 'RequestRestore' }>>
       | Omit<Extract<RestoreCommand, { type: 'RequestRestore' }>, 'at' | 'backup'>,
+    readonly context: CommandContext,
+  ) {}
+}
+
+/** Erasure commands; the subject is already a pseudonym here (the HTTP edge turned the external id into one). */
+export class ExecuteSubjectCommand {
+  constructor(
+    readonly command: WithoutTime<SubjectCommand>,
     readonly context: CommandContext,
   ) {}
 }

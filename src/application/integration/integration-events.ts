@@ -103,6 +103,15 @@ export function toIntegrationEvent(recorded: RecordedEvent): IntegrationEvent | 
         code: event.data.code,
         reason: event.data.reason,
       });
+    case 'ErasureCompleted':
+      // Other systems holding the subject's data under the same pseudonym can erase theirs too.
+      return envelope('custodia.erasure.completed', event.data.erasureId, { erasureId: event.data.erasureId, subject: event.data.subject });
+    case 'ErasureFailed':
+      return envelope('custodia.erasure.failed', event.data.erasureId, {
+        erasureId: event.data.erasureId,
+        subject: event.data.subject,
+        code: event.data.code,
+      });
     default:
       return null;
   }

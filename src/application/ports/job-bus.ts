@@ -5,7 +5,7 @@
  * throws is retried with backoff, and after the last attempt the job goes to the dead-letter
  * list with the reason; a malformed message goes there too and never stops consumption.
  */
-export type JobKind = 'backup' | 'restore' | 'verify';
+export type JobKind = 'backup' | 'restore' | 'verify' | 'erase';
 
 export interface BackupJobPayload {
   backupId: string;
@@ -22,12 +22,21 @@ export interface RestoreJobPayload {
   snapshotId: string;
   target: string;
   include: string[];
+  /** An access request: restore only this data subject's files (a pseudonym). */
+  subject?: string;
 }
 
 export interface VerifyJobPayload {
   backupId: string;
   verificationId: string;
   snapshotId: string;
+}
+
+/** Destroy every key of one data subject (GDPR erasure). */
+export interface EraseJobPayload {
+  erasureId: string;
+  /** The subject's pseudonym. */
+  subject: string;
 }
 
 /** Common fields: `correlationId` ties the job's events to the request that caused it. */
@@ -41,7 +50,8 @@ interface JobBase {
 export type Job =
   | (JobBase & { kind: 'backup'; payload: BackupJobPayload })
   | (JobBase & { kind: 'restore'; payload: RestoreJobPayload })
-  | (JobBase & { kind: 'verify'; payload: VerifyJobPayload });
+  | (JobBase & { kind: 'verify'; payload: VerifyJobPayload })
+  | (JobBase & { kind: 'erase'; payload: EraseJobPayload });
 
 export interface JobFailure {
   code: string;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { backupDecider, DomainError, sourceDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
-import { ExecuteBackupCommand, ExecuteRestoreCommand } from '../commands/commands';
+import { ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
 import { CommandContext, toDomainEvent } from '../event-envelope';
 import { Clock } from '../ports/clock';
 import { EventStore, RecordedEvent } from '../ports/event-store';
@@ -74,6 +74,7 @@ export class JobsProcessManager {
               snapshotId: event.data.snapshotId,
               target: event.data.target,
               include: event.data.include,
+              ...(event.data.subject !== undefined && { subject: event.data.subject }),
             },
           },
           event.data.restoreId,
@@ -93,6 +94,22 @@ export class JobsProcessManager {
           event.data.verificationId,
         );
       }
+      case 'ErasureRequested':
+        // Keyed by subject: a second erasure of the same subject waits for the first.
+        return this.dispatch(
+          {
+            jobId: `erase-${recorded.id}`,
+            kind: 'erase',
+            key: Streams.subject(event.data.subject),
+            attempt: 1,
+            correlationId,
+            payload: { erasureId: event.data.erasureId, subject: event.data.subject },
+          },
+          event.data.erasureId,
+        );
+      case 'ErasureCompleted':
+      case 'ErasureFailed':
+        return this.closeJobsFor(event.data.erasureId);
       case 'BackupCancelled':
         // The worker may still finish; its result is then refused by the aggregate and ignored.
         return this.closeJobsFor(event.data.backupId);
@@ -199,7 +216,7 @@ export class JobsProcessManager {
   private async issue(
     tracked: TrackedJob,
     origin: { jobId: string; attempt: number; status?: string; cause?: string },
-    command: ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] | null,
+    command: JobCommand | null,
   ): Promise<void> {
     if (!command) return;
     const context: CommandContext = {
@@ -208,9 +225,7 @@ export class JobsProcessManager {
       causationId: origin.cause ?? `job:${origin.jobId}:${origin.attempt}:${origin.status ?? ''}`,
     };
     try {
-      if (tracked.job.kind === 'restore')
-        await this.commands.execute(new ExecuteRestoreCommand(command as ExecuteRestoreCommand['command'], context));
-      else await this.commands.execute(new ExecuteBackupCommand(command as ExecuteBackupCommand['command'], context));
+      await this.commands.execute(commandMessage(tracked.job, command, context));
     } catch (error) {
       // The aggregate has moved on (cancelled, or already settled by a duplicate): nothing to do.
       if (error instanceof DomainError && error.code === 'INVALID_TRANSITION') return;
@@ -236,17 +251,28 @@ export class JobsProcessManager {
   }
 }
 
-function startCommand(tracked: TrackedJob, attempt: number): ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] | null {
+type JobCommand = ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] | ExecuteSubjectCommand['command'];
+
+/** The CommandBus message for a job's command: each job kind acts on one aggregate type. */
+function commandMessage(job: Job, command: JobCommand, context: CommandContext) {
+  switch (job.kind) {
+    case 'restore':
+      return new ExecuteRestoreCommand(command as ExecuteRestoreCommand['command'], context);
+    case 'erase':
+      return new ExecuteSubjectCommand(command as ExecuteSubjectCommand['command'], context);
+    default:
+      return new ExecuteBackupCommand(command as ExecuteBackupCommand['command'], context);
+  }
+}
+
+function startCommand(tracked: TrackedJob, attempt: number): JobCommand | null {
   const { job } = tracked;
   if (job.kind === 'backup') return { type: 'StartBackup', backupId: job.payload.backupId, jobId: job.jobId, attempt };
   if (job.kind === 'restore') return { type: 'StartRestore', restoreId: job.payload.restoreId, jobId: job.jobId, attempt };
   return null;
 }
 
-function completeCommand(
-  tracked: TrackedJob,
-  result: Record<string, unknown>,
-): ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] {
+function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): JobCommand {
   const { job } = tracked;
   switch (job.kind) {
     case 'backup':
@@ -257,6 +283,7 @@ function completeCommand(
         snapshotId: String(result.snapshotId),
         merkleRoot: String(result.merkleRoot),
         statistics: result.statistics as never,
+        ...(Array.isArray(result.subjects) && { subjects: result.subjects as never }),
       };
     case 'restore':
       return {
@@ -276,6 +303,14 @@ function completeCommand(
         blobsChecked: Number(result.blobsChecked),
         bytesChecked: Number(result.bytesChecked),
       };
+    case 'erase':
+      return {
+        type: 'RecordKeyShredded',
+        subject: job.payload.subject,
+        erasureId: job.payload.erasureId,
+        jobId: job.jobId,
+        keysShredded: Number(result.keysShredded ?? 0),
+      };
   }
 }
 
@@ -284,7 +319,7 @@ function isCounts(value: unknown): value is { files: number; bytes: number } {
   return typeof counts === 'object' && counts !== null && Number.isInteger(counts.files) && Number.isInteger(counts.bytes);
 }
 
-function failCommand(tracked: TrackedJob, failure: JobFailure): ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] {
+function failCommand(tracked: TrackedJob, failure: JobFailure): JobCommand {
   const { job } = tracked;
   switch (job.kind) {
     case 'backup':
@@ -299,5 +334,7 @@ function failCommand(tracked: TrackedJob, failure: JobFailure): ExecuteBackupCom
         outcome: 'failed',
         ...failure,
       };
+    case 'erase':
+      return { type: 'FailErasure', subject: job.payload.subject, erasureId: job.payload.erasureId, jobId: job.jobId, ...failure };
   }
 }

@@ -9,11 +9,13 @@ import { ReadModelDatabase } from './read-model';
 /** What an event means for the audit trail, before it gets its place in the chain. */
 export interface AuditFacts {
   action: string;
-  targetType: 'source' | 'backup' | 'restore';
+  targetType: 'source' | 'backup' | 'restore' | 'erasure' | 'subject-key';
   targetId: string;
   /** 'accepted': work was requested; 'completed' / 'failed': how it (or an immediate change) ended. */
   outcome: 'accepted' | 'completed' | 'failed';
   purpose?: string;
+  /** The data subject concerned, as a pseudonym (erasures, key operations, access requests). */
+  subject?: string;
   /** Ids, counts and codes only. Never a name, path, target, include list or free-text reason. */
   details?: Record<string, string | number | boolean | string[]>;
 }
@@ -87,11 +89,13 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
         ...restore(event.data.restoreId),
         outcome: 'accepted',
         purpose: event.data.purpose,
+        ...(event.data.subject !== undefined && { subject: event.data.subject }),
         details: {
           backupId: event.data.backupId,
           sourceId: event.data.sourceId,
           snapshotId: event.data.snapshotId,
           includeCount: event.data.include.length,
+          ...(event.data.subject !== undefined && { subjectAccess: true }),
         },
       };
     case 'RestoreCompleted':
@@ -103,13 +107,59 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
       };
     case 'RestoreFailed':
       return { action: 'restore.failed', ...restore(event.data.restoreId), outcome: 'failed', details: failure(event.data) };
+    case 'ErasureRequested':
+      // The legal basis is the purpose of this processing; requestedBy names a role or staff id.
+      return {
+        action: 'erasure.requested',
+        ...erasure(event.data.erasureId, event.data.subject),
+        outcome: 'accepted',
+        purpose: event.data.legalBasis,
+        details: { requestedBy: event.data.requestedBy },
+      };
+    case 'SubjectKeyShredded':
+      return {
+        action: 'subject-key.shredded',
+        targetType: 'subject-key',
+        targetId: event.data.subject,
+        subject: event.data.subject,
+        outcome: 'completed',
+        details: { erasureId: event.data.erasureId, keysShredded: event.data.keysShredded },
+      };
+    case 'ErasureCompleted':
+      return { action: 'erasure.completed', ...erasure(event.data.erasureId, event.data.subject), outcome: 'completed' };
+    case 'ErasureFailed':
+      return {
+        action: 'erasure.failed',
+        ...erasure(event.data.erasureId, event.data.subject),
+        outcome: 'failed',
+        details: failure(event.data),
+      };
     default:
       return null;
   }
 }
 
+/**
+ * Entries that follow an event's main one: a backup that created data subjects' keys records
+ * one key operation per key, so the trail shows when each subject's key came into being.
+ */
+export function followingAuditFacts(event: DomainEvent): AuditFacts[] {
+  if (event.type !== 'BackupCompleted') return [];
+  return (event.data.subjects ?? [])
+    .filter((held) => held.keyCreated)
+    .map((held) => ({
+      action: 'subject-key.created',
+      targetType: 'subject-key' as const,
+      targetId: held.subject,
+      subject: held.subject,
+      outcome: 'completed' as const,
+      details: { backupId: event.data.backupId, snapshotId: event.data.snapshotId },
+    }));
+}
+
 const backup = (id: string) => ({ targetType: 'backup' as const, targetId: id });
 const restore = (id: string) => ({ targetType: 'restore' as const, targetId: id });
+const erasure = (id: string, subject: string) => ({ targetType: 'erasure' as const, targetId: id, subject });
 const failure = (data: { code: string; retryable: boolean }) => ({ code: data.code, retryable: data.retryable });
 
 /** A role named in the metadata wins; otherwise process managers (`system:*`) are the system. */
@@ -129,33 +179,40 @@ export class AuditTrailProjection implements Projection {
   readonly tables: (keyof ReadModelDatabase)[] = ['audit_entries'];
 
   async apply(trx: Transaction<ReadModelDatabase>, recorded: RecordedEvent): Promise<void> {
-    const facts = auditFacts(toDomainEvent(recorded));
-    if (!facts) return;
+    const event = toDomainEvent(recorded);
+    const main = auditFacts(event);
+    const entries = [...(main ? [main] : []), ...followingAuditFacts(event)];
+    if (entries.length === 0) return;
     // Checkpoints already keep an event from being applied twice; this guards the chain anyway.
     const existing = await trx.selectFrom('audit_entries').select('sequence').where('event_id', '=', recorded.id).executeTakeFirst();
     if (existing) return;
-    const last = await trx.selectFrom('audit_entries').select(['sequence', 'hash']).orderBy('sequence', 'desc').limit(1).executeTakeFirst();
-    const entry: AuditEntryFields = {
-      sequence: last ? Number(last.sequence) + 1 : 1,
-      event_id: recorded.id,
-      event_position: recorded.position,
-      occurred_at: recorded.occurredAt,
-      actor: recorded.metadata.actor,
-      role: roleOf(recorded.metadata),
-      action: facts.action,
-      target_type: facts.targetType,
-      target_id: facts.targetId,
-      purpose: facts.purpose ?? null,
-      outcome: facts.outcome,
-      details: facts.details ? canonicalJson(facts.details) : null,
-      correlation_id: recorded.metadata.correlationId,
-      causation_id: recorded.metadata.causationId ?? null,
-      subject_pseudonym: null,
-      previous_hash: last ? last.hash : GENESIS_HASH,
-    };
-    await trx
-      .insertInto('audit_entries')
-      .values({ ...entry, hash: hashAuditEntry(entry) })
-      .execute();
+    let last = await trx.selectFrom('audit_entries').select(['sequence', 'hash']).orderBy('sequence', 'desc').limit(1).executeTakeFirst();
+    for (const [index, facts] of entries.entries()) {
+      const entry: AuditEntryFields = {
+        sequence: last ? Number(last.sequence) + 1 : 1,
+        // The first entry of an event carries its id; the ones that follow it get #1, #2, ...
+        event_id: index === 0 ? recorded.id : `${recorded.id}#${index}`,
+        event_position: recorded.position,
+        occurred_at: recorded.occurredAt,
+        actor: recorded.metadata.actor,
+        role: roleOf(recorded.metadata),
+        action: facts.action,
+        target_type: facts.targetType,
+        target_id: facts.targetId,
+        purpose: facts.purpose ?? null,
+        outcome: facts.outcome,
+        details: facts.details ? canonicalJson(facts.details) : null,
+        correlation_id: recorded.metadata.correlationId,
+        causation_id: recorded.metadata.causationId ?? null,
+        subject_pseudonym: facts.subject ?? null,
+        previous_hash: last ? last.hash : GENESIS_HASH,
+      };
+      const hash = hashAuditEntry(entry);
+      await trx
+        .insertInto('audit_entries')
+        .values({ ...entry, hash })
+        .execute();
+      last = { sequence: entry.sequence, hash };
+    }
   }
 }

@@ -41,6 +41,8 @@ export interface RestoresTable {
   target: string;
   include: string;
   purpose: string;
+  /** Set for an access request: the one data subject restored (pseudonym). */
+  subject_pseudonym: string | null;
   status: string;
   requested_at: string;
   started_at: string | null;
@@ -105,10 +107,34 @@ export interface AuditEntriesTable {
   details: string | null;
   correlation_id: string;
   causation_id: string | null;
-  /** The data subject concerned, as a pseudonym; for subject (erasure, access) events to come. */
+  /** The data subject concerned, as a pseudonym: erasures, key operations, access restores. */
   subject_pseudonym: string | null;
   previous_hash: string;
   hash: string;
+}
+
+/** Which backups hold data of which data subject (by pseudonym): answers access requests (Art. 15). */
+export interface SubjectBackupsTable {
+  subject_pseudonym: string;
+  backup_id: string;
+  snapshot_id: string;
+  files: number;
+  bytes: number;
+  completed_at: string;
+}
+
+/** Erasure requests (Art. 17) and how each ended. */
+export interface ErasuresTable {
+  id: string;
+  subject_pseudonym: string;
+  legal_basis: string;
+  requested_by: string;
+  status: string;
+  requested_at: string;
+  completed_at: string | null;
+  keys_shredded: number | null;
+  failure_code: string | null;
+  failure_reason: string | null;
 }
 
 export interface ReadModelDatabase {
@@ -119,6 +145,8 @@ export interface ReadModelDatabase {
   jobs: JobsTable;
   idempotency_keys: IdempotencyTable;
   audit_entries: AuditEntriesTable;
+  subject_backups: SubjectBackupsTable;
+  erasures: ErasuresTable;
 }
 
 export type ReadModel = Kysely<ReadModelDatabase>;
@@ -166,6 +194,7 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .addColumn('target', 'text', (c) => c.notNull())
     .addColumn('include', 'text', (c) => c.notNull())
     .addColumn('purpose', 'text', (c) => c.notNull())
+    .addColumn('subject_pseudonym', 'text')
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('requested_at', 'text', (c) => c.notNull())
     .addColumn('started_at', 'text')
@@ -226,6 +255,32 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .addColumn('previous_hash', 'text', (c) => c.notNull())
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();
+  await db.schema
+    .createTable('subject_backups')
+    .ifNotExists()
+    .addColumn('subject_pseudonym', 'text', (c) => c.notNull())
+    .addColumn('backup_id', 'text', (c) => c.notNull())
+    .addColumn('snapshot_id', 'text', (c) => c.notNull())
+    .addColumn('files', 'bigint', (c) => c.notNull())
+    .addColumn('bytes', 'bigint', (c) => c.notNull())
+    .addColumn('completed_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('subject_backups_pk', ['subject_pseudonym', 'backup_id'])
+    .execute();
+  await db.schema
+    .createTable('erasures')
+    .ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('subject_pseudonym', 'text', (c) => c.notNull())
+    .addColumn('legal_basis', 'text', (c) => c.notNull())
+    .addColumn('requested_by', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('requested_at', 'text', (c) => c.notNull())
+    .addColumn('completed_at', 'text')
+    .addColumn('keys_shredded', 'integer')
+    .addColumn('failure_code', 'text')
+    .addColumn('failure_reason', 'text')
+    .execute();
+  await db.schema.createIndex('erasures_by_subject').ifNotExists().on('erasures').columns(['subject_pseudonym', 'requested_at']).execute();
   await db.schema.createIndex('audit_entries_by_actor').ifNotExists().on('audit_entries').columns(['actor', 'sequence']).execute();
   await db.schema.createIndex('audit_entries_by_time').ifNotExists().on('audit_entries').columns(['occurred_at', 'sequence']).execute();
   await db.schema

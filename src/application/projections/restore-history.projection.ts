@@ -24,6 +24,7 @@ export class RestoreHistoryProjection implements Projection {
             target: event.data.target,
             include: JSON.stringify(event.data.include),
             purpose: event.data.purpose,
+            subject_pseudonym: event.data.subject ?? null,
             status: 'requested',
             requested_at: event.data.at,
             started_at: null,

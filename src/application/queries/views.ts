@@ -37,6 +37,8 @@ export interface RestoreView {
   target: string;
   include: string[];
   purpose: string;
+  /** An access request's data subject (pseudonym), or null for an ordinary restore. */
+  subject: string | null;
   status: string;
   requestedAt: string;
   startedAt: string | null;
@@ -95,6 +97,7 @@ export function restoreView(row: RestoresTable): RestoreView {
     target: row.target,
     include: JSON.parse(row.include) as string[],
     purpose: row.purpose,
+    subject: row.subject_pseudonym,
     status: row.status,
     requestedAt: row.requested_at,
     startedAt: row.started_at,

@@ -44,6 +44,15 @@ export interface BackupOptions extends BlobSaverOptions {
   subjects?: BackupSubjects;
 }
 
+/** What a backup stored of one data subject, by pseudonym. */
+export interface BackupSubjectTotals {
+  pseudonym: string;
+  files: number;
+  bytes: number;
+  /** The backup created the subject's key (its first backup, or the first after an erasure). */
+  keyCreated: boolean;
+}
+
 export interface BackupError {
   path: string;
   message: string;
@@ -58,6 +67,8 @@ export interface BackupResult {
   incomplete: boolean;
   /** Things the operator should know that did not stop the backup. */
   warnings: string[];
+  /** Data subjects found, in pseudonym order (empty without subject rules). */
+  subjects: BackupSubjectTotals[];
 }
 
 /**
@@ -127,7 +138,15 @@ export async function backup(repository: Repository, sourcePath: string, options
         [...run.reappeared].join(', '),
     );
   }
-  return { snapshotId, snapshot, parent: parent?.id ?? null, errors: run.errors, incomplete: run.errors.length > 0, warnings };
+  return {
+    snapshotId,
+    snapshot,
+    parent: parent?.id ?? null,
+    errors: run.errors,
+    incomplete: run.errors.length > 0,
+    warnings,
+    subjects: run.subjectTotals(),
+  };
 }
 
 async function findParent(repository: Repository, source: string): Promise<StoredSnapshot | undefined> {
@@ -173,6 +192,8 @@ class BackupRun {
     chunks: 0,
   };
   readonly subjectsSeen = new Set<string>();
+  /** Files and bytes stored per subject (a subject may own several entries). */
+  private readonly perSubject = new Map<string, { files: number; bytes: number }>();
   /** Subjects found shredded in the parent snapshot whose data is in the source again. */
   readonly reappeared = new Set<string>();
   private readonly keys: SubjectKeyRing;
@@ -191,6 +212,12 @@ class BackupRun {
     private readonly subjects: { rules: SubjectRules; pseudonymise: Pseudonymiser } | null,
   ) {
     this.keys = repository.subjectKeys();
+  }
+
+  subjectTotals(): BackupSubjectTotals[] {
+    return [...this.perSubject.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([pseudonym, counts]) => ({ pseudonym, ...counts, keyCreated: this.keys.created.has(pseudonym) }));
   }
 
   async previousEntries(treeId: string | null): Promise<PreviousEntries> {
@@ -267,6 +294,8 @@ class BackupRun {
     const real = await this.plainEntry(entry, before?.entry, context, parts);
     if (!real) return null;
     const counts = { files: context.tally?.files ?? 0, bytes: context.tally?.bytes ?? 0 };
+    const total = this.perSubject.get(pseudonym) ?? { files: 0, bytes: 0 };
+    this.perSubject.set(pseudonym, { files: total.files + counts.files, bytes: total.bytes + counts.bytes });
     if (
       before &&
       before.plaintext === JSON.stringify(real) &&

@@ -38,40 +38,48 @@ export async function findSubjectData(repository: Repository, pseudonym: string)
   const snapshots = await repository.listSnapshots((id, error) => errors.push(`snapshot ${id}: ${error.message}`));
   const found: SubjectSnapshotData[] = [];
   for (const { id, snapshot } of snapshots) {
-    const data: SubjectSnapshotData = {
-      snapshotId: id,
-      time: snapshot.time,
-      hostname: snapshot.hostname,
-      path: snapshot.path,
-      entries: 0,
-      files: 0,
-      bytes: 0,
-      keyIds: [],
-    };
-    const keyIds = new Set<string>();
-    const visit = async (treeId: string): Promise<void> => {
-      let tree;
-      try {
-        tree = await repository.readTree(treeId);
-      } catch (error) {
-        errors.push(`snapshot ${id}: tree ${treeId} cannot be read: ${describe(error)}`);
-        return;
-      }
-      for (const entry of tree.entries) {
-        if (isSealedEntry(entry)) {
-          if (entry.subject !== pseudonym) continue;
-          data.entries++;
-          data.files += entry.files;
-          data.bytes += entry.bytes;
-          keyIds.add(entry.key);
-        } else if (entry.type === 'dir') {
-          await visit(entry.subtree);
-        }
-      }
-    };
-    await visit(snapshot.tree);
-    data.keyIds = [...keyIds].sort();
-    if (data.entries > 0) found.push(data);
+    const held = (await subjectsInSnapshot(repository, snapshot.tree, (error) => errors.push(`snapshot ${id}: ${error}`))).get(pseudonym);
+    if (!held) continue;
+    found.push({ snapshotId: id, time: snapshot.time, hostname: snapshot.hostname, path: snapshot.path, ...held });
   }
   return { pseudonym, status: await repository.keyVault.status(pseudonym), snapshots: found, errors };
+}
+
+export interface SubjectHoldings {
+  entries: number;
+  files: number;
+  bytes: number;
+  keyIds: string[];
+}
+
+/** Every data subject in one snapshot's tree, by pseudonym, from the sealed entries' clear counts. */
+export async function subjectsInSnapshot(
+  repository: Repository,
+  rootTree: string,
+  onError: (message: string) => void = () => undefined,
+): Promise<Map<string, SubjectHoldings>> {
+  const held = new Map<string, SubjectHoldings>();
+  const visit = async (treeId: string): Promise<void> => {
+    let tree;
+    try {
+      tree = await repository.readTree(treeId);
+    } catch (error) {
+      onError(`tree ${treeId} cannot be read: ${describe(error)}`);
+      return;
+    }
+    for (const entry of tree.entries) {
+      if (isSealedEntry(entry)) {
+        const data = held.get(entry.subject) ?? { entries: 0, files: 0, bytes: 0, keyIds: [] };
+        data.entries++;
+        data.files += entry.files;
+        data.bytes += entry.bytes;
+        if (!data.keyIds.includes(entry.key)) data.keyIds = [...data.keyIds, entry.key].sort();
+        held.set(entry.subject, data);
+      } else if (entry.type === 'dir') {
+        await visit(entry.subtree);
+      }
+    }
+  };
+  await visit(rootTree);
+  return held;
 }

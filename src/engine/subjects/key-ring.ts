@@ -19,6 +19,8 @@ export class SubjectKeyRing {
   readonly trees = new Map<string, Tree>();
   private readonly lookups = new Map<string, Promise<SubjectKeyLookup>>();
   private readonly current = new Map<string, Promise<SubjectKey>>();
+  /** Subjects whose key this operation created (the key ids). */
+  readonly created = new Map<string, string>();
 
   constructor(
     private readonly vault: KeyVault,
@@ -42,6 +44,7 @@ export class SubjectKeyRing {
     if (!key) {
       key = this.vault.getOrCreate(pseudonym).then((material) => {
         const subjectKey = new SubjectKey(material.pseudonym, material.keyId, material.key);
+        if (material.created) this.created.set(pseudonym, material.keyId);
         this.lookups.set(`${pseudonym}:${material.keyId}`, Promise.resolve(subjectKey));
         return subjectKey;
       });

@@ -17,6 +17,8 @@ export interface SubjectKeyMaterial {
   pseudonym: string;
   keyId: string;
   key: Buffer;
+  /** Set by getOrCreate when this call created the key (a key operation worth recording). */
+  created?: boolean;
 }
 
 export interface SubjectKeyInfo {
@@ -85,7 +87,7 @@ export class RepositoryKeyVault implements KeyVault {
     const keyId = randomBytes(16).toString('hex');
     const key = randomBytes(32);
     await this.store.put(Keys.subjectKey(pseudonym, keyId), seal(this.master.subjectKeyWrapKey, key, AAD.subjectKey(pseudonym, keyId)));
-    return { pseudonym, keyId, key };
+    return { pseudonym, keyId, key, created: true };
   }
 
   async get(pseudonym: string, keyId?: string): Promise<SubjectKeyMaterial | null> {

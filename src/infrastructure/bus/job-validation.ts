@@ -1,4 +1,5 @@
 import { Job, JobStatusMessage } from '../../application/ports/job-bus';
+import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 
 /**
  * Shape checks for messages arriving on the job bus. Bus messages cross a process boundary in
@@ -9,7 +10,7 @@ import { Job, JobStatusMessage } from '../../application/ports/job-bus';
 
 type Fields = Record<string, unknown>;
 
-const JOB_KINDS: readonly string[] = ['backup', 'restore', 'verify'];
+const JOB_KINDS: readonly string[] = ['backup', 'restore', 'verify', 'erase'];
 const STATUSES: readonly string[] = ['started', 'heartbeat', 'completed', 'failed'];
 
 function isRecord(value: unknown): value is Fields {
@@ -29,6 +30,10 @@ function isCount(value: unknown): boolean {
   return Number.isInteger(value) && (value as number) >= 0;
 }
 
+function isPseudonym(value: unknown): boolean {
+  return typeof value === 'string' && PSEUDONYM_PATTERN.test(value);
+}
+
 function missingString(record: Fields, names: readonly string[]): string | undefined {
   return names.find((name) => !isNonEmptyString(record[name]));
 }
@@ -44,9 +49,14 @@ function payloadProblem(kind: string, payload: Fields): string | undefined {
       const missing = missingString(payload, ['restoreId', 'backupId', 'snapshotId', 'target']);
       if (missing) return `payload.${missing} must be a non-empty string`;
       const include = payload.include;
-      return Array.isArray(include) && include.every((item) => typeof item === 'string')
-        ? undefined
-        : 'payload.include must be an array of strings';
+      if (!Array.isArray(include) || !include.every((item) => typeof item === 'string'))
+        return 'payload.include must be an array of strings';
+      return payload.subject === undefined || isPseudonym(payload.subject) ? undefined : 'payload.subject must be a pseudonym';
+    }
+    case 'erase': {
+      const missing = missingString(payload, ['erasureId']);
+      if (missing) return `payload.${missing} must be a non-empty string`;
+      return isPseudonym(payload.subject) ? undefined : 'payload.subject must be a pseudonym';
     }
     default: {
       const missing = missingString(payload, ['backupId', 'verificationId', 'snapshotId']);

@@ -10,7 +10,12 @@ export interface KafkaTopics {
 
 export function kafkaTopics(prefix = 'custodia'): KafkaTopics {
   return {
-    jobs: { backup: `${prefix}.jobs.backup`, restore: `${prefix}.jobs.restore`, verify: `${prefix}.jobs.verify` },
+    jobs: {
+      backup: `${prefix}.jobs.backup`,
+      restore: `${prefix}.jobs.restore`,
+      verify: `${prefix}.jobs.verify`,
+      erase: `${prefix}.jobs.erase`,
+    },
     jobStatus: `${prefix}.job-status`,
     deadLetter: `${prefix}.dead-letter`,
     integrationEvents: `${prefix}.integration-events`,

@@ -84,6 +84,41 @@ export class CancelBackupDto {
   reason?: string;
 }
 
+/**
+ * A data subject's external id as it appears in a source's folder names (the part a subject
+ * rule's {subject} matches): one path component. It is turned into a pseudonym at once and never
+ * stored or logged.
+ */
+const SubjectId = () =>
+  applyDecorators(
+    IsString(),
+    IsNotEmpty(),
+    MaxLength(255),
+    Matches(/^(?!\.\.?$)[^/\0]+$/, { message: 'subjectId must be one folder name, as the subject rule matches it' }),
+  );
+
+export class RequestErasureDto {
+  @SubjectId()
+  subjectId!: string;
+
+  /** Why the data must be erased, e.g. "GDPR Art. 17(1)(b): consent withdrawn". */
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(500)
+  legalBasis!: string;
+
+  /** Who asked: a role or staff id (e.g. dpo:jane), or data-subject. */
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  requestedBy!: string;
+}
+
+export class SubjectLookupDto {
+  @SubjectId()
+  subjectId!: string;
+}
+
 export class RequestRestoreDto {
   @LowerCase()
   @IsUUID()
@@ -101,6 +136,11 @@ export class RequestRestoreDto {
   @IsString()
   @MaxLength(500)
   purpose?: string;
+
+  /** An access request (Art. 15): restore only this data subject's files. */
+  @OptionalField()
+  @SubjectId()
+  subjectId?: string;
 }
 
 export class PageQueryDto {

@@ -5,6 +5,8 @@ import { ExecuteRestoreCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
 import { GetRestoreQuery, ListRestoresQuery } from '../../application/queries/catalog.queries';
 import { Page, RestoreView } from '../../application/queries/views';
+import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
+import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { RequestContext } from './actor';
 import { ListRestoresQueryDto, RequestRestoreDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
@@ -16,6 +18,7 @@ export class RestoresController {
     private readonly commands: CommandBus,
     private readonly queries: QueryBus,
     @Inject(RestoreTargets) private readonly targets: RestoreTargets,
+    @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
 
   /** 202 once RestoreRequested is durably stored; the restore itself runs in a worker. */
@@ -25,13 +28,13 @@ export class RestoresController {
     const target = await this.targets.check(body.target);
     const include = assertSafeIncludes(body.include ?? []);
     const restoreId = randomUUID();
+    // An access request (Art. 15) restores one subject's files; only its pseudonym is recorded.
+    const subject = body.subjectId === undefined ? undefined : this.pseudonyms.pseudonymOf(body.subjectId);
+    const purpose = body.purpose ?? (subject ? 'data subject access request (GDPR Art. 15)' : 'operational restore');
     await this.commands.execute(
-      new ExecuteRestoreCommand(
-        { type: 'RequestRestore', restoreId, backupId: body.backupId, target, include, purpose: body.purpose ?? 'operational restore' },
-        context,
-      ),
+      new ExecuteRestoreCommand({ type: 'RequestRestore', restoreId, backupId: body.backupId, target, include, purpose, subject }, context),
     );
-    return { id: restoreId, backupId: body.backupId, target, include, status: 'requested' };
+    return { id: restoreId, backupId: body.backupId, target, include, purpose, ...(subject && { subject }), status: 'requested' };
   }
 
   @Get()

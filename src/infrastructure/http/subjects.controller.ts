@@ -1,0 +1,65 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
+import { CommandResult, ExecuteSubjectCommand } from '../../application/commands/commands';
+import { CommandContext } from '../../application/event-envelope';
+import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
+import { ErasureView, GetErasureQuery, GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
+import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
+import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
+import { DomainError, SubjectState } from '../../domain';
+import { RequestContext } from './actor';
+import { RequestErasureDto, SubjectLookupDto } from './dto';
+import { ResourceIdPipe } from './id.pipe';
+
+/**
+ * Data subjects' rights. The external id arrives in a request body (never in a URL, which
+ * proxies log), is turned into the pseudonym at once, and only the pseudonym goes further.
+ */
+@Controller()
+export class SubjectsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+    @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
+  ) {}
+
+  /**
+   * Erasure (Art. 17): 202 once ErasureRequested is stored; a worker then destroys the subject's
+   * keys. Asking again for a subject being or already erased changes nothing and answers with
+   * that erasure.
+   */
+  @Post('erasures')
+  @HttpCode(202)
+  async requestErasure(@Body() body: RequestErasureDto, @RequestContext() context: CommandContext) {
+    const subject = this.pseudonyms.pseudonymOf(body.subjectId);
+    // The subject asking for itself must not put its own (personal) id in the record.
+    const requestedBy = body.requestedBy.normalize('NFC') === body.subjectId.normalize('NFC') ? 'data-subject' : body.requestedBy;
+    const erasureId = randomUUID();
+    const result = await this.commands.execute<ExecuteSubjectCommand, CommandResult<SubjectState>>(
+      new ExecuteSubjectCommand({ type: 'RequestErasure', subject, erasureId, legalBasis: body.legalBasis, requestedBy }, context),
+    );
+    const state = result.state;
+    if (state.status === 'none') throw new Error('an erasure request left no state');
+    return { id: state.erasureId, subject, status: state.status, repeated: state.erasureId !== erasureId };
+  }
+
+  @Get('erasures/:id')
+  getErasure(@Param('id', ResourceIdPipe) id: string): Promise<ErasureView> {
+    return this.queries.execute(new GetErasureQuery(id));
+  }
+
+  /** Subject access (Art. 15): which backups hold data of the subject, with counts and dates. */
+  @Post('subjects/lookup')
+  @HttpCode(200)
+  lookup(@Body() body: SubjectLookupDto): Promise<SubjectDataView> {
+    return this.queries.execute(new GetSubjectDataQuery(this.pseudonyms.pseudonymOf(body.subjectId)));
+  }
+
+  /** The same, for a pseudonym already known (from the audit trail or an earlier lookup). */
+  @Get('subjects/:pseudonym')
+  bySubject(@Param('pseudonym') pseudonym: string): Promise<SubjectDataView> {
+    if (!PSEUDONYM_PATTERN.test(pseudonym)) throw new DomainError('INVALID_INPUT', 'not a subject pseudonym');
+    return this.queries.execute(new GetSubjectDataQuery(pseudonym));
+  }
+}
