@@ -17,6 +17,12 @@ export interface BackupStatisticsData {
   errors: number;
 }
 
+export interface SourceLists {
+  subjectRules?: string[];
+  dataCategories?: string[];
+  purposes?: string[];
+}
+
 export type BackupType = 'full' | 'incremental';
 
 /**
@@ -37,9 +43,13 @@ export interface FailureData {
 }
 
 export type DomainEvent =
-  /** subjectRules (path templates such as customers/{subject}/**) are present only when set. */
-  | { type: 'SourceRegistered'; data: { sourceId: string; name: string; path: string; subjectRules?: string[]; at: string } }
-  | { type: 'SourceUpdated'; data: { sourceId: string; name?: string; path?: string; subjectRules?: string[]; at: string } }
+  /**
+   * The lists are present only when set: subjectRules (path templates such as
+   * customers/{subject}/**), and for the record of processing (Art. 30) the categories of
+   * personal data the folder holds and the purposes it is backed up for.
+   */
+  | { type: 'SourceRegistered'; data: { sourceId: string; name: string; path: string; at: string } & SourceLists }
+  | { type: 'SourceUpdated'; data: { sourceId: string; name?: string; path?: string; at: string } & SourceLists }
   | { type: 'SourceRemoved'; data: { sourceId: string; at: string } }
   | { type: 'BackupRequested'; data: { backupId: string; sourceId: string; backupType: BackupType; at: string } }
   | { type: 'BackupStarted'; data: { backupId: string; jobId: string; attempt: number; at: string } }

@@ -5,3 +5,4 @@ export * from './events';
 export * from './restore';
 export * from './source';
 export * from './subject';
+export * from './retention-policy';

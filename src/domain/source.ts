@@ -1,16 +1,19 @@
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { EventOf } from './events';
+import { EventOf, SourceLists } from './events';
 
 export type SourceEvent = EventOf<'SourceRegistered'> | EventOf<'SourceUpdated'> | EventOf<'SourceRemoved'>;
 
 export type SourceCommand =
-  | { type: 'RegisterSource'; sourceId: string; name: string; path: string; subjectRules?: string[]; at: string }
-  | { type: 'UpdateSource'; sourceId: string; name?: string; path?: string; subjectRules?: string[]; at: string }
+  | ({ type: 'RegisterSource'; sourceId: string; name: string; path: string; at: string } & SourceLists)
+  | ({ type: 'UpdateSource'; sourceId: string; name?: string; path?: string; at: string } & SourceLists)
   | { type: 'RemoveSource'; sourceId: string; at: string };
 
 export type SourceState =
-  { status: 'none' } | { status: 'active' | 'removed'; sourceId: string; name: string; path: string; subjectRules: string[] };
+  { status: 'none' } | ({ status: 'active' | 'removed'; sourceId: string; name: string; path: string } & Required<SourceLists>);
+
+/** The list fields a source carries; each is stored only when set, and compared as a whole. */
+const LISTS = ['subjectRules', 'dataCategories', 'purposes'] as const;
 
 /** A source is a folder registered for backup. Removing it keeps its backups (retention decides). */
 export const sourceDecider: Decider<SourceCommand, SourceState, SourceEvent> = {
@@ -28,7 +31,7 @@ export const sourceDecider: Decider<SourceCommand, SourceState, SourceEvent> = {
               sourceId: command.sourceId,
               name: command.name,
               path: command.path,
-              ...(command.subjectRules?.length && { subjectRules: command.subjectRules }),
+              ...Object.fromEntries(LISTS.filter((list) => command[list]?.length).map((list) => [list, command[list]])),
               at: command.at,
             },
           },
@@ -38,9 +41,11 @@ export const sourceDecider: Decider<SourceCommand, SourceState, SourceEvent> = {
         if (command.path !== undefined) assertPath(command.path);
         const name = command.name !== undefined && command.name !== active.name ? command.name : undefined;
         const path = command.path !== undefined && command.path !== active.path ? command.path : undefined;
-        const rules = command.subjectRules;
-        const subjectRules = rules !== undefined && rules.join('\n') !== active.subjectRules.join('\n') ? rules : undefined;
-        if (name === undefined && path === undefined && subjectRules === undefined) return [];
+        const changedLists = LISTS.filter((list) => {
+          const wanted = command[list];
+          return wanted !== undefined && JSON.stringify(wanted) !== JSON.stringify(active[list]);
+        });
+        if (name === undefined && path === undefined && changedLists.length === 0) return [];
         return [
           {
             type: 'SourceUpdated',
@@ -48,7 +53,7 @@ export const sourceDecider: Decider<SourceCommand, SourceState, SourceEvent> = {
               sourceId: command.sourceId,
               ...(name !== undefined && { name }),
               ...(path !== undefined && { path }),
-              ...(subjectRules !== undefined && { subjectRules }),
+              ...Object.fromEntries(changedLists.map((list) => [list, command[list]])),
               at: command.at,
             },
           },
@@ -69,6 +74,8 @@ export const sourceDecider: Decider<SourceCommand, SourceState, SourceEvent> = {
           name: event.data.name,
           path: event.data.path,
           subjectRules: event.data.subjectRules ?? [],
+          dataCategories: event.data.dataCategories ?? [],
+          purposes: event.data.purposes ?? [],
         };
       case 'SourceUpdated':
         if (state.status === 'none') return state;
@@ -77,6 +84,8 @@ export const sourceDecider: Decider<SourceCommand, SourceState, SourceEvent> = {
           name: event.data.name ?? state.name,
           path: event.data.path ?? state.path,
           subjectRules: event.data.subjectRules ?? state.subjectRules,
+          dataCategories: event.data.dataCategories ?? state.dataCategories,
+          purposes: event.data.purposes ?? state.purposes,
         };
       case 'SourceRemoved':
         return state.status === 'none' ? state : { ...state, status: 'removed' };

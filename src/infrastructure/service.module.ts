@@ -9,6 +9,7 @@ import { SubjectCommandHandler } from '../application/commands/subject-command.h
 import { SubjectPseudonyms } from '../application/ports/pseudonyms';
 import { SubjectsProjection } from '../application/projections/subjects.projection';
 import { SUBJECT_QUERY_HANDLERS } from '../application/queries/subject.queries';
+import { GetSourceProcessingFactsHandler } from '../application/queries/processing-record.query';
 import { SubjectsController } from './http/subjects.controller';
 import { JobTracker } from '../application/process-managers/job-tracker';
 import { JobsProcessManager } from '../application/process-managers/jobs.process-manager';
@@ -38,6 +39,7 @@ import { openEventStore, openJobBus, openReadModel } from './adapters';
 import { KafkaIntegrationPublisher } from './bus/kafka-integration-publisher';
 import { KafkaJobBus } from './bus/kafka-job-bus';
 import { Configuration } from './config/configuration';
+import { CONFIGURATION } from './configuration.token';
 import { AuditController } from './http/audit.controller';
 import { BackupsController } from './http/backups.controller';
 import { ApiErrorFilter } from './http/error.filter';
@@ -50,8 +52,6 @@ import { Orchestrator, WORKER_IN_PROCESS } from './orchestration/orchestrator';
 import { WorkerLifecycle } from './orchestration/worker-lifecycle';
 import { NodeSourcePaths } from './persistence/node-source-paths';
 import { ServiceRepositoryProvider } from './repository/service-repository.provider';
-
-export const CONFIGURATION = Symbol('Configuration');
 
 /** Adapters opened before Nest starts, so that an unreachable server is one clear line, not a stack. */
 export interface OpenedAdapters {
@@ -144,6 +144,7 @@ export class ServiceModule {
         SubjectCommandHandler,
         ...QUERY_HANDLERS,
         ...SUBJECT_QUERY_HANDLERS,
+        GetSourceProcessingFactsHandler,
         ...AUDIT_QUERY_HANDLERS,
         JobsProcessManager,
         Orchestrator,

@@ -74,7 +74,15 @@ describe('sourceDecider', () => {
 
   it('registers a new source', () => {
     expect(sourceDecider.decide(register, sourceDecider.initialState)).toEqual([registered]);
-    expect(active).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', subjectRules: [] });
+    expect(active).toEqual({
+      status: 'active',
+      sourceId: SOURCE_ID,
+      name: 'letters',
+      path: '/data/letters',
+      subjectRules: [],
+      dataCategories: [],
+      purposes: [],
+    });
   });
 
   it('refuses to register the same source twice', () => {
@@ -117,7 +125,15 @@ describe('sourceDecider', () => {
       { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, name: 'mail', at: LATER } },
       { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, path: '/data/mail', at: LATER } },
     ]);
-    expect(state).toEqual({ status: 'active', sourceId: SOURCE_ID, name: 'mail', path: '/data/mail', subjectRules: [] });
+    expect(state).toEqual({
+      status: 'active',
+      sourceId: SOURCE_ID,
+      name: 'mail',
+      path: '/data/mail',
+      subjectRules: [],
+      dataCategories: [],
+      purposes: [],
+    });
   });
 
   it('records subject rules when given, and an update only when they change', () => {
@@ -132,9 +148,29 @@ describe('sourceDecider', () => {
     ]);
   });
 
+  it('records declared data categories and purposes, and an update only of the lists that change', () => {
+    const declared = { dataCategories: ['contact details'], purposes: ['business continuity'] };
+    const [registeredWith] = sourceDecider.decide({ ...register, ...declared }, sourceDecider.initialState);
+    expect(registeredWith.data).toMatchObject(declared);
+    const state = sourceDecider.evolve(sourceDecider.initialState, registeredWith);
+    const update = { type: 'UpdateSource' as const, sourceId: SOURCE_ID, at: LATER };
+    expect(sourceDecider.decide({ ...update, ...declared }, state)).toEqual([]);
+    expect(sourceDecider.decide({ ...update, ...declared, purposes: ['archiving'] }, state)).toEqual([
+      { type: 'SourceUpdated', data: { sourceId: SOURCE_ID, purposes: ['archiving'], at: LATER } },
+    ]);
+  });
+
   it('removes an active source and keeps what it was', () => {
     expect(sourceDecider.decide({ type: 'RemoveSource', sourceId: SOURCE_ID, at: LATER }, active)).toEqual([removed]);
-    expect(gone).toEqual({ status: 'removed', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', subjectRules: [] });
+    expect(gone).toEqual({
+      status: 'removed',
+      sourceId: SOURCE_ID,
+      name: 'letters',
+      path: '/data/letters',
+      subjectRules: [],
+      dataCategories: [],
+      purposes: [],
+    });
   });
 
   it('refuses to update or remove a removed source', () => {

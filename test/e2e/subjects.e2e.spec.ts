@@ -76,9 +76,16 @@ describe('GDPR: data subjects, erasure and access through the service', () => {
     const { body: registered } = await service
       .http()
       .post('/sources')
-      .send({ name: 'customers', path: source, subjectRules: ['customers/{subject}/**'] })
+      .send({
+        name: 'customers',
+        path: source,
+        subjectRules: ['customers/{subject}/**'],
+        dataCategories: ['contact details', 'invoices'],
+        purposes: ['business continuity'],
+      })
       .expect(201);
     sourceId = registered.id;
+    expect(registered).toMatchObject({ dataCategories: ['contact details', 'invoices'], purposes: ['business continuity'] });
     for (const day of [1, 2, 3]) {
       await write({ ...alice(day), ...bob(day) });
       const { body: backup } = await service.http().post('/backups').send({ sourceId, type: 'incremental' }).expect(202);
@@ -172,6 +179,30 @@ describe('GDPR: data subjects, erasure and access through the service', () => {
       expect(Object.fromEntries(Object.entries(tree).filter(([name]) => name.includes('bob@')))).toEqual(backup.bob);
       expect(tree['shared/readme.txt']).toBeDefined();
     }
+  });
+
+  it('describes the source in a record of processing (Art. 30)', async () => {
+    await service
+      .http()
+      .patch(`/sources/${sourceId}`)
+      .send({ purposes: ['business continuity', 'legal retention of invoices'] })
+      .expect(200);
+    const { body: record } = await service.http().get(`/sources/${sourceId}/processing-record`).expect(200);
+    expect(record).toMatchObject({
+      sourceId,
+      purposes: ['business continuity', 'legal retention of invoices'],
+      categoriesOfPersonalData: ['contact details', 'invoices'],
+      dataSubjects: { identifiedBy: ['customers/{subject}/**'], withDataInBackups: 2, erased: 1 },
+      retention: { activeDays: 30, archivedDays: 365, restoreTestIntervalDays: 7, backups: { completed: 3 } },
+      security: { encryption: expect.stringContaining('AES-256-GCM'), subjectKeys: expect.stringContaining('repository key vault') },
+      storage: { kind: 'fs', location: path.join(service.dataDir, 'repository'), keyVault: 'repository' },
+    });
+    const { body: audit } = await service.http().get('/audit?limit=500').expect(200);
+    expect(audit.items).toContainEqual(
+      expect.objectContaining({ action: 'source.updated', details: { fields: ['purposes'] }, target: { type: 'source', id: sourceId } }),
+    );
+    const unknown = await service.http().get('/sources/00000000-0000-4000-8000-000000000000/processing-record');
+    expect(unknown.status).toBe(404);
   });
 
   it('left no planted personal data in the event log, the read models or the logs', async () => {

@@ -30,7 +30,9 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
       return { action: 'source.registered', targetType: 'source', targetId: event.data.sourceId, outcome: 'completed' };
     case 'SourceUpdated': {
       // Which fields changed, not their values: a folder's name can identify a person.
-      const fields = (['name', 'path'] as const).filter((field) => event.data[field] !== undefined);
+      const fields = (['name', 'path', 'subjectRules', 'dataCategories', 'purposes'] as const).filter(
+        (field) => event.data[field] !== undefined,
+      );
       return { action: 'source.updated', targetType: 'source', targetId: event.data.sourceId, outcome: 'completed', details: { fields } };
     }
     case 'SourceRemoved':

@@ -10,6 +10,9 @@ export interface SourcesTable {
   path: string;
   /** JSON array of subject rules. */
   subject_rules: string;
+  /** JSON arrays: declared categories of personal data, and purposes (the record of processing). */
+  data_categories: string;
+  purposes: string;
   status: string;
   registered_at: string;
   updated_at: string;
@@ -160,6 +163,8 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('path', 'text', (c) => c.notNull())
     .addColumn('subject_rules', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('data_categories', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('purposes', 'text', (c) => c.notNull().defaultTo('[]'))
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('registered_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())

@@ -21,6 +21,8 @@ export class SourcesProjection implements Projection {
             name: event.data.name,
             path: event.data.path,
             subject_rules: JSON.stringify(event.data.subjectRules ?? []),
+            data_categories: JSON.stringify(event.data.dataCategories ?? []),
+            purposes: JSON.stringify(event.data.purposes ?? []),
             status: 'active',
             registered_at: event.data.at,
             updated_at: event.data.at,
@@ -36,6 +38,8 @@ export class SourcesProjection implements Projection {
             ...(event.data.name !== undefined && { name: event.data.name }),
             ...(event.data.path !== undefined && { path: event.data.path }),
             ...(event.data.subjectRules !== undefined && { subject_rules: JSON.stringify(event.data.subjectRules) }),
+            ...(event.data.dataCategories !== undefined && { data_categories: JSON.stringify(event.data.dataCategories) }),
+            ...(event.data.purposes !== undefined && { purposes: JSON.stringify(event.data.purposes) }),
             updated_at: event.data.at,
           })
           .execute();

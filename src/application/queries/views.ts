@@ -6,6 +6,8 @@ export interface SourceView {
   name: string;
   path: string;
   subjectRules: string[];
+  dataCategories: string[];
+  purposes: string[];
   status: string;
   registeredAt: string;
   updatedAt: string;
@@ -64,6 +66,8 @@ export function sourceView(row: SourcesTable): SourceView {
     name: row.name,
     path: row.path,
     subjectRules: JSON.parse(row.subject_rules) as string[],
+    dataCategories: JSON.parse(row.data_categories) as string[],
+    purposes: JSON.parse(row.purposes) as string[],
     status: row.status,
     registeredAt: row.registered_at,
     updatedAt: row.updated_at,

@@ -48,11 +48,25 @@ export class CreateSourceDto {
   /** Path templates naming the data subject, e.g. customers/{subject}/** (checked by the engine's parser). */
   @OptionalStringList(50, 500)
   subjectRules?: string[];
+
+  /** Categories of personal data the folder holds, e.g. "contact details" (record of processing, Art. 30). */
+  @OptionalStringList(50, 200)
+  dataCategories?: string[];
+
+  /** Why it is backed up, e.g. "business continuity" (record of processing, Art. 30). */
+  @OptionalStringList(20, 500)
+  purposes?: string[];
 }
 
 export class UpdateSourceDto {
   @OptionalStringList(50, 500)
   subjectRules?: string[];
+
+  @OptionalStringList(50, 200)
+  dataCategories?: string[];
+
+  @OptionalStringList(20, 500)
+  purposes?: string[];
 
   @OptionalField()
   @IsString()

@@ -1,10 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { ExecuteSourceCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
 import { GetSourceQuery, ListSourcesQuery } from '../../application/queries/catalog.queries';
+import { GetSourceProcessingFactsQuery, SourceProcessingFacts } from '../../application/queries/processing-record.query';
 import { SourceView } from '../../application/queries/views';
+import { Configuration } from '../config/configuration';
+import { CONFIGURATION } from '../configuration.token';
+import { ProcessingRecord, processingRecord } from './processing-record';
 import { DomainError, SourceState } from '../../domain';
 import { SubjectRules } from '../../engine';
 import { RequestContext } from './actor';
@@ -27,6 +31,7 @@ export class SourcesController {
   constructor(
     private readonly commands: CommandBus,
     private readonly queries: QueryBus,
+    @Inject(CONFIGURATION) private readonly config: Configuration,
   ) {}
 
   @Post()
@@ -34,24 +39,52 @@ export class SourcesController {
   async register(@Body() body: CreateSourceDto, @RequestContext() context: CommandContext) {
     const sourceId = randomUUID();
     const subjectRules = checkSubjectRules(body.subjectRules);
+    const { dataCategories, purposes } = body;
     await this.commands.execute(
-      new ExecuteSourceCommand({ type: 'RegisterSource', sourceId, name: body.name, path: body.path, subjectRules }, context),
+      new ExecuteSourceCommand(
+        { type: 'RegisterSource', sourceId, name: body.name, path: body.path, subjectRules, dataCategories, purposes },
+        context,
+      ),
     );
-    return { id: sourceId, name: body.name, path: body.path, subjectRules: subjectRules ?? [], status: 'active' };
+    return {
+      id: sourceId,
+      name: body.name,
+      path: body.path,
+      subjectRules: subjectRules ?? [],
+      dataCategories: dataCategories ?? [],
+      purposes: purposes ?? [],
+      status: 'active',
+    };
   }
 
   @Patch(':id')
   async update(@Param('id', ResourceIdPipe) id: string, @Body() body: UpdateSourceDto, @RequestContext() context: CommandContext) {
     const result = await this.commands.execute<ExecuteSourceCommand, { state: SourceState }>(
       new ExecuteSourceCommand(
-        { type: 'UpdateSource', sourceId: id, name: body.name, path: body.path, subjectRules: checkSubjectRules(body.subjectRules) },
+        {
+          type: 'UpdateSource',
+          sourceId: id,
+          name: body.name,
+          path: body.path,
+          subjectRules: checkSubjectRules(body.subjectRules),
+          dataCategories: body.dataCategories,
+          purposes: body.purposes,
+        },
         context,
       ),
     );
     const state = result.state;
     return state.status === 'none'
       ? { id }
-      : { id, name: state.name, path: state.path, subjectRules: state.subjectRules, status: state.status };
+      : {
+          id,
+          name: state.name,
+          path: state.path,
+          subjectRules: state.subjectRules,
+          dataCategories: state.dataCategories,
+          purposes: state.purposes,
+          status: state.status,
+        };
   }
 
   @Delete(':id')
@@ -63,6 +96,13 @@ export class SourcesController {
   @Get()
   list(@Query() query: ListSourcesQueryDto): Promise<SourceView[]> {
     return this.queries.execute(new ListSourcesQuery(query.includeRemoved ?? false));
+  }
+
+  /** The record of processing (GDPR Art. 30) for this source. */
+  @Get(':id/processing-record')
+  async processingRecord(@Param('id', ResourceIdPipe) id: string): Promise<ProcessingRecord> {
+    const facts = await this.queries.execute<GetSourceProcessingFactsQuery, SourceProcessingFacts>(new GetSourceProcessingFactsQuery(id));
+    return processingRecord(facts, this.config);
   }
 
   @Get(':id')
