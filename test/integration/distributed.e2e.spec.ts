@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { kafkaTopics } from '../../src/infrastructure/bus/kafka-topics';
 import { dropSchema, postgresConnection, uniqueSchema } from './support/postgres';
 import { s3Env, uniqueBucketName } from './support/s3';
 
@@ -70,6 +71,30 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
   let work: string;
   let env: NodeJS.ProcessEnv;
   const processes: Proc[] = [];
+  let base: string;
+  let api: Proc;
+  let workers: Proc[];
+
+  const post = async (url: string, body: unknown) => {
+    const response = await fetch(`${base}${url}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBeLessThan(300);
+    return (await response.json()) as { id: string } & Record<string, unknown>;
+  };
+  const get = async <T = { status: string } & Record<string, unknown>>(url: string): Promise<T> =>
+    (await (await fetch(`${base}${url}`)).json()) as T;
+  const settled = (url: string) =>
+    until(
+      `${url} to settle`,
+      async () => {
+        const body = await get(url);
+        return ['completed', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+      },
+      120_000,
+    );
 
   beforeAll(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-distributed-'));
@@ -116,8 +141,8 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
 
   it('ends all 20 backups completed exactly once despite a worker killed mid-backup', async () => {
     const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const api = launch(['serve'], { ...env, PORT: String(port) });
+    base = `http://127.0.0.1:${port}`;
+    api = launch(['serve'], { ...env, PORT: String(port) });
     processes.push(api);
     const apiDeadline = Date.now() + 90_000;
     for (;;) {
@@ -132,18 +157,9 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
         break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const workers = [launch(['worker'], env), launch(['worker'], env)];
+    workers = [launch(['worker'], env), launch(['worker'], env)];
     processes.push(...workers);
 
-    const post = async (url: string, body: unknown) => {
-      const response = await fetch(`${base}${url}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      expect(response.status).toBeLessThan(300);
-      return (await response.json()) as { id: string };
-    };
     const backups: string[] = [];
     const sourceIds: string[] = [];
     for (let s = 0; s < SOURCES; s++) {
@@ -220,5 +236,83 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
       60_000,
     );
     expect(seen.size).toBe(backups.length);
+  });
+
+  /**
+   * The GDPR scenario across processes: subject keys in PostgreSQL, erasure carried out by a
+   * worker over Kafka, restores leaving the erased subject out; then every place data goes
+   * (event log, read models, key table, every Kafka topic, every process's output) is searched
+   * for the personal strings planted in the source, and none is found.
+   */
+  it('erases a data subject across processes and leaks no planted personal data anywhere', async () => {
+    const planted = ['alice@example.com', 'Alice Example', 'bob@example.com', 'Bob Example', 'Flat 4, 12 Acacia Avenue'];
+    const folder = path.join(work, 'gdpr-source');
+    const files: Record<string, string> = {
+      'customers/alice@example.com/profile.json': '{"name":"Alice Example","email":"alice@example.com"}',
+      'customers/alice@example.com/address.txt': 'Alice Example, Flat 4, 12 Acacia Avenue\n',
+      'customers/bob@example.com/profile.json': '{"name":"Bob Example","email":"bob@example.com"}',
+    };
+    for (const [name, content] of Object.entries(files)) {
+      await fs.mkdir(path.dirname(path.join(folder, name)), { recursive: true });
+      await fs.writeFile(path.join(folder, name), content);
+    }
+    const source = await post('/sources', { name: 'customers', path: folder, subjectRules: ['customers/{subject}/**'] });
+    const backup = await post('/backups', { sourceId: source.id, type: 'full' });
+    expect(await settled(`/backups/${backup.id}`)).toMatchObject({ status: 'completed' });
+
+    const erasure = await post('/erasures', { subjectId: 'alice@example.com', legalBasis: 'Art. 17(1)(a)', requestedBy: 'dpo' });
+    expect(await settled(`/erasures/${erasure.id}`)).toMatchObject({ status: 'completed', keysShredded: 1 });
+
+    const client = new Client(postgresConnection());
+    await client.connect();
+    try {
+      // The key is gone from the shared vault; the row stays as the record of its destruction.
+      const keys = await client.query<{ wrapped: Buffer | null; shredded_at: Date | null }>(
+        `SELECT wrapped, shredded_at FROM "${schema}".subject_keys WHERE pseudonym = $1`,
+        [erasure.subject],
+      );
+      expect(keys.rows).toEqual([{ wrapped: null, shredded_at: expect.any(Date) }]);
+
+      const target = path.join(String(env.DATA_DIR), 'restores', 'gdpr-after-erasure');
+      const restore = await post('/restores', { backupId: backup.id, target });
+      expect(await settled(`/restores/${restore.id}`)).toMatchObject({ status: 'completed', files: 1, skippedErased: { files: 2 } });
+      expect(await fs.readFile(path.join(target, 'customers/bob@example.com/profile.json'), 'utf8')).toBe(
+        files['customers/bob@example.com/profile.json'],
+      );
+      await expect(fs.stat(path.join(target, 'customers/alice@example.com'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+      // Everything stored in PostgreSQL: events, read models, jobs, checkpoints, keys.
+      const tables = await client.query<{ table_name: string }>(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+        [schema],
+      );
+      expect(tables.rows.map((row) => row.table_name)).toEqual(expect.arrayContaining(['events', 'audit_entries', 'subject_keys']));
+      const haystacks: [string, string][] = [];
+      for (const { table_name } of tables.rows) {
+        const rows = await client.query<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM "${schema}"."${table_name}" t`);
+        haystacks.push([`table ${table_name}`, rows.rows.map((row) => row.row).join('\n')]);
+      }
+      // Every message on every Kafka topic of this installation, keys included.
+      const topics = kafkaTopics(topicPrefix);
+      for (const topic of [...Object.values(topics.jobs), topics.jobStatus, topics.deadLetter, topics.integrationEvents]) {
+        const messages = execFileSync(
+          'kcat',
+          ['-C', '-b', String(env.KAFKA_BROKERS), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k %s\n'],
+          {
+            encoding: 'utf8',
+            timeout: 30_000,
+          },
+        );
+        haystacks.push([`topic ${topic}`, messages]);
+      }
+      expect(haystacks.find(([where]) => where.endsWith('.jobs.erase'))?.[1]).toContain(String(erasure.subject));
+      // Everything the API and the workers printed.
+      processes.forEach((proc, index) => haystacks.push([`process ${index} output`, proc.output()]));
+      for (const [where, content] of haystacks) {
+        for (const text of planted) expect({ where, text, found: content.includes(text) }).toEqual({ where, text, found: false });
+      }
+    } finally {
+      await client.end();
+    }
   });
 });
