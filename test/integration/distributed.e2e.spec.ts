@@ -236,7 +236,8 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
       60_000,
     );
     expect(seen.size).toBe(backups.length);
-  });
+    // The waits above have budgets of their own (up to 2 + 4 + 1 min); the test may use them.
+  }, 480_000);
 
   /**
    * The GDPR scenario across processes: subject keys in PostgreSQL, erasure carried out by a
@@ -314,5 +315,5 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
     } finally {
       await client.end();
     }
-  });
+  }, 240_000);
 });

@@ -181,6 +181,7 @@ describe('PostgreSQL read model', () => {
         'audit_entries',
         'backups',
         'checkpoints',
+        'erasures',
         'event_log_head',
         'event_store_schema',
         'events',
@@ -189,6 +190,7 @@ describe('PostgreSQL read model', () => {
         'projection_checkpoints',
         'restores',
         'sources',
+        'subject_backups',
       ].sort(),
     );
   });
