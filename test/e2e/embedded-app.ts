@@ -84,3 +84,19 @@ export class CapturingLogger implements LoggerService {
     );
   }
 }
+
+/**
+ * Retries an assertion until it passes (or the time is up, then its last failure is thrown):
+ * for read models, each fed by its own subscription and so a moment behind the event log.
+ */
+export async function eventually<T>(assertion: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await assertion();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
