@@ -1,6 +1,6 @@
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { BackupStatisticsData, BackupSubjectData, BackupType, EventOf, FailureData } from './events';
+import { BackupType, EventOf, FailureData } from './events';
 
 export type BackupEvent =
   | EventOf<'BackupRequested'>
@@ -18,16 +18,8 @@ export type VerificationStatus = 'none' | 'requested' | 'verified' | 'failed';
 export type BackupCommand =
   | { type: 'RequestBackup'; backupId: string; sourceId: string; backupType: BackupType; sourceActive: boolean; at: string }
   | { type: 'StartBackup'; backupId: string; jobId: string; attempt: number; at: string }
-  | {
-      type: 'CompleteBackup';
-      backupId: string;
-      jobId: string;
-      snapshotId: string;
-      merkleRoot: string;
-      statistics: BackupStatisticsData;
-      subjects?: BackupSubjectData[];
-      at: string;
-    }
+  /** Carries exactly what BackupCompleted records. */
+  | ({ type: 'CompleteBackup' } & EventOf<'BackupCompleted'>['data'])
   | ({ type: 'FailBackup'; backupId: string; jobId: string | null; at: string } & FailureData)
   | { type: 'CancelBackup'; backupId: string; reason: string; at: string }
   | { type: 'VerifyBackup'; backupId: string; verificationId: string; at: string }

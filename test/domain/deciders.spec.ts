@@ -63,6 +63,9 @@ function expectRefused<C, S, E>(decider: { decide(command: C, state: S): E[] }, 
 }
 
 describe('sourceDecider', () => {
+  /** The registered source's state, apart from its status. */
+  const letters = { sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', subjectRules: [], dataCategories: [], purposes: [] };
+
   const register: SourceCommand = { type: 'RegisterSource', sourceId: SOURCE_ID, name: 'letters', path: '/data/letters', at: AT };
   const registered: SourceEvent = {
     type: 'SourceRegistered',
@@ -74,15 +77,7 @@ describe('sourceDecider', () => {
 
   it('registers a new source', () => {
     expect(sourceDecider.decide(register, sourceDecider.initialState)).toEqual([registered]);
-    expect(active).toEqual({
-      status: 'active',
-      sourceId: SOURCE_ID,
-      name: 'letters',
-      path: '/data/letters',
-      subjectRules: [],
-      dataCategories: [],
-      purposes: [],
-    });
+    expect(active).toEqual({ status: 'active', ...letters });
   });
 
   it('refuses to register the same source twice', () => {
@@ -162,15 +157,7 @@ describe('sourceDecider', () => {
 
   it('removes an active source and keeps what it was', () => {
     expect(sourceDecider.decide({ type: 'RemoveSource', sourceId: SOURCE_ID, at: LATER }, active)).toEqual([removed]);
-    expect(gone).toEqual({
-      status: 'removed',
-      sourceId: SOURCE_ID,
-      name: 'letters',
-      path: '/data/letters',
-      subjectRules: [],
-      dataCategories: [],
-      purposes: [],
-    });
+    expect(gone).toEqual({ status: 'removed', ...letters });
   });
 
   it('refuses to update or remove a removed source', () => {
