@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { CheckpointStore, EventStore } from '../application/ports/event-store';
 import { JobBus } from '../application/ports/job-bus';
 import { ReadModel } from '../application/projections/read-model';
-import { describeForLog } from '../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../application/describe-for-log';
 import { InProcessJobBus } from './bus/in-process-job-bus';
 import { KafkaJobBus } from './bus/kafka-job-bus';
 import { Configuration, ConfigurationError } from './config/configuration';

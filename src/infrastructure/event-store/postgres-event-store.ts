@@ -9,7 +9,7 @@ import {
   RecordedEvent,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store';
-import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../../application/describe-for-log';
 import { DuplicateEventIdError } from './duplicate-event-id-error';
 import { SerializedEvent, serializeEvent } from './sqlite-event-rows';
 import { AppendListeners, AppendOutcome, StoredEventId } from './append-listeners';

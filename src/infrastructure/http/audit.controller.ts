@@ -11,7 +11,7 @@ import {
   VerifyAuditTrailQuery,
 } from '../../application/queries/audit.queries';
 import { Page } from '../../application/queries/views';
-import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../../application/describe-for-log';
 import { auditFilter, ExportAuditQueryDto, ListAuditQueryDto } from './audit.dto';
 
 /** Columns of an export, in table order: the fields the hash covers, then the hash. */

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError } from '../../domain';
-import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../../application/describe-for-log';
 
 const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   INVALID_INPUT: HttpStatus.BAD_REQUEST,

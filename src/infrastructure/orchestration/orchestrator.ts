@@ -13,7 +13,8 @@ import { CheckpointStore, EventStore } from '../../application/ports/event-store
 import { JobBus, Unsubscribe } from '../../application/ports/job-bus';
 import { ProjectionRunner } from '../../application/projections/projection-runner';
 import { OrchestrationSettings } from '../../application/settings';
-import { CatchUpSubscription, describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../../application/describe-for-log';
+import { CatchUpSubscription } from '../../application/subscriptions/catch-up-subscription';
 import { CHECKPOINT_STORE, EVENT_STORE, JOB_BUS, READ_MODEL, SETTINGS } from '../../application/tokens';
 import { ReadModel } from '../../application/projections/read-model';
 import { JobWorker } from '../../worker/job-worker';

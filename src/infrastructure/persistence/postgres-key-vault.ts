@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { escapeIdentifier, Pool, PoolConfig } from 'pg';
-import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../../application/describe-for-log';
 import { EngineError } from '../../engine';
 import { DecryptionError, open, seal } from '../../engine/crypto/aead';
 import { MasterKey } from '../../engine/crypto/master-key';

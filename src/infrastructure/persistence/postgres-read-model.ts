@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { escapeIdentifier, Pool, PoolConfig, types } from 'pg';
 import { migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
-import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../../application/describe-for-log';
 
 export interface PostgresReadModelOptions {
   /** pg connection settings; whatever is left out comes from the PG* environment variables, as with psql. */

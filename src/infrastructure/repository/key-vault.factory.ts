@@ -1,4 +1,4 @@
-import { describeForLog } from '../../application/subscriptions/catch-up-subscription';
+import { describeForLog } from '../../application/describe-for-log';
 import { EngineError, Repository } from '../../engine';
 import { StartupError } from '../adapters';
 import { Configuration } from '../config/configuration';
