@@ -1,5 +1,5 @@
-import { describeForLog } from '../describe-for-log';
 import { Logger } from '@nestjs/common';
+import { describeForLog } from '../describe-for-log';
 import { EventStore, RecordedEvent } from '../ports/event-store';
 
 export interface SubscriptionOptions {
