@@ -154,8 +154,57 @@ export interface ReadModelDatabase {
 
 export type ReadModel = Kysely<ReadModelDatabase>;
 
-/** Creates the tables if missing (portable DDL: text, integer, bigint). */
-export async function migrateReadModel(db: ReadModel): Promise<void> {
+/** The columns a table has now (the adapter asks its database in its own dialect). */
+export type ColumnLister = (db: ReadModel, table: string) => Promise<string[]>;
+
+/**
+ * Columns added after their table was first released. A read model created by an older build
+ * gets them added, and since their values come from events already applied, the projection that
+ * fills the table is cleared and replays the log from the start (read models are derived: no
+ * stored fact is lost). `projection: null` marks process state, which needs no replay.
+ */
+const LATER_COLUMNS: {
+  table: keyof ReadModelDatabase;
+  column: string;
+  type: 'text' | 'bigint';
+  defaultValue?: string;
+  projection: { name: string; tables: (keyof ReadModelDatabase)[] } | null;
+}[] = [
+  { table: 'sources', column: 'subject_rules', type: 'text', defaultValue: '[]', projection: { name: 'sources', tables: ['sources'] } },
+  { table: 'sources', column: 'data_categories', type: 'text', defaultValue: '[]', projection: { name: 'sources', tables: ['sources'] } },
+  { table: 'sources', column: 'purposes', type: 'text', defaultValue: '[]', projection: { name: 'sources', tables: ['sources'] } },
+  { table: 'restores', column: 'skipped_files', type: 'bigint', projection: { name: 'restore-history', tables: ['restores'] } },
+  { table: 'restores', column: 'skipped_bytes', type: 'bigint', projection: { name: 'restore-history', tables: ['restores'] } },
+  { table: 'restores', column: 'subject_pseudonym', type: 'text', projection: { name: 'restore-history', tables: ['restores'] } },
+  { table: 'jobs', column: 'progress', type: 'text', projection: null },
+];
+
+/** Adds the columns an older read model lacks; returns the projections reset to replay. */
+async function addLaterColumns(db: ReadModel, columnsOf: ColumnLister): Promise<string[]> {
+  const replay = new Map<string, (keyof ReadModelDatabase)[]>();
+  const existing = new Map<string, string[]>();
+  for (const later of LATER_COLUMNS) {
+    if (!existing.has(later.table)) existing.set(later.table, await columnsOf(db, later.table));
+    if (existing.get(later.table)?.includes(later.column)) continue;
+    const { defaultValue } = later;
+    await db.schema
+      .alterTable(later.table)
+      .addColumn(later.column, later.type, (c) => (defaultValue === undefined ? c : c.notNull().defaultTo(defaultValue)))
+      .execute();
+    if (later.projection) replay.set(later.projection.name, later.projection.tables);
+  }
+  for (const [name, tables] of replay) {
+    for (const table of tables) await db.deleteFrom(table).execute();
+    await db.deleteFrom('projection_checkpoints').where('name', '=', name).execute();
+  }
+  return [...replay.keys()];
+}
+
+/**
+ * Creates the tables if missing (portable DDL: text, integer, bigint) and brings a read model
+ * of an older build up to date; returns the names of projections reset to replay the log.
+ */
+export async function migrateReadModel(db: ReadModel, columnsOf: ColumnLister): Promise<string[]> {
   await db.schema
     .createTable('sources')
     .ifNotExists()
@@ -294,4 +343,5 @@ export async function migrateReadModel(db: ReadModel): Promise<void> {
     .on('audit_entries')
     .columns(['subject_pseudonym', 'sequence'])
     .execute();
+  return addLaterColumns(db, columnsOf);
 }

@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { escapeIdentifier, Pool, PoolConfig, types } from 'pg';
-import { migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+import { ColumnLister, migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
 import { describeForLog } from '../../application/describe-for-log';
 
 export interface PostgresReadModelOptions {
@@ -24,6 +24,13 @@ function parseInt8(value: string): number | string {
   const parsed = Number(value);
   return Number.isSafeInteger(parsed) ? parsed : value;
 }
+
+/** The read model's schema is the connection's search_path, so current_schema() names it. */
+const postgresColumns: ColumnLister = async (db, table) =>
+  (
+    await sql<{ column_name: string }>`
+      SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`.execute(db)
+  ).rows.map((row) => row.column_name);
 
 const readModelTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -55,7 +62,7 @@ export async function openPostgresReadModel(options: PostgresReadModelOptions = 
       // Checked first so that a role without CREATE on the database can use an existing schema.
       const exists = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`.execute(trx);
       if (exists.rows.length === 0) await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(trx);
-      await migrateReadModel(trx);
+      await migrateReadModel(trx, postgresColumns);
     });
   } catch (error) {
     await db.destroy();

@@ -1,6 +1,9 @@
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
-import { migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+import { Kysely, sql, SqliteDialect } from 'kysely';
+import { ColumnLister, migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+
+const sqliteColumns: ColumnLister = async (db, table) =>
+  (await sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`.execute(db)).rows.map((row) => row.name);
 
 /** The embedded read model: a SQLite file beside the event store, through Kysely. */
 export async function openSqliteReadModel(file: string): Promise<ReadModel> {
@@ -9,6 +12,6 @@ export async function openSqliteReadModel(file: string): Promise<ReadModel> {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<ReadModelDatabase>({ dialect: new SqliteDialect({ database }) });
-  await migrateReadModel(db);
+  await migrateReadModel(db, sqliteColumns);
   return db;
 }
