@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { EngineError, objectStoreFromLocation, ObjectStore, Repository, S3ObjectStore } from '../engine';
+import { attachKeyVault, keyVaultSettingsFromEnv } from '../infrastructure/repository/key-vault.factory';
 
 export interface RepositoryFlags {
   repo?: string;
@@ -51,7 +52,10 @@ export function readPassphrase(file: string | undefined, envName = 'CUSTODIA_PAS
   return fromEnv;
 }
 
-export function openRepository(flags: RepositoryFlags, options?: { loadIndex?: boolean }): Promise<Repository> {
+/** Opens the repository; with KEY_VAULT=postgres its subject keys are the ones in PostgreSQL. */
+export async function openRepository(flags: RepositoryFlags, options?: { loadIndex?: boolean }): Promise<Repository> {
   const store = repositoryStore(flags);
-  return Repository.open(store, readPassphrase(flags.passphraseFile), options);
+  const repository = await Repository.open(store, readPassphrase(flags.passphraseFile), options);
+  await attachKeyVault(keyVaultSettingsFromEnv(store.location), repository);
+  return repository;
 }

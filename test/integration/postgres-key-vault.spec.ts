@@ -6,8 +6,11 @@ import { loadConfiguration } from '../../src/infrastructure/config/configuration
 import { PostgresKeyVault } from '../../src/infrastructure/persistence/postgres-key-vault';
 import { attachKeyVault } from '../../src/infrastructure/repository/key-vault.factory';
 import { keyVaultContract } from '../contract/key-vault.contract';
+import { hmacPseudonymiser } from '../../src/engine';
+import { expectCliError, runCli, runCliOk } from '../support/cli';
 import { initRepository } from '../support/repository';
-import { useTempDirs } from '../support/temp-dirs';
+import { dir, file, writeTree } from '../support/tree';
+import { listRelative, useTempDirs } from '../support/temp-dirs';
 import { dropSchema, postgresConnection, uniqueSchema, withClient } from './support/postgres';
 
 const schema = uniqueSchema('key_vault');
@@ -141,5 +144,58 @@ describe('attachKeyVault', () => {
     await embedded.getOrCreate(pseudonym());
     await expect(attachKeyVault(loadConfiguration(env('postgres')), repository)).rejects.toThrow('keeps 1 subject key(s) in itself');
     expect(repository.keyVault).toBe(embedded);
+  });
+});
+
+describe('the command line with KEY_VAULT=postgres', () => {
+  const tempDir = useTempDirs();
+  const SECRET = 'pseudonym secret of the CLI vault test';
+
+  it('backs up, erases and restores with the subject keys in PostgreSQL', async () => {
+    const pg = postgresConnection();
+    const env = {
+      CUSTODIA_PSEUDONYM_SECRET: SECRET,
+      KEY_VAULT: 'postgres',
+      DATABASE_URL: `postgres://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
+      PG_SCHEMA: schema,
+    };
+    const work = await tempDir('cli-vault');
+    const source = path.join(work, 'source');
+    const repo = path.join(work, 'repo');
+    await writeTree(source, {
+      customers: dir({
+        'alice@example.com': dir({ 'profile.txt': file('Alice\n') }),
+        'bob@example.com': dir({ 'profile.txt': file('Bob\n') }),
+      }),
+    });
+    await runCliOk(['repo', 'init', '--repo', repo, '--kdf-n', '1024']);
+    await runCliOk(['backup', source, '--repo', repo, '--subject-rule', 'customers/{subject}/**'], { env });
+
+    const alice = hmacPseudonymiser(SECRET)('alice@example.com');
+    const rows = () =>
+      withClient(
+        async (client) =>
+          (await client.query<{ pseudonym: string; wrapped: Buffer | null }>(`SELECT pseudonym, wrapped FROM ${table}`)).rows,
+      );
+    expect((await rows()).filter((row) => row.wrapped !== null).map((row) => row.pseudonym)).toEqual(expect.arrayContaining([alice]));
+    // Nothing of the subjects' keys is in the repository itself.
+    expect(await listRelative(repo)).not.toEqual(expect.arrayContaining([expect.stringMatching(/^subject-keys\//)]));
+
+    await runCliOk(['subject', 'shred', 'alice@example.com', '--repo', repo], { env });
+    expect((await rows()).find((row) => row.pseudonym === alice)?.wrapped).toBeNull();
+
+    const target = path.join(work, 'restored');
+    const restored = await runCliOk(['restore', 'latest', '--repo', repo, '--target', target, '--json'], { env });
+    const summary = restored.stdout.trim().split('\n').at(-1) ?? '';
+    expect(JSON.parse(summary)).toMatchObject({ message_type: 'summary', files: 1, skippedErased: { files: 1 } });
+    expect(await listRelative(target)).not.toEqual(expect.arrayContaining([expect.stringContaining('alice')]));
+
+    // Without the vault setting the repository's own (empty) vault is used: the keys are not there.
+    const withoutVault = await runCli(['restore', 'latest', '--repo', repo, '--target', path.join(work, 'restored-2'), '--json'], {
+      env: { CUSTODIA_PSEUDONYM_SECRET: SECRET },
+    });
+    expect(withoutVault.code).not.toBe(0);
+    const badSetting = await runCli(['snapshots', '--repo', repo], { env: { KEY_VAULT: 'kms' } });
+    expectCliError(badSetting, 'CONFIGURATION', 2);
   });
 });
