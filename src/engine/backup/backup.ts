@@ -13,6 +13,7 @@ import { EntryCounts, isSealedEntry, openSealedEntry, orderEntries, sealEntry } 
 import { SubjectRules } from '../subjects/subject-rules';
 import { BlobSaver, BlobSaverOptions } from './blob-saver';
 import { ScannedEntry, scanSource } from './scanner';
+import { readSmallFile } from './small-file';
 
 export interface BackupProgress {
   filesDone: number;
@@ -379,7 +380,7 @@ class BackupRun {
       return { ...meta, type: 'file', size, inode, content: before.content };
     }
     try {
-      const { content, bytes } = await this.readContent(entry.absolutePath, scope);
+      const { content, bytes } = await this.readContent(entry.absolutePath, scope, size);
       this.statistics.files++;
       this.statistics.filesRead++;
       this.statistics.totalBytes += bytes;
@@ -393,27 +394,41 @@ class BackupRun {
     }
   }
 
-  private async readContent(file: string, scope: ScopeKeys): Promise<{ content: string[]; bytes: number }> {
-    // O_NOFOLLOW: if the file was swapped for a symlink since the scan, do not read through it.
-    const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  private async readContent(file: string, scope: ScopeKeys, expectedSize: number): Promise<{ content: string[]; bytes: number }> {
     const content: string[] = [];
     let bytes = 0;
+    const small = expectedSize <= this.repository.chunker.params.minSize ? readSmallFile(file, this.workBuffer(), expectedSize) : null;
+    if (small) {
+      // At most the chunker's minimum size: the whole file is one chunk, as chunkStream would cut it.
+      if (small.length > 0) {
+        const { id, isNew } = await this.saver.save('data', small, scope);
+        content.push(id);
+        this.countChunk(small.length, isNew, file);
+      }
+      return { content, bytes: small.length };
+    }
+    // O_NOFOLLOW: if the file was swapped for a symlink since the scan, do not read through it.
+    const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const read = async (buffer: Buffer, offset: number, length: number) => (await handle.read(buffer, offset, length, null)).bytesRead;
       for await (const chunk of chunkStream(this.repository.chunker, read, this.workBuffer())) {
         const { id, isNew } = await this.saver.save('data', chunk, scope);
         content.push(id);
         bytes += chunk.length;
-        this.statistics.bytesRead += chunk.length;
-        this.statistics.chunks++;
-        if (!isNew) this.statistics.duplicateBytes += chunk.length;
-        this.bytesDone += chunk.length;
-        this.report(file);
+        this.countChunk(chunk.length, isNew, file);
       }
     } finally {
       await handle.close();
     }
     return { content, bytes };
+  }
+
+  private countChunk(length: number, isNew: boolean, file: string): void {
+    this.statistics.bytesRead += length;
+    this.statistics.chunks++;
+    if (!isNew) this.statistics.duplicateBytes += length;
+    this.bytesDone += length;
+    this.report(file);
   }
 
   private workBuffer(): Buffer {

@@ -105,8 +105,8 @@ export class BlobSaver {
     const blobs = this.openPack;
     this.openPack = [];
     this.openPackBytes = 0;
+    const pack = await assemblePack(this.repository.master, blobs);
     while (this.uploads.size >= MAX_PACK_UPLOADS) await Promise.race([...this.uploads]);
-    const pack = assemblePack(this.repository.master, blobs);
     const upload = this.repository.store
       .put(Keys.pack(pack.id), pack.bytes)
       .then(async () => {

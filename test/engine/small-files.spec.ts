@@ -1,0 +1,47 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { looksIncompressible } from '../../src/engine/compression';
+import { readSmallFile } from '../../src/engine/backup/small-file';
+import { useTempDirs } from '../support/temp-dirs';
+import { compressibleText, pseudoRandomBytes } from '../support/tree';
+
+describe('reading small files in one go', () => {
+  const tempDir = useTempDirs();
+  const buffer = Buffer.alloc(64 * 1024);
+
+  it('returns the content of a file as large as the scan found, or smaller', async () => {
+    const dir = await tempDir('small-files');
+    const file = path.join(dir, 'a.txt');
+    await fs.writeFile(file, 'hello');
+    expect(readSmallFile(file, buffer, 5)?.toString()).toBe('hello');
+    expect(readSmallFile(file, buffer, 10)?.toString()).toBe('hello');
+    await fs.writeFile(file, '');
+    expect(readSmallFile(file, buffer, 0)).toEqual(Buffer.alloc(0));
+  });
+
+  it('returns null for a file that grew since the scan, so the caller streams it', async () => {
+    const dir = await tempDir('small-files');
+    const file = path.join(dir, 'grown.txt');
+    await fs.writeFile(file, 'x'.repeat(100));
+    expect(readSmallFile(file, buffer, 99)).toBeNull();
+  });
+
+  it('does not read through a file swapped for a symlink', async () => {
+    const dir = await tempDir('small-files');
+    await fs.writeFile(path.join(dir, 'secret'), 'secret');
+    await fs.symlink(path.join(dir, 'secret'), path.join(dir, 'link'));
+    expect(() => readSmallFile(path.join(dir, 'link'), buffer, 6)).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+  });
+});
+
+describe('spotting incompressible data before compressing it', () => {
+  it('tells random bytes from text, and leaves small blobs to the compressor', () => {
+    expect(looksIncompressible(pseudoRandomBytes('entropy', 256 * 1024))).toBe(true);
+    expect(looksIncompressible(compressibleText('entropy', 256 * 1024))).toBe(false);
+    expect(looksIncompressible(Buffer.alloc(256 * 1024))).toBe(false);
+    expect(looksIncompressible(pseudoRandomBytes('entropy-small', 1000))).toBe(false);
+    // Half text, half random: still worth compressing.
+    const mixed = Buffer.concat([compressibleText('mixed', 128 * 1024), pseudoRandomBytes('mixed', 128 * 1024)]);
+    expect(looksIncompressible(mixed)).toBe(false);
+  });
+});
