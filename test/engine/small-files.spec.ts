@@ -1,6 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { looksIncompressible } from '../../src/engine/compression';
+import { FsObjectStore } from '../../src/engine/storage/fs-object-store';
+import { ObjectNotFoundError } from '../../src/engine/storage/object-store';
 import { readSmallFile } from '../../src/engine/backup/small-file';
 import { useTempDirs } from '../support/temp-dirs';
 import { compressibleText, pseudoRandomBytes } from '../support/tree';
@@ -43,5 +45,28 @@ describe('spotting incompressible data before compressing it', () => {
     // Half text, half random: still worth compressing.
     const mixed = Buffer.concat([compressibleText('mixed', 128 * 1024), pseudoRandomBytes('mixed', 128 * 1024)]);
     expect(looksIncompressible(mixed)).toBe(false);
+  });
+});
+
+describe('range reads from a folder store keep pack files open, but never read a stale one', () => {
+  const tempDir = useTempDirs();
+
+  it('notices a pack deleted or replaced since its last read', async () => {
+    const store = new FsObjectStore(await tempDir('ranges'));
+    await store.put('data/ab/pack', Buffer.from('0123456789'));
+    expect((await store.getRange('data/ab/pack', 2, 3)).toString()).toBe('234');
+    expect((await store.getRange('data/ab/pack', 7, 10)).toString()).toBe('789');
+    await store.delete('data/ab/pack');
+    await expect(store.getRange('data/ab/pack', 0, 1)).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await store.put('data/ab/pack', Buffer.from('abcdefghij'));
+    expect((await store.getRange('data/ab/pack', 2, 3)).toString()).toBe('cde');
+  });
+
+  it('keeps working past its limit of open files', async () => {
+    const store = new FsObjectStore(await tempDir('ranges'));
+    for (let i = 0; i < 20; i++) await store.put(`data/${i}`, Buffer.from(`pack ${i}`));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20; i++) expect((await store.getRange(`data/${i}`, 5, 2)).toString()).toBe(String(i));
+    }
   });
 });

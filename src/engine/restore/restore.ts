@@ -7,6 +7,7 @@ import { describe, Repository } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { assertPseudonym } from '../subjects/pseudonym';
 import { ErasedCounts, planRestore } from './plan';
+import { SMALL_FILE_BYTES, writeSmallFile } from './small-file-writer';
 
 export interface RestoreOptions {
   include?: string[];
@@ -77,11 +78,12 @@ export async function restore(
   };
   const result: RestoreResult = { snapshotId: id, files: 0, directories: 0, symlinks: 0, bytes: 0, errors: [...errors], skippedErased };
   const directories: { absolute: string; entry: TreeEntry }[] = [];
+  const verified = new Set<string>();
 
   for (const { relativePath, entry } of plan) {
     const absolute = path.join(target, ...relativePath.split('/'));
     try {
-      await assertInsideTarget(target, path.dirname(absolute));
+      await assertInsideTarget(target, path.dirname(absolute), verified);
       if (entry.type === 'dir') {
         await ensureDirectory(absolute);
         directories.push({ absolute, entry });
@@ -92,12 +94,19 @@ export async function restore(
         result.symlinks++;
       } else {
         progress.currentFile = relativePath;
-        await replaceAtomically(absolute, (temp) =>
-          writeFile(repository, keys, temp, entry, (bytes) => {
-            progress.bytesDone += bytes;
-            options.onProgress?.({ ...progress });
-          }),
-        );
+        const onBytes = (bytes: number) => {
+          progress.bytesDone += bytes;
+          options.onProgress?.({ ...progress });
+        };
+        if (entry.size <= SMALL_FILE_BYTES) {
+          // Every blob is read (authenticated, hash-checked) before the file is created at all.
+          const blobs: Buffer[] = [];
+          for (const blobId of entry.content) blobs.push(await repository.readBlob(blobId, keys));
+          writeSmallFile(absolute, blobs, entry.mode, mtimeOf(entry), TEMP_PREFIX);
+          onBytes(entry.size);
+        } else {
+          await replaceAtomically(absolute, (temp) => writeFile(repository, keys, temp, entry, onBytes));
+        }
         result.files++;
         result.bytes += entry.size;
         progress.filesDone++;
@@ -132,8 +141,12 @@ async function prepareTarget(target: string, overwrite: boolean): Promise<string
   return fs.realpath(target);
 }
 
-/** Refuses to write if any existing component between the target and `directory` is a symlink. */
-async function assertInsideTarget(target: string, directory: string): Promise<void> {
+/**
+ * Refuses to write if any existing component between the target and `directory` is a symlink.
+ * `verified` holds the folders this restore has already found to be real directories, so that
+ * each is looked at once, not once per file below it.
+ */
+async function assertInsideTarget(target: string, directory: string, verified: Set<string>): Promise<void> {
   const relative = path.relative(target, directory);
   if (relative.startsWith('..') || path.isAbsolute(relative)) {
     throw new EngineError('UNSAFE_PATH', `refusing to write outside the restore target: ${directory}`);
@@ -141,10 +154,12 @@ async function assertInsideTarget(target: string, directory: string): Promise<vo
   let current = target;
   for (const part of relative.split(path.sep).filter(Boolean)) {
     current = path.join(current, part);
+    if (verified.has(current)) continue;
     const stats = await fs.lstat(current);
     if (!stats.isDirectory()) {
       throw new EngineError('UNSAFE_PATH', `refusing to write through ${current}: it is not a directory (symlink or file)`);
     }
+    verified.add(current);
   }
 }
 
