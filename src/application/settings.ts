@@ -8,6 +8,8 @@ export interface OrchestrationSettings {
   jobMaxAttempts: number;
   /** Delay before the first retry; doubles with each attempt. */
   jobRetryBaseDelayMs: number;
+  /** How often the restore-test scheduler looks for backups due a test. */
+  restoreTestCheckIntervalMs: number;
 }
 
 export const DEFAULT_ORCHESTRATION_SETTINGS: OrchestrationSettings = {
@@ -15,4 +17,5 @@ export const DEFAULT_ORCHESTRATION_SETTINGS: OrchestrationSettings = {
   jobSupervisionIntervalMs: 5_000,
   jobMaxAttempts: 3,
   jobRetryBaseDelayMs: 1_000,
+  restoreTestCheckIntervalMs: 60 * 60 * 1000,
 };

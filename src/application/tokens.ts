@@ -8,3 +8,4 @@ export const READ_MODEL = Symbol('ReadModel');
 export const SOURCE_PATHS = Symbol('SourcePaths');
 export const SETTINGS = Symbol('Settings');
 export const SUBJECT_PSEUDONYMS = Symbol('SubjectPseudonyms');
+export const RETENTION_POLICY = Symbol('RetentionPolicy');

@@ -1,10 +1,47 @@
 /**
- * The retention policy Custodia states for backups of personal data: a backup stays active
- * (restorable on demand) for 30 days, is then archived for a year, then purged; a restore test
- * runs weekly. The figures are what the record of processing (Art. 30) declares.
+ * The retention policy for backups of personal data: a backup stays active (restorable on
+ * demand) for `activeDays` after it completed, is then archived for `archivedDays`, and then has
+ * expired (due to be purged); the newest backup of each source gets a restore test every
+ * `restoreTestIntervalDays` (0: never). The defaults are Custodia's policy: 30 days active, one
+ * year archived, weekly restore tests.
  */
-export const DEFAULT_RETENTION_POLICY = {
+export interface RetentionPolicy {
+  activeDays: number;
+  archivedDays: number;
+  restoreTestIntervalDays: number;
+}
+
+export const DEFAULT_RETENTION_POLICY: RetentionPolicy = {
   activeDays: 30,
   archivedDays: 365,
   restoreTestIntervalDays: 7,
-} as const;
+};
+
+export type RetentionPhase = 'active' | 'archived' | 'expired';
+
+export interface RetentionStatus {
+  phase: RetentionPhase;
+  activeUntil: string;
+  archivedUntil: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Where a backup completed at `completedAt` stands at `now` under `policy`. */
+export function retentionStatus(completedAt: string, now: Date, policy: RetentionPolicy): RetentionStatus {
+  const completed = Date.parse(completedAt);
+  const activeUntil = completed + policy.activeDays * DAY_MS;
+  const archivedUntil = activeUntil + policy.archivedDays * DAY_MS;
+  const at = now.getTime();
+  return {
+    phase: at < activeUntil ? 'active' : at < archivedUntil ? 'archived' : 'expired',
+    activeUntil: new Date(activeUntil).toISOString(),
+    archivedUntil: new Date(archivedUntil).toISOString(),
+  };
+}
+
+/** Whether a backup last verified at `verifiedAt` (null: never) is due for a restore test at `now`. */
+export function restoreTestDue(verifiedAt: string | null, now: Date, policy: RetentionPolicy): boolean {
+  if (policy.restoreTestIntervalDays <= 0) return false;
+  return verifiedAt === null || now.getTime() - Date.parse(verifiedAt) >= policy.restoreTestIntervalDays * DAY_MS;
+}

@@ -10,6 +10,9 @@ import { SubjectPseudonyms } from '../application/ports/pseudonyms';
 import { SubjectsProjection } from '../application/projections/subjects.projection';
 import { SUBJECT_QUERY_HANDLERS } from '../application/queries/subject.queries';
 import { GetSourceProcessingFactsHandler } from '../application/queries/processing-record.query';
+import { GetRetentionStatusHandler } from '../application/queries/retention.queries';
+import { RestoreTestScheduler } from '../application/process-managers/restore-test.scheduler';
+import { RetentionController } from './http/retention.controller';
 import { SubjectsController } from './http/subjects.controller';
 import { JobTracker } from '../application/process-managers/job-tracker';
 import { JobsProcessManager } from '../application/process-managers/jobs.process-manager';
@@ -30,6 +33,7 @@ import {
   EVENT_STORE,
   JOB_BUS,
   READ_MODEL,
+  RETENTION_POLICY,
   SETTINGS,
   SOURCE_PATHS,
   SUBJECT_PSEUDONYMS,
@@ -107,10 +111,11 @@ export class ServiceModule {
     return {
       module: ServiceModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [SourcesController, BackupsController, RestoresController, AuditController, SubjectsController],
+      controllers: [SourcesController, BackupsController, RestoresController, AuditController, SubjectsController, RetentionController],
       providers: [
         { provide: CONFIGURATION, useValue: config },
         { provide: SETTINGS, useValue: config.orchestration },
+        { provide: RETENTION_POLICY, useValue: config.retention },
         { provide: CLOCK, useValue: systemClock },
         { provide: EVENT_STORE, useFactory: () => adapters?.eventStore ?? openEventStore(config) },
         { provide: CHECKPOINT_STORE, useExisting: EVENT_STORE },
@@ -145,6 +150,8 @@ export class ServiceModule {
         ...QUERY_HANDLERS,
         ...SUBJECT_QUERY_HANDLERS,
         GetSourceProcessingFactsHandler,
+        GetRetentionStatusHandler,
+        RestoreTestScheduler,
         ...AUDIT_QUERY_HANDLERS,
         JobsProcessManager,
         Orchestrator,

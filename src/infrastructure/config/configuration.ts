@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { DEFAULT_ORCHESTRATION_SETTINGS, OrchestrationSettings } from '../../application/settings';
+import { DEFAULT_RETENTION_POLICY, RetentionPolicy } from '../../domain';
 
 /** Everything the service reads from its environment, checked once at start-up. */
 export interface Configuration {
@@ -10,6 +11,9 @@ export interface Configuration {
   /** Folders a restore may write into; any other target is refused. */
   restoreRoots: string[];
   orchestration: OrchestrationSettings;
+  /** RETENTION_ACTIVE_DAYS, RETENTION_ARCHIVED_DAYS, RESTORE_TEST_INTERVAL_DAYS (0: no automatic restore tests). */
+  retention: RetentionPolicy;
+
   workerConcurrency: number;
   heartbeatIntervalMs: number;
   /** scrypt cost for a newly created repository key slot. */
@@ -115,6 +119,17 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
       jobSupervisionIntervalMs: integer(env, 'JOB_SUPERVISION_INTERVAL_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobSupervisionIntervalMs, 50),
       jobMaxAttempts: integer(env, 'JOB_MAX_ATTEMPTS', DEFAULT_ORCHESTRATION_SETTINGS.jobMaxAttempts, 1, 100),
       jobRetryBaseDelayMs: integer(env, 'JOB_RETRY_BASE_DELAY_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobRetryBaseDelayMs, 0),
+      restoreTestCheckIntervalMs: integer(
+        env,
+        'RESTORE_TEST_CHECK_INTERVAL_MS',
+        DEFAULT_ORCHESTRATION_SETTINGS.restoreTestCheckIntervalMs,
+        50,
+      ),
+    },
+    retention: {
+      activeDays: integer(env, 'RETENTION_ACTIVE_DAYS', DEFAULT_RETENTION_POLICY.activeDays, 1, 36_500),
+      archivedDays: integer(env, 'RETENTION_ARCHIVED_DAYS', DEFAULT_RETENTION_POLICY.archivedDays, 0, 36_500),
+      restoreTestIntervalDays: integer(env, 'RESTORE_TEST_INTERVAL_DAYS', DEFAULT_RETENTION_POLICY.restoreTestIntervalDays, 0, 3_650),
     },
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 2, 1, 64),
     heartbeatIntervalMs: integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50),

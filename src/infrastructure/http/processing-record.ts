@@ -1,5 +1,4 @@
 import { SourceProcessingFacts } from '../../application/queries/processing-record.query';
-import { DEFAULT_RETENTION_POLICY } from '../../domain';
 import { Configuration } from '../config/configuration';
 
 /**
@@ -26,11 +25,10 @@ export function processingRecord(facts: SourceProcessingFacts, config: Configura
         : 'no subject rules: files are encrypted under the repository key and cannot be erased per subject',
     },
     retention: {
-      activeDays: DEFAULT_RETENTION_POLICY.activeDays,
-      archivedDays: DEFAULT_RETENTION_POLICY.archivedDays,
-      restoreTestIntervalDays: DEFAULT_RETENTION_POLICY.restoreTestIntervalDays,
+      ...config.retention,
       // Said plainly, so the record does not claim more than the service does.
-      enforcement: 'declared policy; pruning of expired backups is not automated yet',
+      enforcement:
+        'phases reported by GET /retention and restore tests run automatically; expired backups are not purged automatically yet',
       backups: facts.backups,
     },
     erasure: perSubjectKeys

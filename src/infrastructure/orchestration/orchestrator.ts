@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { JobsProcessManager } from '../../application/process-managers/jobs.process-manager';
+import { RestoreTestScheduler } from '../../application/process-managers/restore-test.scheduler';
 import { CheckpointStore, EventStore } from '../../application/ports/event-store';
 import { JobBus, Unsubscribe } from '../../application/ports/job-bus';
 import { ProjectionRunner } from '../../application/projections/projection-runner';
@@ -40,6 +41,7 @@ export class Orchestrator implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly processManagerSubscription: CatchUpSubscription;
   private stopStatuses: Unsubscribe | null = null;
   private supervisor: NodeJS.Timeout | null = null;
+  private restoreTests: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(EVENT_STORE) private readonly events: EventStore,
@@ -48,6 +50,7 @@ export class Orchestrator implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(SETTINGS) private readonly settings: OrchestrationSettings,
     @Inject(READ_MODEL) private readonly readModel: ReadModel,
     private readonly processManager: JobsProcessManager,
+    private readonly restoreTestScheduler: RestoreTestScheduler,
     private readonly projections: ProjectionRunner,
     private readonly eventBus: EventBus,
     @Inject(WORKER_IN_PROCESS) private readonly workerInProcess: boolean,
@@ -82,11 +85,18 @@ export class Orchestrator implements OnApplicationBootstrap, BeforeApplicationSh
         .catch((error: unknown) => this.logger.error(`job supervision failed (${describeForLog(error)})`));
     }, this.settings.jobSupervisionIntervalMs);
     this.supervisor.unref();
+    this.restoreTests = setInterval(() => {
+      this.restoreTestScheduler
+        .requestDueTests()
+        .catch((error: unknown) => this.logger.error(`restore-test scheduling failed (${describeForLog(error)})`));
+    }, this.settings.restoreTestCheckIntervalMs);
+    this.restoreTests.unref();
   }
 
   /** First every moving part stops (Nest runs these hooks before any onApplicationShutdown)... */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.supervisor) clearInterval(this.supervisor);
+    if (this.restoreTests) clearInterval(this.restoreTests);
     this.processManager.stop();
     await this.processManagerSubscription.stop();
     await this.worker?.stop();
