@@ -1,7 +1,8 @@
+import { webcrypto } from 'node:crypto';
 import { EngineError } from '../errors';
 import { SubjectKey } from '../crypto/subject-key';
 import { BlobLocation, Keys, parseSubjectScope, StoredEntry, TreeEntry } from '../repository/format';
-import { readPackHeader, sha256Hex } from '../repository/pack-file';
+import { readPackHeader } from '../repository/pack-file';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { ObjectNotFoundError } from '../storage/object-store';
 import { SubjectKeyRing } from '../subjects/key-ring';
@@ -145,8 +146,12 @@ export async function check(repository: Repository, options: CheckOptions = {}):
   if (options.readData || options.readDataSubset) {
     const subset = options.readDataSubset;
     const toRead = [...stored.keys()].filter((id) => !subset || inSlice(id, subset.n, subset.m)).sort();
-    for (const packId of toRead) {
-      await readPack(repository, keys, packId, references, result);
+    // The next pack is read from storage while this one's blobs are decoded.
+    let next = toRead.length > 0 ? fetchPack(repository, toRead[0]) : null;
+    for (const [index, packId] of toRead.entries()) {
+      const fetched = next;
+      next = index + 1 < toRead.length ? fetchPack(repository, toRead[index + 1]) : null;
+      await readPack(repository, keys, packId, unwrapFetched(await fetched), references, result);
       result.packsRead++;
       options.onProgress?.({ packsDone: result.packsRead, totalPacks: toRead.length });
     }
@@ -247,45 +252,72 @@ class MissingKeys {
   }
 }
 
+/**
+ * A pack's bytes, or null when it is missing (the structure check reports that). Never rejects:
+ * it is started ahead of time, and a failure is thrown where the pack is used (unwrapFetched).
+ */
+function fetchPack(repository: Repository, packId: string): Promise<Buffer | null | { failed: unknown }> {
+  return repository.store
+    .get(Keys.pack(packId))
+    .catch((error: unknown) => (error instanceof ObjectNotFoundError ? null : { failed: error }));
+}
+
+function unwrapFetched(fetched: Buffer | null | { failed: unknown }): Buffer | null {
+  if (fetched !== null && !Buffer.isBuffer(fetched)) throw fetched.failed;
+  return fetched;
+}
+
+/** Blobs of one pack decoded at once: zstd runs on libuv's pool while this thread decrypts others. */
+const PARALLEL_BLOBS = 8;
+
 async function readPack(
   repository: Repository,
   keys: SubjectKeyRing,
   packId: string,
+  bytes: Buffer | null,
   references: ReferenceMap,
   result: CheckResult,
 ): Promise<void> {
+  if (bytes === null) return;
   const key = Keys.pack(packId);
   const indexed = repository.index.pack(packId)?.blobs ?? [];
   const report = (message: string, blobs: BlobLocation[]) =>
     result.errors.push({ kind: 'pack-damaged', object: key, message, affected: references.affectedBy(blobs) });
-  let bytes: Buffer;
-  try {
-    bytes = await repository.store.get(key);
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) return; // reported by the structure check
-    throw error;
-  }
-  const hashMatches = sha256Hex(bytes) === packId;
+  // WebCrypto hashes on libuv's pool too, alongside the decoding below.
+  const hash = webcrypto.subtle.digest('SHA-256', bytes).then((digest) => Buffer.from(digest).toString('hex'));
   let blobs: BlobLocation[];
   try {
     blobs = readPackHeader(repository.master, bytes);
   } catch (error) {
+    await hash;
     report(`pack ${key} is damaged: its header cannot be read (${describe(error)})`, indexed);
     return;
   }
-  const damaged: BlobLocation[] = [];
-  for (const blob of blobs) {
-    const subject = parseSubjectScope(blob.scope);
-    // Without the key (erased, or lost: reported above) a blob cannot be read; the pack hash still covers it.
-    if (subject && !((await keys.lookup(subject.pseudonym, subject.keyId).catch(() => null)) instanceof SubjectKey)) continue;
-    try {
-      await repository.decodeBlob(packId, blob, bytes.subarray(blob.offset, blob.offset + blob.length), keys);
-      result.blobsRead++;
-    } catch (error) {
-      if (!(error instanceof EngineError)) throw error;
-      damaged.push(blob);
+  const outcomes: ('read' | 'damaged' | 'skipped')[] = new Array(blobs.length);
+  let nextBlob = 0;
+  const decodeSome = async (): Promise<void> => {
+    while (nextBlob < blobs.length) {
+      const index = nextBlob++;
+      const blob = blobs[index];
+      const subject = parseSubjectScope(blob.scope);
+      // Without the key (erased, or lost: reported above) a blob cannot be read; the pack hash still covers it.
+      if (subject && !((await keys.lookup(subject.pseudonym, subject.keyId).catch(() => null)) instanceof SubjectKey)) {
+        outcomes[index] = 'skipped';
+        continue;
+      }
+      try {
+        await repository.decodeBlob(packId, blob, bytes.subarray(blob.offset, blob.offset + blob.length), keys);
+        outcomes[index] = 'read';
+      } catch (error) {
+        if (!(error instanceof EngineError)) throw error;
+        outcomes[index] = 'damaged';
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_BLOBS, blobs.length) }, decodeSome));
+  result.blobsRead += outcomes.filter((outcome) => outcome === 'read').length;
+  const damaged = blobs.filter((_, index) => outcomes[index] === 'damaged');
+  const hashMatches = (await hash) === packId;
   if (damaged.length > 0) {
     report(`pack ${key} is damaged: ${damaged.length} of ${blobs.length} blob(s) fail authentication or hash check`, damaged);
   } else if (!hashMatches) {
