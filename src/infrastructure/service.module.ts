@@ -11,6 +11,8 @@ import { SubjectsProjection } from '../application/projections/subjects.projecti
 import { SUBJECT_QUERY_HANDLERS } from '../application/queries/subject.queries';
 import { GetSourceProcessingFactsHandler } from '../application/queries/processing-record.query';
 import { GetRetentionStatusHandler } from '../application/queries/retention.queries';
+import { GetProjectionStatusHandler } from '../application/queries/projection-status.query';
+import { ProjectionsController } from './http/projections.controller';
 import { RestoreTestScheduler } from '../application/process-managers/restore-test.scheduler';
 import { RetentionController } from './http/retention.controller';
 import { SubjectsController } from './http/subjects.controller';
@@ -111,7 +113,15 @@ export class ServiceModule {
     return {
       module: ServiceModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [SourcesController, BackupsController, RestoresController, AuditController, SubjectsController, RetentionController],
+      controllers: [
+        SourcesController,
+        BackupsController,
+        RestoresController,
+        AuditController,
+        SubjectsController,
+        RetentionController,
+        ProjectionsController,
+      ],
       providers: [
         { provide: CONFIGURATION, useValue: config },
         { provide: SETTINGS, useValue: config.orchestration },
@@ -151,6 +161,7 @@ export class ServiceModule {
         ...SUBJECT_QUERY_HANDLERS,
         GetSourceProcessingFactsHandler,
         GetRetentionStatusHandler,
+        GetProjectionStatusHandler,
         RestoreTestScheduler,
         ...AUDIT_QUERY_HANDLERS,
         JobsProcessManager,

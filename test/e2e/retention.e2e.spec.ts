@@ -60,6 +60,17 @@ describe('retention status and automatic restore tests', () => {
     expect((await service.http().get('/retention?phase=expired').expect(200)).body).toMatchObject({ items: [], total: 0 });
     expect((await service.http().get('/retention?phase=forever').expect(400)).body.code).toBe('VALIDATION_FAILED');
 
+    // The read models are healthy: every projection is running and none stepped over an event.
+    const { body: projections } = await service.http().get('/projections').expect(200);
+    expect(projections.map((p: { name: string }) => p.name)).toEqual([
+      'sources',
+      'backup-catalog',
+      'restore-history',
+      'audit-trail',
+      'subjects',
+    ]);
+    expect(projections.every((p: { parked: unknown[]; position: number }) => p.parked.length === 0 && p.position > 0)).toBe(true);
+
     // One test per interval: the scheduler does not ask again for a backup tested this week.
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect((await service.http().get('/audit?actor=system:restore-tests').expect(200)).body.items).toHaveLength(1);

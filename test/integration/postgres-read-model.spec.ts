@@ -188,6 +188,7 @@ describe('PostgreSQL read model', () => {
         'idempotency_keys',
         'jobs',
         'projection_checkpoints',
+        'projection_failures',
         'restores',
         'sources',
         'subject_backups',

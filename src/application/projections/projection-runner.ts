@@ -1,26 +1,78 @@
-import { EventStore } from '../ports/event-store';
+import { Logger } from '@nestjs/common';
+import { describeForLog } from '../describe-for-log';
+import { EventStore, RecordedEvent } from '../ports/event-store';
 import { CatchUpSubscription } from '../subscriptions/catch-up-subscription';
-import { applyWithCheckpoint, loadProjectionCheckpoint, Projection } from './projection';
+import { applyWithCheckpoint, loadProjectionCheckpoint, parkEvent, Projection } from './projection';
 import { ReadModel } from './read-model';
 
-/** Runs each projection on its own catch-up subscription, checkpointed in the read model. */
+/** Failed attempts at one batch before its events are tried one by one. */
+const PARK_AFTER_FAILURES = 5;
+/** Attempts at a single event before it is stepped over. */
+const SINGLE_EVENT_ATTEMPTS = 3;
+
+/**
+ * Runs each projection on its own catch-up subscription, checkpointed in the read model.
+ *
+ * An event a projection cannot apply would otherwise stop it for good (the subscription retries
+ * from its checkpoint forever) and every later change would be missing from its read model. So
+ * a batch that keeps failing is applied one event at a time, and an event that still fails on
+ * its own is parked: recorded in projection_failures and stepped over, with an error in the log
+ * and on GET /projections. Only that event's effect is missing; `custodia projections rebuild`
+ * applies it once the projection is fixed.
+ */
 export class ProjectionRunner {
+  private readonly logger = new Logger(ProjectionRunner.name);
   private readonly subscriptions: CatchUpSubscription[];
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly events: EventStore,
     private readonly db: ReadModel,
     readonly projections: Projection[],
     pollIntervalMs = 1000,
+    retryDelayMs = 1000,
   ) {
     this.subscriptions = projections.map(
       (projection) =>
         new CatchUpSubscription(`projection:${projection.name}`, events, {
           loadCheckpoint: () => loadProjectionCheckpoint(db, projection.name),
-          handleBatch: (batch) => applyWithCheckpoint(db, projection, batch),
+          handleBatch: (batch) => this.applyOrPark(projection, batch),
           pollIntervalMs,
+          retryDelayMs,
         }),
     );
+  }
+
+  private async applyOrPark(projection: Projection, batch: RecordedEvent[]): Promise<void> {
+    try {
+      await applyWithCheckpoint(this.db, projection, batch);
+      this.failures.delete(projection.name);
+      return;
+    } catch (error) {
+      const failed = (this.failures.get(projection.name) ?? 0) + 1;
+      this.failures.set(projection.name, failed);
+      if (failed < PARK_AFTER_FAILURES) throw error;
+    }
+    this.failures.delete(projection.name);
+    for (const event of batch) {
+      let failure: unknown = null;
+      for (let attempt = 1; attempt <= SINGLE_EVENT_ATTEMPTS; attempt++) {
+        try {
+          await applyWithCheckpoint(this.db, projection, [event]);
+          failure = null;
+          break;
+        } catch (error) {
+          failure = error;
+        }
+      }
+      if (failure === null) continue;
+      // If the read model itself is unreachable, this throws too and nothing is stepped over.
+      await parkEvent(this.db, projection, event, describeForLog(failure), new Date().toISOString());
+      this.logger.error(
+        `projection ${projection.name} stepped over the ${event.type} event at position ${event.position} ` +
+          `(${describeForLog(failure)}); it is listed on GET /projections`,
+      );
+    }
   }
 
   start(): void {
@@ -46,6 +98,7 @@ export class ProjectionRunner {
       for (const projection of this.projections) {
         for (const table of projection.tables) await trx.deleteFrom(table).execute();
         await trx.deleteFrom('projection_checkpoints').where('name', '=', projection.name).execute();
+        await trx.deleteFrom('projection_failures').where('projection', '=', projection.name).execute();
       }
       let position = 0;
       for (;;) {

@@ -36,3 +36,22 @@ export async function applyWithCheckpoint(db: ReadModel, projection: Projection,
       .execute();
   });
 }
+
+/**
+ * Steps over one event a projection cannot apply: records it in projection_failures and moves
+ * the checkpoint past it, in one transaction, so the record and the skip never disagree.
+ */
+export async function parkEvent(db: ReadModel, projection: Projection, event: RecordedEvent, error: string, at: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('projection_failures')
+      .values({ projection: projection.name, position: event.position, event_id: event.id, event_type: event.type, error, parked_at: at })
+      .onConflict((oc) => oc.columns(['projection', 'position']).doNothing())
+      .execute();
+    await trx
+      .insertInto('projection_checkpoints')
+      .values({ name: projection.name, position: event.position })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ position: event.position }))
+      .execute();
+  });
+}

@@ -140,6 +140,20 @@ export interface ErasuresTable {
   failure_reason: string | null;
 }
 
+/**
+ * Events a projection could not apply, even alone and after retries, and stepped over so that
+ * the events after them are still projected. The event itself stays in the log: fix the
+ * projection, then `custodia projections rebuild` applies it.
+ */
+export interface ProjectionFailuresTable {
+  projection: string;
+  position: number;
+  event_id: string;
+  event_type: string;
+  error: string;
+  parked_at: string;
+}
+
 export interface ReadModelDatabase {
   sources: SourcesTable;
   backups: BackupsTable;
@@ -150,6 +164,7 @@ export interface ReadModelDatabase {
   audit_entries: AuditEntriesTable;
   subject_backups: SubjectBackupsTable;
   erasures: ErasuresTable;
+  projection_failures: ProjectionFailuresTable;
 }
 
 export type ReadModel = Kysely<ReadModelDatabase>;
@@ -333,6 +348,17 @@ export async function migrateReadModel(db: ReadModel, columnsOf: ColumnLister): 
     .addColumn('keys_shredded', 'integer')
     .addColumn('failure_code', 'text')
     .addColumn('failure_reason', 'text')
+    .execute();
+  await db.schema
+    .createTable('projection_failures')
+    .ifNotExists()
+    .addColumn('projection', 'text', (c) => c.notNull())
+    .addColumn('position', 'bigint', (c) => c.notNull())
+    .addColumn('event_id', 'text', (c) => c.notNull())
+    .addColumn('event_type', 'text', (c) => c.notNull())
+    .addColumn('error', 'text', (c) => c.notNull())
+    .addColumn('parked_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('projection_failures_pk', ['projection', 'position'])
     .execute();
   await db.schema.createIndex('erasures_by_subject').ifNotExists().on('erasures').columns(['subject_pseudonym', 'requested_at']).execute();
   await db.schema.createIndex('audit_entries_by_actor').ifNotExists().on('audit_entries').columns(['actor', 'sequence']).execute();
