@@ -27,15 +27,8 @@ export type RestoreCommand =
       at: string;
     }
   | { type: 'StartRestore'; restoreId: string; jobId: string; attempt: number; at: string }
-  | {
-      type: 'CompleteRestore';
-      restoreId: string;
-      jobId: string;
-      files: number;
-      bytes: number;
-      skippedErased?: { files: number; bytes: number };
-      at: string;
-    }
+  /** Carries exactly what RestoreCompleted records. */
+  | ({ type: 'CompleteRestore' } & EventOf<'RestoreCompleted'>['data'])
   | ({ type: 'FailRestore'; restoreId: string; jobId: string | null; at: string } & FailureData);
 
 export type RestoreState =

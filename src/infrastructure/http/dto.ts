@@ -34,17 +34,8 @@ const OptionalStringList = (maxItems: number, maxLength: number) =>
 /** UUIDs in bodies and queries are compared as stored, in lower case (as ResourceIdPipe does for routes). */
 const LowerCase = () => Transform(({ value }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
-export class CreateSourceDto {
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(200)
-  name!: string;
-
-  @IsString()
-  @MaxLength(4096)
-  @Matches(ABSOLUTE_PATH, { message: 'path must be an absolute path' })
-  path!: string;
-
+/** The lists a source carries, each optional on creation and on update. */
+class SourceListsDto {
   /** Path templates naming the data subject, e.g. customers/{subject}/** (checked by the engine's parser). */
   @OptionalStringList(50, 500)
   subjectRules?: string[];
@@ -58,16 +49,19 @@ export class CreateSourceDto {
   purposes?: string[];
 }
 
-export class UpdateSourceDto {
-  @OptionalStringList(50, 500)
-  subjectRules?: string[];
+export class CreateSourceDto extends SourceListsDto {
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
 
-  @OptionalStringList(50, 200)
-  dataCategories?: string[];
+  @IsString()
+  @MaxLength(4096)
+  @Matches(ABSOLUTE_PATH, { message: 'path must be an absolute path' })
+  path!: string;
+}
 
-  @OptionalStringList(20, 500)
-  purposes?: string[];
-
+export class UpdateSourceDto extends SourceListsDto {
   @OptionalField()
   @IsString()
   @IsNotEmpty()
