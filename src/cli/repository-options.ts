@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { EngineError, objectStoreFromLocation, ObjectStore, Repository, S3ObjectStore } from '../engine';
-import { attachKeyVault, keyVaultSettingsFromEnv } from '../infrastructure/repository/key-vault.factory';
+import { keyVaultSettings } from '../infrastructure/config/configuration';
+import { attachKeyVault } from '../infrastructure/repository/key-vault.factory';
 
 export interface RepositoryFlags {
   repo?: string;
@@ -52,10 +53,10 @@ export function readPassphrase(file: string | undefined, envName = 'CUSTODIA_PAS
   return fromEnv;
 }
 
-/** Opens the repository; with KEY_VAULT=postgres its subject keys are the ones in PostgreSQL. */
+/** Opens the repository; with KEY_VAULT=postgres (as the service reads it) its subject keys are the ones in PostgreSQL. */
 export async function openRepository(flags: RepositoryFlags, options?: { loadIndex?: boolean }): Promise<Repository> {
   const store = repositoryStore(flags);
   const repository = await Repository.open(store, readPassphrase(flags.passphraseFile), options);
-  await attachKeyVault(keyVaultSettingsFromEnv(store.location), repository);
+  await attachKeyVault(keyVaultSettings(process.env, store.location), repository);
   return repository;
 }

@@ -52,7 +52,6 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const eventStore = choice(env, 'EVENT_STORE', ['sqlite', 'postgres', 'eventstoredb'] as const, 'sqlite');
   const bus = choice(env, 'BUS', ['inprocess', 'kafka'] as const, 'inprocess');
   const storage = choice(env, 'STORAGE', ['fs', 's3'] as const, 'fs');
-  const keyVault = choice(env, 'KEY_VAULT', ['repository', 'postgres'] as const, eventStore === 'postgres' ? 'postgres' : 'repository');
   const repositoryLocation = env.REPOSITORY || path.join(dataDir, 'repository');
   if (storage === 's3' && !repositoryLocation.startsWith('s3://')) {
     throw new ConfigurationError(
@@ -78,9 +77,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
       'EVENT_STORE=postgres needs DATABASE_URL (postgres://user@host:port/db) or the PG* variables (PGHOST, ...)',
     );
   }
-  if (keyVault === 'postgres' && !connectionString && !env.PGHOST) {
-    throw new ConfigurationError('KEY_VAULT=postgres needs DATABASE_URL (postgres://user@host:port/db) or the PG* variables (PGHOST, ...)');
-  }
+  const { keyVault, postgres } = keyVaultSettings(env, repositoryLocation);
   const eventStoreDbConnectionString = env.EVENTSTORE_CONNECTION_STRING || null;
   if (eventStore === 'eventstoredb' && !eventStoreDbConnectionString) {
     throw new ConfigurationError('EVENT_STORE=eventstoredb needs EVENTSTORE_CONNECTION_STRING (e.g. esdb://127.0.0.1:2113?tls=false)');
@@ -102,7 +99,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     keyVault,
     repositoryLocation: storage === 's3' ? repositoryLocation : path.resolve(repositoryLocation),
     workerInProcess,
-    postgres: { connectionString, schema: env.PG_SCHEMA || 'public' },
+    postgres,
     kafka: {
       brokers,
       topicPrefix: env.KAFKA_TOPIC_PREFIX || 'custodia',
@@ -135,6 +132,23 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     heartbeatIntervalMs: integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50),
     kdfN: integer(env, 'CUSTODIA_KDF_N', 2 ** 17, 1024),
   };
+}
+
+/**
+ * Where subject keys live (KEY_VAULT; by default in PostgreSQL when the event store is there),
+ * and the PostgreSQL settings that vault uses. The service and the command line both read it.
+ */
+export function keyVaultSettings(
+  env: NodeJS.ProcessEnv,
+  repositoryLocation: string,
+): Pick<Configuration, 'keyVault' | 'repositoryLocation' | 'postgres'> {
+  const fallback = env.EVENT_STORE === 'postgres' ? 'postgres' : 'repository';
+  const keyVault = choice(env, 'KEY_VAULT', ['repository', 'postgres'] as const, fallback);
+  const connectionString = env.DATABASE_URL || null;
+  if (keyVault === 'postgres' && !connectionString && !env.PGHOST) {
+    throw new ConfigurationError('KEY_VAULT=postgres needs DATABASE_URL (postgres://user@host:port/db) or the PG* variables (PGHOST, ...)');
+  }
+  return { keyVault, repositoryLocation, postgres: { connectionString, schema: env.PG_SCHEMA || 'public' } };
 }
 
 function choice<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {

@@ -1,7 +1,7 @@
 import { describeForLog } from '../../application/describe-for-log';
 import { EngineError, Repository } from '../../engine';
 import { StartupError } from '../adapters';
-import { Configuration, ConfigurationError } from '../config/configuration';
+import { Configuration } from '../config/configuration';
 import { PostgresKeyVault } from '../persistence/postgres-key-vault';
 
 /**
@@ -39,17 +39,4 @@ export async function attachKeyVault(config: KeyVaultSettings, repository: Repos
   }
   repository.useKeyVault(vault);
   return vault;
-}
-
-/**
- * The same for the command line, from the environment the service reads (KEY_VAULT,
- * DATABASE_URL or PG*, PG_SCHEMA), so that `custodia subject shred`, `restore` and `check` reach
- * the keys the distributed service keeps in PostgreSQL.
- */
-export function keyVaultSettingsFromEnv(repositoryLocation: string, env: NodeJS.ProcessEnv = process.env): KeyVaultSettings {
-  const keyVault = env.KEY_VAULT || 'repository';
-  if (keyVault !== 'repository' && keyVault !== 'postgres') {
-    throw new ConfigurationError(`KEY_VAULT must be repository or postgres, not ${JSON.stringify(keyVault)}`);
-  }
-  return { keyVault, repositoryLocation, postgres: { connectionString: env.DATABASE_URL || null, schema: env.PG_SCHEMA || 'public' } };
 }
