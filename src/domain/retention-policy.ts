@@ -40,6 +40,18 @@ export function retentionStatus(completedAt: string, now: Date, policy: Retentio
   };
 }
 
+/**
+ * The same phases as completion-time boundaries at `now`, for filtering stored backups: a backup
+ * is active if it completed after `activeSince`, archived if after `archivedSince`, else expired.
+ */
+export function retentionCutoffs(now: Date, policy: RetentionPolicy): { activeSince: string; archivedSince: string } {
+  const at = now.getTime();
+  return {
+    activeSince: new Date(at - policy.activeDays * DAY_MS).toISOString(),
+    archivedSince: new Date(at - (policy.activeDays + policy.archivedDays) * DAY_MS).toISOString(),
+  };
+}
+
 /** Whether a backup last verified at `verifiedAt` (null: never) is due for a restore test at `now`. */
 export function restoreTestDue(verifiedAt: string | null, now: Date, policy: RetentionPolicy): boolean {
   if (policy.restoreTestIntervalDays <= 0) return false;

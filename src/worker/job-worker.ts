@@ -81,7 +81,8 @@ export class JobWorker {
     }, this.options.heartbeatIntervalMs);
     try {
       const repository = await this.repositories.repository();
-      await repository.loadIndex();
+      // An erasure only touches the key vault; every other job reads blobs through the index.
+      if (job.kind !== 'erase') await repository.loadIndex();
       const onProgress = (p: JobProgress) =>
         (progress = { filesDone: p.filesDone, bytesDone: p.bytesDone, totalFiles: p.totalFiles, totalBytes: p.totalBytes });
       const result = await this.run(repository, job, onProgress);
@@ -128,9 +129,7 @@ export class JobWorker {
       ({ id, snapshot } = earlier);
       // Which keys that attempt created is not recorded in the snapshot: counted as none.
       const held = snapshot.subjectRules?.length ? await subjectsInSnapshot(repository, snapshot.tree) : new Map();
-      subjects = [...held.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([pseudonym, data]) => ({ pseudonym, files: data.files, bytes: data.bytes, keyCreated: false }));
+      subjects = [...held].map(([pseudonym, { files, bytes }]) => ({ pseudonym, files, bytes, keyCreated: false }));
     } else {
       const result = await backup(repository, payload.path, {
         full: payload.full,

@@ -183,20 +183,21 @@ const LATER_COLUMNS: {
   column: string;
   type: 'text' | 'bigint';
   defaultValue?: string;
-  projection: { name: string; tables: (keyof ReadModelDatabase)[] } | null;
+  /** The projection that fills the table (it owns that table alone), or null for process state. */
+  projection: string | null;
 }[] = [
-  { table: 'sources', column: 'subject_rules', type: 'text', defaultValue: '[]', projection: { name: 'sources', tables: ['sources'] } },
-  { table: 'sources', column: 'data_categories', type: 'text', defaultValue: '[]', projection: { name: 'sources', tables: ['sources'] } },
-  { table: 'sources', column: 'purposes', type: 'text', defaultValue: '[]', projection: { name: 'sources', tables: ['sources'] } },
-  { table: 'restores', column: 'skipped_files', type: 'bigint', projection: { name: 'restore-history', tables: ['restores'] } },
-  { table: 'restores', column: 'skipped_bytes', type: 'bigint', projection: { name: 'restore-history', tables: ['restores'] } },
-  { table: 'restores', column: 'subject_pseudonym', type: 'text', projection: { name: 'restore-history', tables: ['restores'] } },
+  { table: 'sources', column: 'subject_rules', type: 'text', defaultValue: '[]', projection: 'sources' },
+  { table: 'sources', column: 'data_categories', type: 'text', defaultValue: '[]', projection: 'sources' },
+  { table: 'sources', column: 'purposes', type: 'text', defaultValue: '[]', projection: 'sources' },
+  { table: 'restores', column: 'skipped_files', type: 'bigint', projection: 'restore-history' },
+  { table: 'restores', column: 'skipped_bytes', type: 'bigint', projection: 'restore-history' },
+  { table: 'restores', column: 'subject_pseudonym', type: 'text', projection: 'restore-history' },
   { table: 'jobs', column: 'progress', type: 'text', projection: null },
 ];
 
 /** Adds the columns an older read model lacks; returns the projections reset to replay. */
 async function addLaterColumns(db: ReadModel, columnsOf: ColumnLister): Promise<string[]> {
-  const replay = new Map<string, (keyof ReadModelDatabase)[]>();
+  const replay = new Map<string, keyof ReadModelDatabase>();
   const existing = new Map<string, string[]>();
   for (const later of LATER_COLUMNS) {
     if (!existing.has(later.table)) existing.set(later.table, await columnsOf(db, later.table));
@@ -206,10 +207,10 @@ async function addLaterColumns(db: ReadModel, columnsOf: ColumnLister): Promise<
       .alterTable(later.table)
       .addColumn(later.column, later.type, (c) => (defaultValue === undefined ? c : c.notNull().defaultTo(defaultValue)))
       .execute();
-    if (later.projection) replay.set(later.projection.name, later.projection.tables);
+    if (later.projection) replay.set(later.projection, later.table);
   }
-  for (const [name, tables] of replay) {
-    for (const table of tables) await db.deleteFrom(table).execute();
+  for (const [name, table] of replay) {
+    await db.deleteFrom(table).execute();
     await db.deleteFrom('projection_checkpoints').where('name', '=', name).execute();
   }
   return [...replay.keys()];

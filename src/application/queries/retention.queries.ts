@@ -1,12 +1,10 @@
 import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import { RetentionPhase, RetentionPolicy, restoreTestDue, retentionStatus } from '../../domain';
+import { RetentionPhase, RetentionPolicy, restoreTestDue, retentionCutoffs, retentionStatus } from '../../domain';
 import { Clock } from '../ports/clock';
 import { ReadModel } from '../projections/read-model';
 import { CLOCK, READ_MODEL, RETENTION_POLICY } from '../tokens';
 import { PageRequest } from './catalog.queries';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface RetentionView {
   backupId: string;
@@ -51,9 +49,7 @@ export class GetRetentionStatusHandler implements IQueryHandler<GetRetentionStat
 
   async execute({ filter, page }: GetRetentionStatusQuery): Promise<RetentionReport> {
     const now = this.clock.now();
-    // A backup is active while it completed after `activeSince`, archived while after `archivedSince`.
-    const activeSince = new Date(now.getTime() - this.policy.activeDays * DAY_MS).toISOString();
-    const archivedSince = new Date(now.getTime() - (this.policy.activeDays + this.policy.archivedDays) * DAY_MS).toISOString();
+    const { activeSince, archivedSince } = retentionCutoffs(now, this.policy);
     let completed = this.db.selectFrom('backups').where('status', '=', 'completed');
     if (filter.sourceId) completed = completed.where('source_id', '=', filter.sourceId);
     const counted = await completed

@@ -108,16 +108,7 @@ export class GetSubjectDataHandler implements IQueryHandler<GetSubjectDataQuery,
       .orderBy('requested_at', 'desc')
       .execute();
     const erasure = erasures.find((row) => row.status !== 'failed') ?? erasures[0];
-    // Data backed up after the erasure (the subject's files were still in the source) is under a new key.
-    const backedUpSince = erasure?.completed_at ? backups.some((b) => b.completedAt > (erasure.completed_at ?? '')) : false;
-    const status =
-      erasure?.status === 'completed' && !backedUpSince
-        ? 'erased'
-        : erasure?.status === 'requested'
-          ? 'erasure-requested'
-          : backups.length > 0
-            ? 'active'
-            : 'unknown';
+    const status = subjectStatus(erasure, backups);
     return {
       subject: pseudonym,
       status,
@@ -130,6 +121,18 @@ export class GetSubjectDataHandler implements IQueryHandler<GetSubjectDataQuery,
       },
     };
   }
+}
+
+/**
+ * Erased once an erasure completed, unless a later backup found the subject's files in the source
+ * again (they are then under a new key, readable: active); otherwise active if any backup holds
+ * data of the subject.
+ */
+function subjectStatus(erasure: ErasuresTable | undefined, backups: SubjectBackupView[]): SubjectDataView['status'] {
+  if (erasure?.status === 'requested') return 'erasure-requested';
+  const erasedAt = erasure?.status === 'completed' ? erasure.completed_at : null;
+  if (erasedAt !== null && !backups.some((backup) => backup.completedAt > erasedAt)) return 'erased';
+  return backups.length > 0 ? 'active' : 'unknown';
 }
 
 export const SUBJECT_QUERY_HANDLERS = [GetErasureHandler, GetSubjectDataHandler];

@@ -1,22 +1,55 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, futimesSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  futimesSync,
+  lstatSync,
+  openSync,
+  promises as fs,
+  renameSync,
+  rmSync,
+  Stats,
+  writeSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
+
+/**
+ * How a restore puts an entry in place: created under a new temporary name in the same folder,
+ * then renamed over the real one, so a damaged blob or a crash never leaves a half-written file
+ * under the real name; a failure removes the temporary entry.
+ */
+const TEMP_PREFIX = '.custodia-restore-';
 
 /** Files up to this size are gathered in memory and written in one synchronous go. */
 export const SMALL_FILE_BYTES = 4 * 1024 * 1024;
 
-/**
- * Writes a small restored file: under a new temporary name (O_EXCL|O_NOFOLLOW, so never an
- * existing file or a planted symlink), with its mode and mtime, then renamed over `absolute`.
- * Synchronous on purpose: for the many small files of a typical tree, the half-dozen thread-pool
- * round trips of the asynchronous calls cost more than the writing itself. A failure removes the
- * temporary file; the real name never holds a half-written file.
- */
-export function writeSmallFile(absolute: string, blobs: Buffer[], mode: number, mtimeSeconds: number, tempPrefix: string): void {
-  const existing = lstatOrNull(absolute);
+/** The temporary sibling of `absolute`, after refusing a directory that stands at that name. */
+function temporarySibling(absolute: string, existing: Stats | null): string {
   if (existing?.isDirectory()) throw new EngineError('UNSAFE_PATH', `cannot restore ${absolute}: a directory is in the way`);
-  const temp = path.join(path.dirname(absolute), `${tempPrefix}${randomBytes(6).toString('hex')}`);
+  return path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+}
+
+export async function replaceAtomically(absolute: string, create: (temp: string) => Promise<void>): Promise<void> {
+  const temp = temporarySibling(absolute, await fs.lstat(absolute).catch(() => null));
+  try {
+    await create(temp);
+    await fs.rename(temp, absolute);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Writes a small restored file in place (O_EXCL|O_NOFOLLOW: never an existing file or a planted
+ * symlink), with its mode and mtime. Synchronous on purpose: for the many small files of a
+ * typical tree, the half-dozen thread-pool round trips of the asynchronous calls cost more than
+ * the writing itself.
+ */
+export function writeSmallFile(absolute: string, blobs: Buffer[], mode: number, mtimeSeconds: number): void {
+  const temp = temporarySibling(absolute, lstatOrNull(absolute));
   try {
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
@@ -36,7 +69,7 @@ export function writeSmallFile(absolute: string, blobs: Buffer[], mode: number, 
   }
 }
 
-function lstatOrNull(file: string) {
+function lstatOrNull(file: string): Stats | null {
   try {
     return lstatSync(file);
   } catch {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, errnoCode } from '../errors';
@@ -7,7 +6,7 @@ import { describe, Repository } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { assertPseudonym } from '../subjects/pseudonym';
 import { ErasedCounts, planRestore } from './plan';
-import { SMALL_FILE_BYTES, writeSmallFile } from './small-file-writer';
+import { replaceAtomically, SMALL_FILE_BYTES, writeSmallFile } from './atomic-write';
 
 export interface RestoreOptions {
   include?: string[];
@@ -39,8 +38,6 @@ export interface RestoreResult {
   /** Entries left out because their data subject was erased: not an error, the promised outcome. */
   skippedErased: ErasedCounts;
 }
-
-const TEMP_PREFIX = '.custodia-restore-';
 
 /**
  * Restores a snapshot (or the included parts of it) into `target`. Every blob is authenticated
@@ -102,7 +99,7 @@ export async function restore(
           // Every blob is read (authenticated, hash-checked) before the file is created at all.
           const blobs: Buffer[] = [];
           for (const blobId of entry.content) blobs.push(await repository.readBlob(blobId, keys));
-          writeSmallFile(absolute, blobs, entry.mode, mtimeOf(entry), TEMP_PREFIX);
+          writeSmallFile(absolute, blobs, entry.mode, mtimeOf(entry));
           onBytes(entry.size);
         } else {
           await replaceAtomically(absolute, (temp) => writeFile(repository, keys, temp, entry, onBytes));
@@ -172,22 +169,6 @@ async function ensureDirectory(absolute: string): Promise<void> {
     if (!stats.isDirectory()) {
       throw new EngineError('UNSAFE_PATH', `cannot restore directory ${absolute}: a file or symlink is in the way`);
     }
-  }
-}
-
-/** Creates the entry under a temporary name in the same folder, then renames it over `absolute`. */
-async function replaceAtomically(absolute: string, create: (temp: string) => Promise<void>): Promise<void> {
-  const existing = await fs.lstat(absolute).catch(() => null);
-  if (existing?.isDirectory()) {
-    throw new EngineError('UNSAFE_PATH', `cannot restore ${absolute}: a directory is in the way`);
-  }
-  const temp = path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-  try {
-    await create(temp);
-    await fs.rename(temp, absolute);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
   }
 }
 
