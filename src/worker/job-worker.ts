@@ -11,6 +11,7 @@ import {
   verifySnapshot,
 } from '../engine';
 import { Clock } from '../application/ports/clock';
+import { describeOrigin } from '../application/describe-for-log';
 import {
   BackupJobPayload,
   Job,
@@ -89,7 +90,9 @@ export class JobWorker {
       await this.report({ ...base, at: this.now(), status: 'completed', result });
     } catch (error) {
       const failure = toFailure(error);
-      this.logger.warn(`job ${job.jobId} attempt ${job.attempt} failed: ${failure.code}`);
+      // An engine error's code says enough; anything else is a bug or an outage: say where it came from.
+      const detail = error instanceof EngineError ? '' : ` (${describeOrigin(error)})`;
+      this.logger.warn(`job ${job.jobId} attempt ${job.attempt} failed: ${failure.code}${detail}`);
       await this.report({ ...base, at: this.now(), status: 'failed', failure });
     } finally {
       clearInterval(heartbeat);

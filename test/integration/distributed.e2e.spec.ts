@@ -204,7 +204,14 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
       for (const id of backups) {
         const events = rows.filter((row) => row.stream === `backup-${id}`);
         const completed = events.filter((row) => row.type === 'BackupCompleted');
-        expect(completed).toHaveLength(1);
+        if (completed.length !== 1) {
+          // Name what happened instead, so that a rare failure can be understood from the CI log.
+          const story = events.map((row) => `${row.type} ${JSON.stringify(row.data)}`).join('\n');
+          throw new Error(
+            `backup ${id} has ${completed.length} BackupCompleted events:\n${story}\nAPI:\n${api.output().slice(-3000)}\n` +
+              workers.map((worker, n) => `worker ${n}:\n${worker.output().slice(-3000)}`).join('\n'),
+          );
+        }
         expect(events.some((row) => row.type === 'BackupFailed')).toBe(false);
         const catalog = (await (await fetch(`${base}/backups/${id}`)).json()) as { status: string; snapshotId: string };
         expect(catalog.status).toBe('completed');
