@@ -19,7 +19,7 @@ export { objectStoreFromLocation, parseS3Location, s3OptionsFromEnv } from './st
 export type { S3Location } from './storage/location';
 export { S3ObjectStore } from './storage/s3-object-store';
 export type { S3Credentials, S3ObjectStoreOptions } from './storage/s3-object-store';
-export type { ObjectStore } from './storage/object-store';
+export type { ObjectInfo, ObjectStore } from './storage/object-store';
 export type { ErasedCounts } from './restore/plan';
 export type { SealedEntry, StoredEntry } from './repository/format';
 export { SubjectRules } from './subjects/subject-rules';

@@ -124,7 +124,8 @@ export class JobWorker {
     onProgress: (p: JobProgress) => void,
   ): Promise<Record<string, unknown>> {
     const jobTag = `job:${jobId}`;
-    const earlier = (await repository.listSnapshots()).find((stored) => stored.snapshot.tags.includes(jobTag));
+    // A damaged snapshot (of any source) must not stop backups; check reports it.
+    const earlier = (await repository.listSnapshots(() => undefined)).find((stored) => stored.snapshot.tags.includes(jobTag));
     let id: string;
     let snapshot: Snapshot;
     let subjects: BackupSubjectTotals[];

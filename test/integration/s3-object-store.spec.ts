@@ -16,7 +16,7 @@ import { ObjectNotFoundError } from '../../src/engine/storage/object-store';
 import { expectCliError, runCli, runCliOk } from '../support/cli';
 import { FAST_KDF } from '../support/repository';
 import { useTempDirs } from '../support/temp-dirs';
-import { compareTrees, describeTree, MiB, pseudoRandomBytes, sha256, standardTree, writeTree } from '../support/tree';
+import { compareTrees, describeTree, file, MiB, pseudoRandomBytes, sha256, standardTree, writeTree } from '../support/tree';
 import { countCommands, s3Client, s3Env, s3Settings, s3Store, useBuckets } from './support/s3';
 
 /**
@@ -185,7 +185,7 @@ describe('S3ObjectStore against S3Proxy', () => {
     expect((await store.stat('data/sp/small'))?.size).toBe(8 * MiB - 1);
   });
 
-  it('reports no leftovers: S3 never shows a partly written object', async () => {
+  it('reports no leftovers: S3 never shows a partly written object under its key', async () => {
     const bucket = await buckets.create('leftovers');
     const store = s3Store(bucket);
     await store.put('data/aa/one', Buffer.from('x'));
@@ -309,6 +309,36 @@ describe('the engine on S3', () => {
     expect(await Repository.open(storeFor(), 'wrong passphrase').catch((error: unknown) => error)).toMatchObject({
       code: 'WRONG_PASSPHRASE',
     });
+  });
+
+  it('reads none of the names an upload in progress or a stray file shows in a listing', async () => {
+    // S3Proxy's filesystem backend lists an object being uploaded as `<key>-<uuid>`, which a GET
+    // then cannot find; a worker that took it for a snapshot once failed a backup for nothing.
+    const bucket = await buckets.create('in-flight');
+    const work = await tempDir('s3-in-flight');
+    const source = path.join(work, 'source');
+    await writeTree(source, { 'a.txt': file('alpha\n') });
+    const location = `s3://${bucket}/repository`;
+    const repository = await Repository.init(objectStoreFromLocation(location, s3Env), PASSPHRASE, { kdfCost: FAST_KDF });
+    const { snapshotId } = await backup(repository, source);
+
+    const uploader = s3Store(bucket, { prefix: 'repository', multipartThreshold: 64 * MiB });
+    let uploaded = false;
+    const upload = uploader.put('snapshots/copied-by-hand.bin', Buffer.alloc(48 * MiB, 7)).finally(() => (uploaded = true));
+    const reader = await Repository.open(objectStoreFromLocation(location, s3Env), PASSPHRASE);
+    let listings = 0;
+    do {
+      expect((await reader.listSnapshots()).map((stored) => stored.id)).toEqual([snapshotId]);
+      await reader.loadIndex();
+      listings++;
+    } while (!uploaded);
+    await upload;
+    uploader.destroy();
+    expect(listings).toBeGreaterThan(0);
+
+    const checked = await check(await Repository.open(objectStoreFromLocation(location, s3Env), PASSPHRASE), { readData: true });
+    expect(checked.errors).toEqual([]);
+    expect(checked.warnings).toEqual([expect.stringMatching(/^1 object\(s\) are not Custodia's and were ignored .*copied-by-hand/)]);
   });
 });
 

@@ -3,6 +3,7 @@ import { EngineError } from '../errors';
 import { SubjectKey } from '../crypto/subject-key';
 import { BlobLocation, Keys, parseSubjectScope, StoredEntry, TreeEntry } from '../repository/format';
 import { readPackHeader } from '../repository/pack-file';
+import { isRepositoryObjectName, listRepositoryObjects } from '../repository/object-names';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { ObjectNotFoundError } from '../storage/object-store';
 import { SubjectKeyRing } from '../subjects/key-ring';
@@ -90,7 +91,9 @@ export async function check(repository: Repository, options: CheckOptions = {}):
   );
   result.snapshots = snapshots.length;
 
-  const stored = new Map((await repository.store.list('data/')).map((object) => [object.key.split('/').pop() ?? '', object.size]));
+  const stored = new Map(
+    (await listRepositoryObjects(repository.store, 'data/')).map((object) => [object.key.split('/').pop() ?? '', object.size]),
+  );
   const indexed = repository.index.allPacks();
   result.packs = stored.size;
   result.blobs = repository.index.blobCount;
@@ -114,6 +117,12 @@ export async function check(repository: Repository, options: CheckOptions = {}):
   }
   const leftovers = await repository.store.listLeftovers();
   if (leftovers.length > 0) result.warnings.push(`${leftovers.length} temporary file(s) left by an interrupted write`);
+  const foreign = (await repository.store.list('')).filter((object) => !isRepositoryObjectName(object.key));
+  if (foreign.length > 0) {
+    result.warnings.push(
+      `${foreign.length} object(s) are not Custodia's and were ignored (an upload in progress, or files put there by hand), e.g. ${foreign[0].key}`,
+    );
+  }
 
   const keys = repository.subjectKeys();
   await checkSubjectKeys(repository, keys, result);

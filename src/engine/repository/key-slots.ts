@@ -6,6 +6,7 @@ import { MasterKey } from '../crypto/master-key';
 import { EngineError } from '../errors';
 import { ObjectStore } from '../storage/object-store';
 import { AAD, FORMAT_VERSION, Keys, KeySlot } from './format';
+import { listRepositoryObjects } from './object-names';
 
 /**
  * Key slots: each wraps the same master key under a different passphrase, so a passphrase can
@@ -34,7 +35,7 @@ export async function createKeySlot(
 
 export async function listKeySlots(store: ObjectStore): Promise<KeySlot[]> {
   const slots: KeySlot[] = [];
-  for (const object of await store.list('keys/')) {
+  for (const object of await listRepositoryObjects(store, 'keys/')) {
     const raw = await store.get(object.key);
     try {
       slots.push(JSON.parse(raw.toString('utf8')) as KeySlot);

@@ -1,4 +1,5 @@
 import { Keys, PackRecord } from './format';
+import { listRepositoryObjects } from './object-names';
 import { readPackHeader } from './pack-file';
 import { describe, Repository } from './repository';
 
@@ -19,12 +20,12 @@ export interface RebuildResult {
  * authenticated and hash-checked when read) and dropping the entry would make them unreachable.
  */
 export async function rebuildIndex(repository: Repository): Promise<RebuildResult> {
-  const oldIndexFiles = await repository.store.list('index/');
+  const oldIndexFiles = await listRepositoryObjects(repository.store, 'index/');
   // Damaged index files are what a rebuild replaces: ignore them here.
   await repository.loadIndex(() => undefined);
   const records: PackRecord[] = [];
   const unreadablePacks: RebuildResult['unreadablePacks'] = [];
-  for (const object of await repository.store.list('data/')) {
+  for (const object of await listRepositoryObjects(repository.store, 'data/')) {
     const id = object.key.split('/').pop() ?? '';
     try {
       const blobs = readPackHeader(repository.master, await repository.store.get(Keys.pack(id)));

@@ -10,6 +10,7 @@ import { KeyVault, RepositoryKeyVault } from '../subjects/key-vault';
 import { BlobIndex } from './blob-index';
 import { AAD, FORMAT_VERSION, IndexFile, Keys, KeySlot, PackRecord, REPO_SCOPE, RepositoryConfig, Snapshot, Tree } from './format';
 import { createKeySlot, unlockMasterKey } from './key-slots';
+import { listRepositoryObjects } from './object-names';
 import { sha256Hex } from './pack-file';
 
 export interface InitOptions {
@@ -94,10 +95,16 @@ export class Repository {
    */
   async loadIndex(onDamaged?: (key: string, reason: string) => void): Promise<string[]> {
     const keys: string[] = [];
-    for (const object of await this.store.list('index/')) {
+    for (const object of await listRepositoryObjects(this.store, 'index/')) {
       if (this.loadedIndexFiles.has(object.key)) continue;
+      const sealed = await this.store.get(object.key).catch((error: unknown) => {
+        // Removed since the listing by an index rebuild, which wrote its replacement first.
+        if (error instanceof ObjectNotFoundError) return null;
+        throw error;
+      });
+      if (!sealed) continue;
       try {
-        const file = JSON.parse(this.openMetadata(await this.store.get(object.key), AAD.index)) as IndexFile;
+        const file = JSON.parse(this.openMetadata(sealed, AAD.index)) as IndexFile;
         for (const pack of file.packs) this.index.addPack(pack);
         this.loadedIndexFiles.add(object.key);
         keys.push(object.key);
@@ -212,11 +219,13 @@ export class Repository {
   /** All snapshots, oldest first. Damaged ones are reported through `onDamaged`, or thrown. */
   async listSnapshots(onDamaged?: (id: string, error: EngineError) => void): Promise<StoredSnapshot[]> {
     const found: StoredSnapshot[] = [];
-    for (const object of await this.store.list('snapshots/')) {
+    for (const object of await listRepositoryObjects(this.store, 'snapshots/')) {
       const id = object.key.slice('snapshots/'.length);
       try {
         found.push({ id, snapshot: await this.loadSnapshot(id) });
       } catch (error) {
+        // Listed a moment ago and gone now (removed by another process): not damage, just absent.
+        if (error instanceof EngineError && error.code === 'SNAPSHOT_NOT_FOUND') continue;
         if (!(error instanceof EngineError) || !onDamaged) throw error;
         onDamaged(id, error);
       }

@@ -18,7 +18,11 @@ export interface ObjectStore {
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
   /** Returns null when the key does not exist. */
   stat(key: string): Promise<ObjectInfo | null>;
-  /** Every object whose key starts with `prefix`, never an incomplete one. */
+  /**
+   * Every object whose key starts with `prefix`, never an incomplete one under its own key. A
+   * server may list an upload in progress under another name: callers in the engine go through
+   * listRepositoryObjects, which keeps only the names the engine writes.
+   */
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
   /** Whether the location itself (folder, bucket) exists. */

@@ -60,7 +60,9 @@ export interface S3ObjectStoreOptions {
  * upload itself); they are billed until a lifecycle rule (AbortIncompleteMultipartUpload) removes
  * them. That is why `listLeftovers` returns nothing: there is no half-written object to report,
  * and an unfinished multipart upload cannot be told apart from another client's backup that is
- * uploading at that moment.
+ * uploading at that moment. Some S3-compatible servers do list an upload in progress, under a
+ * name of its own (S3Proxy's filesystem backend: `<key>-<uuid>`); the engine reads only the names
+ * it writes (repository/object-names.ts), so such a name is never taken for an object.
  *
  * Errors: a missing key is an ObjectNotFoundError (the engine's contract); a missing bucket, an
  * unreachable endpoint, refused credentials and any other failure become an EngineError with a

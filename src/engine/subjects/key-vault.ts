@@ -3,6 +3,7 @@ import { DecryptionError, open, seal } from '../crypto/aead';
 import { MasterKey } from '../crypto/master-key';
 import { EngineError } from '../errors';
 import { AAD, FORMAT_VERSION, Keys, SUBJECT_KEY_ID_PATTERN, SubjectTombstone } from '../repository/format';
+import { listRepositoryObjects } from '../repository/object-names';
 import { ObjectNotFoundError, ObjectStore } from '../storage/object-store';
 import { assertPseudonym } from './pseudonym';
 
@@ -132,11 +133,11 @@ export class RepositoryKeyVault implements KeyVault {
 
   async list(): Promise<SubjectKeyInfo[]> {
     const found = new Map<string, SubjectKeyInfo>();
-    for (const object of await this.store.list(Keys.subjectTombstones())) {
+    for (const object of await listRepositoryObjects(this.store, Keys.subjectTombstones())) {
       const tombstone = await this.readTombstone(object.key);
       found.set(`${tombstone.pseudonym}/${tombstone.keyId}`, { ...tombstone, status: 'shredded' });
     }
-    for (const object of await this.store.list(Keys.subjectKeys())) {
+    for (const object of await listRepositoryObjects(this.store, Keys.subjectKeys())) {
       const [pseudonym, keyId] = object.key.slice(Keys.subjectKeys().length).split('/');
       const shredded = found.get(`${pseudonym}/${keyId}`);
       if (shredded) shredded.shredIncomplete = true;
@@ -172,10 +173,7 @@ export class RepositoryKeyVault implements KeyVault {
 
   private async keyIds(pseudonym: string): Promise<string[]> {
     const prefix = Keys.subjectKeys(pseudonym);
-    return (await this.store.list(prefix))
-      .map((object) => object.key.slice(prefix.length))
-      .filter((keyId) => SUBJECT_KEY_ID_PATTERN.test(keyId))
-      .sort();
+    return (await listRepositoryObjects(this.store, prefix)).map((object) => object.key.slice(prefix.length)).sort();
   }
 
   private async activeKeyIds(pseudonym: string): Promise<string[]> {
@@ -185,7 +183,7 @@ export class RepositoryKeyVault implements KeyVault {
 
   private async tombstonedKeyIds(pseudonym: string): Promise<Set<string>> {
     const prefix = Keys.subjectTombstones(pseudonym);
-    return new Set((await this.store.list(prefix)).map((object) => object.key.slice(prefix.length)));
+    return new Set((await listRepositoryObjects(this.store, prefix)).map((object) => object.key.slice(prefix.length)));
   }
 
   /** A tombstone's existence is what counts; an unreadable one only loses its time. */
