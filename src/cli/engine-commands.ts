@@ -11,6 +11,7 @@ import {
   restore,
   SubjectRules,
 } from '../engine';
+import { registerMaintenanceCommands } from './maintenance-commands';
 import { formatBytes, printJson, ProgressReporter } from './output';
 import { pseudonymiserFromEnv, registerSubjectCommands, subjectPseudonym } from './subject-commands';
 import {
@@ -275,6 +276,7 @@ export function registerEngineCommands(program: Command): void {
   );
 
   registerSubjectCommands(program);
+  registerMaintenanceCommands(program);
 }
 
 function flag(values: string[]): string[] | undefined {

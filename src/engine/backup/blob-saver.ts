@@ -19,7 +19,7 @@ export interface BlobSaverOptions {
   packsPerIndexFile?: number;
 }
 
-const DEFAULT_PACK_TARGET = 16 * 1024 * 1024;
+export const DEFAULT_PACK_TARGET = 16 * 1024 * 1024;
 const DEFAULT_PACKS_PER_INDEX = 32;
 const MAX_PACK_UPLOADS = 2;
 

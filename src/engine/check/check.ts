@@ -65,6 +65,17 @@ export interface CheckResult {
  * SHA-256. A subject key that is missing without a tombstone was lost, not erased: an error.
  */
 export async function check(repository: Repository, options: CheckOptions = {}): Promise<CheckResult> {
+  return repository.whileLocked('shared', async () => (await inspect(repository, options)).result);
+}
+
+/**
+ * The check itself, under a lock the caller holds, with every blob the snapshots reference
+ * (and who uses it): prune starts from the same walk, so both agree on what is in use.
+ */
+export async function inspect(
+  repository: Repository,
+  options: CheckOptions = {},
+): Promise<{ result: CheckResult; references: ReferenceMap }> {
   const result: CheckResult = {
     ok: true,
     snapshots: 0,
@@ -166,7 +177,7 @@ export async function check(repository: Repository, options: CheckOptions = {}):
     }
   }
   result.ok = result.errors.length === 0;
-  return result;
+  return { result, references };
 }
 
 /** A pack belongs to slice n of m by the first 32 bits of its id: stable as packs are added. */
@@ -349,7 +360,7 @@ class BlobUsers {
 }
 
 /** Which snapshot files use which blob, so damage can be reported in terms a user recognises. */
-class ReferenceMap {
+export class ReferenceMap {
   readonly blobs = new Map<string, BlobUsers>();
 
   constructor(

@@ -18,6 +18,13 @@ export interface SnapshotVerification {
  * (BLOB_DAMAGED, PACK_MISSING, SUBJECT_KEY_MISSING, ...).
  */
 export async function verifySnapshot(repository: Repository, snapshotReference: string): Promise<SnapshotVerification> {
+  return repository.whileLocked('shared', async () => {
+    await repository.loadIndex();
+    return verifyUnderLock(repository, snapshotReference);
+  });
+}
+
+async function verifyUnderLock(repository: Repository, snapshotReference: string): Promise<SnapshotVerification> {
   const { id, snapshot } = await repository.resolveSnapshot(snapshotReference);
   const keys = repository.subjectKeys();
   const seen = new Set<string>();

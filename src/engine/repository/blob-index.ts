@@ -10,6 +10,12 @@ export class BlobIndex {
   private readonly blobs = new Map<string, IndexedBlob>();
   private readonly packs = new Map<string, PackRecord>();
 
+  /** Forgets everything: the index files it came from were replaced (prune, index rebuild). */
+  clear(): void {
+    this.blobs.clear();
+    this.packs.clear();
+  }
+
   addPack(record: PackRecord): void {
     this.packs.set(record.id, record);
     for (const location of record.blobs) {

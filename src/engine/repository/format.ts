@@ -186,6 +186,7 @@ export const Keys = {
   pack: (id: string) => `data/${id.slice(0, 2)}/${id}`,
   index: (id: string) => `index/${id}`,
   snapshot: (id: string) => `snapshots/${id}`,
+  lock: (id: string) => `locks/${id}`,
   subjectKey: (pseudonym: string, keyId: string) => `subject-keys/${pseudonym}/${keyId}`,
   subjectKeys: (pseudonym?: string) => (pseudonym ? `subject-keys/${pseudonym}/` : 'subject-keys/'),
   subjectTombstone: (pseudonym: string, keyId: string) => `subject-tombstones/${pseudonym}/${keyId}`,

@@ -20,6 +20,11 @@ export interface RebuildResult {
  * authenticated and hash-checked when read) and dropping the entry would make them unreachable.
  */
 export async function rebuildIndex(repository: Repository): Promise<RebuildResult> {
+  // It removes index files: no other operation may be reading them meanwhile.
+  return repository.whileLocked('exclusive', () => rebuildUnderLock(repository));
+}
+
+async function rebuildUnderLock(repository: Repository): Promise<RebuildResult> {
   const oldIndexFiles = await listRepositoryObjects(repository.store, 'index/');
   // Damaged index files are what a rebuild replaces: ignore them here.
   await repository.loadIndex(() => undefined);

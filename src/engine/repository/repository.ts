@@ -10,6 +10,7 @@ import { KeyVault, RepositoryKeyVault } from '../subjects/key-vault';
 import { BlobIndex } from './blob-index';
 import { AAD, FORMAT_VERSION, IndexFile, Keys, KeySlot, PackRecord, REPO_SCOPE, RepositoryConfig, Snapshot, Tree } from './format';
 import { createKeySlot, unlockMasterKey } from './key-slots';
+import { LockKind, LockOptions, withRepositoryLock } from './locks';
 import { listRepositoryObjects } from './object-names';
 import { sha256Hex } from './pack-file';
 
@@ -32,6 +33,8 @@ export class Repository {
   readonly chunker: Chunker;
   private readonly treeCache = new Map<string, Tree>();
   private readonly loadedIndexFiles = new Set<string>();
+  /** When a lock counts as stale and how often a held one is refreshed (tests shorten them). */
+  lockOptions: LockOptions = {};
   /** Snapshots are write-once, so a decrypted one never goes stale. */
   private readonly snapshotCache = new Map<string, Snapshot>();
   private vault: KeyVault;
@@ -79,6 +82,14 @@ export class Repository {
     return new Repository(store, config, master, slot);
   }
 
+  /**
+   * Runs an operation under a repository lock (locks.ts): shared for whatever reads or adds
+   * data, exclusive for prune. The operation reloads the index once it holds the lock.
+   */
+  whileLocked<T>(kind: LockKind, work: () => Promise<T>): Promise<T> {
+    return withRepositoryLock(this.store, kind, work, this.lockOptions);
+  }
+
   /** Opens and unlocks the repository and loads its index. */
   static async open(store: ObjectStore, passphrase: string, options: { loadIndex?: boolean } = {}): Promise<Repository> {
     const config = await readConfig(store);
@@ -91,11 +102,21 @@ export class Repository {
   /**
    * Reads every index file. A damaged one stops the operation with its name, unless the caller
    * (check, index rebuild) passes `onDamaged` to collect it instead. Files loaded before are
-   * skipped, so a long-lived repository (a worker's) calls this to pick up others' new packs.
+   * skipped, so a long-lived repository (a worker's) calls this to pick up others' new packs;
+   * every operation calls it again once it holds its repository lock.
    */
   async loadIndex(onDamaged?: (key: string, reason: string) => void): Promise<string[]> {
     const keys: string[] = [];
-    for (const object of await listRepositoryObjects(this.store, 'index/')) {
+    const listed = await listRepositoryObjects(this.store, 'index/');
+    const present = new Set(listed.map((object) => object.key));
+    if ([...this.loadedIndexFiles].some((key) => !present.has(key))) {
+      // An index file loaded earlier is gone: prune or a rebuild replaced the index, and the old
+      // entries may name packs that no longer exist. Trusting them could make a backup skip a
+      // blob as stored when it is not, so start again from what is there now.
+      this.index.clear();
+      this.loadedIndexFiles.clear();
+    }
+    for (const object of listed) {
       if (this.loadedIndexFiles.has(object.key)) continue;
       const sealed = await this.store.get(object.key).catch((error: unknown) => {
         // Removed since the listing by an index rebuild, which wrote its replacement first.

@@ -52,6 +52,18 @@ export async function restore(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   if (options.onlySubject !== undefined) assertPseudonym(options.onlySubject);
+  return repository.whileLocked('shared', async () => {
+    await repository.loadIndex();
+    return restoreUnderLock(repository, snapshotReference, targetPath, options);
+  });
+}
+
+async function restoreUnderLock(
+  repository: Repository,
+  snapshotReference: string,
+  targetPath: string,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
   const { id, snapshot } = await repository.resolveSnapshot(snapshotReference);
   // The subject keys this restore opens stay with it until it ends, even if shredded meanwhile.
   const keys = repository.subjectKeys();
