@@ -8,7 +8,7 @@ export interface OrchestrationSettings {
   jobMaxAttempts: number;
   /** Delay before the first retry; doubles with each attempt. */
   jobRetryBaseDelayMs: number;
-  /** How often the restore-test scheduler looks for backups due a test. */
+  /** How often the retention policy is applied: restore tests due, expired backups to delete. */
   restoreTestCheckIntervalMs: number;
 }
 

@@ -1,6 +1,6 @@
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { BackupType, EventOf, FailureData } from './events';
+import { BackupType, DeletionReason, EventOf, FailureData, PruneSummaryData } from './events';
 
 export type BackupEvent =
   | EventOf<'BackupRequested'>
@@ -10,9 +10,13 @@ export type BackupEvent =
   | EventOf<'BackupCancelled'>
   | EventOf<'BackupVerificationRequested'>
   | EventOf<'BackupVerified'>
-  | EventOf<'BackupVerificationFailed'>;
+  | EventOf<'BackupVerificationFailed'>
+  | EventOf<'BackupDeletionRequested'>
+  | EventOf<'BackupDeleted'>
+  | EventOf<'BackupDeletionFailed'>;
 
-export type BackupStatus = 'requested' | 'running' | 'completed' | 'failed' | 'cancelled';
+/** deleting: its deletion was decided and a worker is removing the snapshot; deleted: gone. */
+export type BackupStatus = 'requested' | 'running' | 'completed' | 'failed' | 'cancelled' | 'deleting' | 'deleted';
 export type VerificationStatus = 'none' | 'requested' | 'verified' | 'failed';
 
 export type BackupCommand =
@@ -32,7 +36,10 @@ export type BackupCommand =
       bytesChecked: number;
       at: string;
     }
-  | ({ type: 'RecordVerification'; backupId: string; verificationId: string; outcome: 'failed'; at: string } & FailureData);
+  | ({ type: 'RecordVerification'; backupId: string; verificationId: string; outcome: 'failed'; at: string } & FailureData)
+  | { type: 'DeleteBackup'; backupId: string; deletionId: string; reason: DeletionReason; at: string }
+  | { type: 'RecordBackupDeleted'; backupId: string; deletionId: string; jobId: string; prune: PruneSummaryData | null; at: string }
+  | ({ type: 'FailBackupDeletion'; backupId: string; deletionId: string; jobId: string | null; at: string } & FailureData);
 
 export type BackupState =
   | { status: 'none' }
@@ -47,6 +54,7 @@ export type BackupState =
       merkleRoot: string | null;
       verification: VerificationStatus;
       pendingVerification: string | null;
+      pendingDeletion: string | null;
     };
 
 type Existing = Exclude<BackupState, { status: 'none' }>;
@@ -54,7 +62,8 @@ type Existing = Exclude<BackupState, { status: 'none' }>;
 /**
  * A backup's life: requested -> running -> completed | failed, or cancelled before it ends.
  * Only a completed backup can be verified or restored. Attempts after a retry are new
- * BackupStarted events with a higher attempt number.
+ * BackupStarted events with a higher attempt number. A completed backup is deleted (retention,
+ * or an operator) through deleting -> deleted; a failed deletion leaves it completed.
  */
 export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
   initialState: { status: 'none' },
@@ -137,6 +146,39 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
                 },
               },
             ];
+      case 'DeleteBackup':
+        if (backup.status !== 'completed')
+          throw invalidTransition(`backup ${backupId} is ${backup.status}; only a completed backup can be deleted`);
+        if (backup.pendingVerification) throw invalidTransition(`backup ${backupId} is being verified; delete it afterwards`);
+        return [
+          {
+            type: 'BackupDeletionRequested',
+            data: { backupId, deletionId: command.deletionId, snapshotId: backup.snapshotId ?? '', reason: command.reason, at },
+          },
+        ];
+      case 'RecordBackupDeleted':
+        if (backup.pendingDeletion !== command.deletionId)
+          throw invalidTransition(`deletion ${command.deletionId} of backup ${backupId} is not pending`);
+        return [
+          { type: 'BackupDeleted', data: { backupId, deletionId: command.deletionId, jobId: command.jobId, prune: command.prune, at } },
+        ];
+      case 'FailBackupDeletion':
+        if (backup.pendingDeletion !== command.deletionId)
+          throw invalidTransition(`deletion ${command.deletionId} of backup ${backupId} is not pending`);
+        return [
+          {
+            type: 'BackupDeletionFailed',
+            data: {
+              backupId,
+              deletionId: command.deletionId,
+              jobId: command.jobId,
+              code: command.code,
+              reason: command.reason,
+              retryable: command.retryable,
+              at,
+            },
+          },
+        ];
     }
   },
 
@@ -153,6 +195,7 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         merkleRoot: null,
         verification: 'none',
         pendingVerification: null,
+        pendingDeletion: null,
       };
     }
     if (state.status === 'none') return state;
@@ -177,6 +220,12 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         return { ...state, verification: 'verified', pendingVerification: null };
       case 'BackupVerificationFailed':
         return { ...state, verification: 'failed', pendingVerification: null };
+      case 'BackupDeletionRequested':
+        return { ...state, status: 'deleting', pendingDeletion: event.data.deletionId };
+      case 'BackupDeleted':
+        return { ...state, status: 'deleted', pendingDeletion: null };
+      case 'BackupDeletionFailed':
+        return { ...state, status: 'completed', pendingDeletion: null };
     }
   },
 };
@@ -187,5 +236,5 @@ function requireBackup(state: BackupState, backupId: string): Existing {
 }
 
 export function isFinal(status: BackupStatus): boolean {
-  return status === 'completed' || status === 'failed' || status === 'cancelled';
+  return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'deleted';
 }

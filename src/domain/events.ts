@@ -42,6 +42,16 @@ export interface FailureData {
   retryable: boolean;
 }
 
+/** Why a backup is deleted: its retention ran out, or an operator asked. */
+export type DeletionReason = 'retention' | 'operator';
+
+/** What a prune removed: blobs (those of erased data subjects among them) and bytes. */
+export interface PruneSummaryData {
+  blobsRemoved: number;
+  erasedBlobsRemoved: number;
+  bytesFreed: number;
+}
+
 export type DomainEvent =
   /**
    * The lists are present only when set: subjectRules (path templates such as
@@ -71,6 +81,18 @@ export type DomainEvent =
   | { type: 'BackupVerificationRequested'; data: { backupId: string; verificationId: string; at: string } }
   | { type: 'BackupVerified'; data: { backupId: string; verificationId: string; blobsChecked: number; bytesChecked: number; at: string } }
   | { type: 'BackupVerificationFailed'; data: { backupId: string; verificationId: string; at: string } & FailureData }
+  /**
+   * Deletion of a completed backup: by the retention policy (requestedBy system:retention) or an
+   * operator. BackupDeleted: the snapshot is gone from the repository; `prune` says what the
+   * worker's prune freed right after (null when another operation held the repository, and the
+   * data goes at a later prune).
+   */
+  | {
+      type: 'BackupDeletionRequested';
+      data: { backupId: string; deletionId: string; snapshotId: string; reason: DeletionReason; at: string };
+    }
+  | { type: 'BackupDeleted'; data: { backupId: string; deletionId: string; jobId: string; prune: PruneSummaryData | null; at: string } }
+  | { type: 'BackupDeletionFailed'; data: { backupId: string; deletionId: string; jobId: string | null; at: string } & FailureData }
   | {
       type: 'RestoreRequested';
       data: {
@@ -125,6 +147,9 @@ export const EVENT_SCHEMA_VERSION: Record<DomainEventType, number> = {
   BackupVerificationRequested: 1,
   BackupVerified: 1,
   BackupVerificationFailed: 1,
+  BackupDeletionRequested: 1,
+  BackupDeleted: 1,
+  BackupDeletionFailed: 1,
   RestoreRequested: 1,
   RestoreStarted: 1,
   RestoreCompleted: 1,

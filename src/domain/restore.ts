@@ -1,3 +1,4 @@
+import type { BackupStatus } from './backup';
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
 import { EventOf, FailureData } from './events';
@@ -8,7 +9,7 @@ export type RestoreStatus = 'requested' | 'running' | 'completed' | 'failed';
 
 /** What the restore decision needs to know about the backup it restores. */
 export interface RestorableBackup {
-  status: 'none' | 'requested' | 'running' | 'completed' | 'failed' | 'cancelled';
+  status: 'none' | BackupStatus;
   sourceId?: string;
   snapshotId?: string | null;
 }

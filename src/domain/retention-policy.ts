@@ -1,20 +1,23 @@
 /**
  * The retention policy for backups of personal data: a backup stays active (restorable on
  * demand) for `activeDays` after it completed, is then archived for `archivedDays`, and then has
- * expired (due to be purged); the newest backup of each source gets a restore test every
- * `restoreTestIntervalDays` (0: never). The defaults are Custodia's policy: 30 days active, one
- * year archived, weekly restore tests.
+ * expired, and is deleted when `deleteExpired` (false keeps expired backups, e.g. under a legal
+ * hold); the newest backup of each source gets a restore test every `restoreTestIntervalDays`
+ * (0: never). The defaults are Custodia's policy: 30 days active, one year archived, then
+ * deleted, weekly restore tests.
  */
 export interface RetentionPolicy {
   activeDays: number;
   archivedDays: number;
   restoreTestIntervalDays: number;
+  deleteExpired: boolean;
 }
 
 export const DEFAULT_RETENTION_POLICY: RetentionPolicy = {
   activeDays: 30,
   archivedDays: 365,
   restoreTestIntervalDays: 7,
+  deleteExpired: true,
 };
 
 export type RetentionPhase = 'active' | 'archived' | 'expired';

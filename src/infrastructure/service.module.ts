@@ -14,6 +14,7 @@ import { GetRetentionStatusHandler } from '../application/queries/retention.quer
 import { GetProjectionStatusHandler } from '../application/queries/projection-status.query';
 import { ProjectionsController } from './http/projections.controller';
 import { RestoreTestScheduler } from '../application/process-managers/restore-test.scheduler';
+import { RetentionEnforcer } from '../application/process-managers/retention.enforcer';
 import { RetentionController } from './http/retention.controller';
 import { SubjectsController } from './http/subjects.controller';
 import { JobTracker } from '../application/process-managers/job-tracker';
@@ -163,6 +164,7 @@ export class ServiceModule {
         GetRetentionStatusHandler,
         GetProjectionStatusHandler,
         RestoreTestScheduler,
+        RetentionEnforcer,
         ...AUDIT_QUERY_HANDLERS,
         JobsProcessManager,
         Orchestrator,

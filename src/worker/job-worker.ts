@@ -3,6 +3,8 @@ import {
   backup,
   BackupSubjectTotals,
   EngineError,
+  forget,
+  prune,
   Pseudonymiser,
   Repository,
   restore,
@@ -11,6 +13,7 @@ import {
   verifySnapshot,
 } from '../engine';
 import { Clock } from '../application/ports/clock';
+import type { PruneSummaryData } from '../domain';
 import { describeOrigin } from '../application/describe-for-log';
 import {
   BackupJobPayload,
@@ -114,6 +117,11 @@ export class JobWorker {
         const shredded = await repository.keyVault.shred(job.payload.subject);
         return { keysShredded: shredded.keysShredded, status: shredded.status };
       }
+      case 'delete': {
+        // Idempotent: a redelivered job finds the snapshot gone already.
+        await forget(repository, [job.payload.snapshotId], { missingOk: true });
+        return { prune: await this.pruneIfPossible(repository) };
+      }
     }
   }
 
@@ -190,6 +198,26 @@ export class JobWorker {
       bytes: result.bytes,
       skippedErased: { files: result.skippedErased.files, bytes: result.skippedErased.bytes },
     };
+  }
+
+  /**
+   * The snapshot is gone once forget returns: that is the deletion. Freeing its data is
+   * housekeeping that needs the repository to itself; when a backup or restore holds it (or
+   * check finds damage to repair first), a later deletion's prune or `custodia prune` frees it.
+   */
+  private async pruneIfPossible(repository: Repository): Promise<PruneSummaryData | null> {
+    try {
+      const result = await prune(repository);
+      return {
+        blobsRemoved: result.blobs.removed,
+        erasedBlobsRemoved: result.blobs.erasedRemoved,
+        bytesFreed: result.bytes.before - result.bytes.after,
+      };
+    } catch (error) {
+      const detail = error instanceof EngineError ? error.code : describeOrigin(error);
+      this.logger.warn(`prune after a backup deletion did not run (${detail}); a later prune frees the data`);
+      return null;
+    }
   }
 
   private subjectsFor(rules: string[] | undefined): { rules: string[]; pseudonymise: Pseudonymiser } | undefined {

@@ -273,6 +273,7 @@ describe('backupDecider', () => {
         merkleRoot: null,
         verification: 'none',
         pendingVerification: null,
+        pendingDeletion: null,
       });
     });
 
@@ -425,6 +426,70 @@ describe('backupDecider', () => {
     });
   });
 
+  describe('deletion (retention or an operator)', () => {
+    const deleteBackup = (reason: 'retention' | 'operator' = 'retention'): BackupCommand => ({
+      type: 'DeleteBackup',
+      backupId: BACKUP_ID,
+      deletionId: 'deletion-1',
+      reason,
+      at: LATER,
+    });
+    const deletionRequested: BackupEvent = {
+      type: 'BackupDeletionRequested',
+      data: { backupId: BACKUP_ID, deletionId: 'deletion-1', snapshotId: SNAPSHOT_ID, reason: 'retention', at: LATER },
+    };
+    const prune = { blobsRemoved: 3, erasedBlobsRemoved: 1, bytesFreed: 4096 };
+    const recordDeleted = (deletionId = 'deletion-1'): BackupCommand => ({
+      type: 'RecordBackupDeleted',
+      backupId: BACKUP_ID,
+      deletionId,
+      jobId: 'delete-job',
+      prune,
+      at: LATER,
+    });
+    const failDeletion: BackupCommand = {
+      type: 'FailBackupDeletion',
+      backupId: BACKUP_ID,
+      deletionId: 'deletion-1',
+      jobId: 'delete-job',
+      code: 'IO_ERROR',
+      reason: 'the repository cannot be reached',
+      retryable: true,
+      at: LATER,
+    };
+    const deleting = fold(backupDecider, [requested, started(), completed, deletionRequested]);
+
+    it('deletes a completed backup: deleting, then deleted with what the prune freed', () => {
+      expect(backupDecider.decide(deleteBackup(), done)).toEqual([deletionRequested]);
+      expect(deleting).toMatchObject({ status: 'deleting', pendingDeletion: 'deletion-1' });
+      const deleted = backupDecider.decide(recordDeleted(), deleting);
+      expect(deleted).toEqual([
+        { type: 'BackupDeleted', data: { backupId: BACKUP_ID, deletionId: 'deletion-1', jobId: 'delete-job', prune, at: LATER } },
+      ]);
+      expect(deleted.reduce(backupDecider.evolve, deleting)).toMatchObject({ status: 'deleted', pendingDeletion: null });
+    });
+
+    it('leaves the backup completed when the deletion fails, so it can be asked again', () => {
+      const afterFailure = backupDecider.decide(failDeletion, deleting).reduce(backupDecider.evolve, deleting);
+      expect(afterFailure).toMatchObject({ status: 'completed', pendingDeletion: null });
+      expect(backupDecider.decide(deleteBackup('operator'), afterFailure)).toHaveLength(1);
+    });
+
+    it('refuses to delete a backup that is not completed, being verified, or being deleted', () => {
+      for (const state of [requestedState, running, failedState, cancelledState, verifying, deleting]) {
+        expectRefused(backupDecider, deleteBackup(), state, 'INVALID_TRANSITION');
+      }
+    });
+
+    it('refuses to record a deletion that is not pending, and to verify a deleted backup', () => {
+      expectRefused(backupDecider, recordDeleted(), done, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, recordDeleted('deletion-other'), deleting, 'INVALID_TRANSITION');
+      const deleted = backupDecider.decide(recordDeleted(), deleting).reduce(backupDecider.evolve, deleting);
+      expectRefused(backupDecider, recordDeleted(), deleted, 'INVALID_TRANSITION');
+      expectRefused(backupDecider, verify(), deleted, 'INVALID_TRANSITION');
+    });
+  });
+
   it('refuses to request the same backup twice', () => {
     expectRefused(backupDecider, request, requestedState, 'ALREADY_EXISTS');
     expectRefused(backupDecider, request, done, 'ALREADY_EXISTS');
@@ -532,6 +597,8 @@ describe('restoreDecider', () => {
     ['failed', { status: 'failed', sourceId: SOURCE_ID, snapshotId: null }],
     ['cancelled', { status: 'cancelled', sourceId: SOURCE_ID, snapshotId: null }],
     ['running', { status: 'running', sourceId: SOURCE_ID, snapshotId: null }],
+    ['deleting', { status: 'deleting', sourceId: SOURCE_ID, snapshotId: SNAPSHOT_ID }],
+    ['deleted', { status: 'deleted', sourceId: SOURCE_ID, snapshotId: SNAPSHOT_ID }],
     ['requested', { status: 'requested', sourceId: SOURCE_ID, snapshotId: null }],
   ])('refuses to restore a %s backup', (status, backup) => {
     const error = expectRefused(restoreDecider, requestRestore(backup), none, 'INVALID_TRANSITION');

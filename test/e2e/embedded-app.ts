@@ -6,6 +6,8 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { Configuration, loadConfiguration } from '../../src/infrastructure/config/configuration';
 import { ServiceModule } from '../../src/infrastructure/service.module';
+import { Clock } from '../../src/application/ports/clock';
+import { CLOCK } from '../../src/application/tokens';
 
 export interface TestApp {
   app: INestApplication;
@@ -16,7 +18,13 @@ export interface TestApp {
 }
 
 /** Boots the whole embedded service in-process on a temporary DATA_DIR. */
-export async function startApp(env: Record<string, string> = {}, dataDir?: string, logger?: LoggerService): Promise<TestApp> {
+/** `clock` replaces the system clock, for tests that move time on (retention). */
+export async function startApp(
+  env: Record<string, string> = {},
+  dataDir?: string,
+  logger?: LoggerService,
+  clock?: Clock,
+): Promise<TestApp> {
   const dir = dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-e2e-')));
   const config = loadConfiguration({
     DATA_DIR: dir,
@@ -27,7 +35,9 @@ export async function startApp(env: Record<string, string> = {}, dataDir?: strin
     JOB_RETRY_BASE_DELAY_MS: '50',
     ...env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [ServiceModule.forRoot(config)] }).compile();
+  const builder = Test.createTestingModule({ imports: [ServiceModule.forRoot(config)] });
+  if (clock) builder.overrideProvider(CLOCK).useValue(clock);
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({ logger: logger ?? ['error'] });
   app.enableShutdownHooks();
   await app.init();

@@ -216,7 +216,7 @@ describe('InProcessJobBus', () => {
         seen.push(job.jobId);
       });
       await bus.publishJob({ kind: 'backup', key: 'a', attempt: 1, payload: {} } as unknown as Job);
-      await bus.publishJob({ ...backupJob('a', 'x'), kind: 'delete' } as unknown as Job);
+      await bus.publishJob({ ...backupJob('a', 'x'), kind: 'teleport' } as unknown as Job);
       await bus.publishJob('not a job' as unknown as Job);
       await bus.publishJob(backupJob('a', 'a1'));
 

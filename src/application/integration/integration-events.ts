@@ -85,6 +85,9 @@ export function toIntegrationEvent(recorded: RecordedEvent): IntegrationEvent | 
         code: event.data.code,
         reason: event.data.reason,
       });
+    case 'BackupDeleted':
+      // Systems that copied the backup's data can let their copies expire with it.
+      return envelope('custodia.backup.deleted', event.data.backupId, { backupId: event.data.backupId, deletionId: event.data.deletionId });
     case 'RestoreRequested':
       return envelope('custodia.restore.requested', event.data.restoreId, {
         restoreId: event.data.restoreId,

@@ -5,7 +5,7 @@
  * throws is retried with backoff, and after the last attempt the job goes to the dead-letter
  * list with the reason; a malformed message goes there too and never stops consumption.
  */
-export type JobKind = 'backup' | 'restore' | 'verify' | 'erase';
+export type JobKind = 'backup' | 'restore' | 'verify' | 'erase' | 'delete';
 
 export interface BackupJobPayload {
   backupId: string;
@@ -39,6 +39,13 @@ export interface EraseJobPayload {
   subject: string;
 }
 
+/** Remove a backup's snapshot from the repository, then prune what nothing uses any more. */
+export interface DeleteJobPayload {
+  backupId: string;
+  deletionId: string;
+  snapshotId: string;
+}
+
 /** Common fields: `correlationId` ties the job's events to the request that caused it. */
 interface JobBase {
   jobId: string;
@@ -51,7 +58,8 @@ export type Job =
   | (JobBase & { kind: 'backup'; payload: BackupJobPayload })
   | (JobBase & { kind: 'restore'; payload: RestoreJobPayload })
   | (JobBase & { kind: 'verify'; payload: VerifyJobPayload })
-  | (JobBase & { kind: 'erase'; payload: EraseJobPayload });
+  | (JobBase & { kind: 'erase'; payload: EraseJobPayload })
+  | (JobBase & { kind: 'delete'; payload: DeleteJobPayload });
 
 export interface JobFailure {
   code: string;

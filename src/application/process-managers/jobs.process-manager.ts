@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { backupDecider, DomainError, sourceDecider, Streams } from '../../domain';
+import { backupDecider, DomainError, PruneSummaryData, sourceDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
 import { ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
 import { CommandContext, toDomainEvent } from '../event-envelope';
@@ -107,6 +107,24 @@ export class JobsProcessManager {
           },
           event.data.erasureId,
         );
+      case 'BackupDeletionRequested': {
+        const { state: backup } = await this.aggregates.load(backupDecider, Streams.backup(event.data.backupId));
+        if (backup.status !== 'deleting') return; // settled since (a replay)
+        return this.dispatch(
+          {
+            jobId: `delete-${recorded.id}`,
+            kind: 'delete',
+            key: backup.sourceId,
+            attempt: 1,
+            correlationId,
+            payload: { backupId: event.data.backupId, deletionId: event.data.deletionId, snapshotId: event.data.snapshotId },
+          },
+          event.data.deletionId,
+        );
+      }
+      case 'BackupDeleted':
+      case 'BackupDeletionFailed':
+        return this.closeJobsFor(event.data.deletionId);
       case 'ErasureCompleted':
       case 'ErasureFailed':
         return this.closeJobsFor(event.data.erasureId);
@@ -303,6 +321,14 @@ function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): 
         blobsChecked: Number(result.blobsChecked),
         bytesChecked: Number(result.bytesChecked),
       };
+    case 'delete':
+      return {
+        type: 'RecordBackupDeleted',
+        backupId: job.payload.backupId,
+        deletionId: job.payload.deletionId,
+        jobId: job.jobId,
+        prune: isPruneSummary(result.prune) ? result.prune : null,
+      };
     case 'erase':
       return {
         type: 'RecordKeyShredded',
@@ -312,6 +338,15 @@ function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): 
         keysShredded: Number(result.keysShredded ?? 0),
       };
   }
+}
+
+function isPruneSummary(value: unknown): value is PruneSummaryData {
+  const summary = value as Partial<PruneSummaryData> | null;
+  return (
+    typeof summary === 'object' &&
+    summary !== null &&
+    [summary.blobsRemoved, summary.erasedBlobsRemoved, summary.bytesFreed].every((count) => Number.isInteger(count) && Number(count) >= 0)
+  );
 }
 
 function isCounts(value: unknown): value is { files: number; bytes: number } {
@@ -332,6 +367,14 @@ function failCommand(tracked: TrackedJob, failure: JobFailure): JobCommand {
         backupId: job.payload.backupId,
         verificationId: job.payload.verificationId,
         outcome: 'failed',
+        ...failure,
+      };
+    case 'delete':
+      return {
+        type: 'FailBackupDeletion',
+        backupId: job.payload.backupId,
+        deletionId: job.payload.deletionId,
+        jobId: job.jobId,
         ...failure,
       };
     case 'erase':

@@ -84,6 +84,28 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
         outcome: 'failed',
         details: { verificationId: event.data.verificationId, ...failure(event.data) },
       };
+    case 'BackupDeletionRequested':
+      return {
+        action: 'backup.deletion-requested',
+        ...backup(event.data.backupId),
+        outcome: 'accepted',
+        purpose: event.data.reason === 'retention' ? 'storage limitation (GDPR Art. 5(1)(e)): retention policy' : 'operator request',
+        details: { deletionId: event.data.deletionId, snapshotId: event.data.snapshotId, reason: event.data.reason },
+      };
+    case 'BackupDeleted':
+      return {
+        action: 'backup.deleted',
+        ...backup(event.data.backupId),
+        outcome: 'completed',
+        details: { deletionId: event.data.deletionId, pruned: event.data.prune !== null, ...(event.data.prune ?? {}) },
+      };
+    case 'BackupDeletionFailed':
+      return {
+        action: 'backup.deletion-failed',
+        ...backup(event.data.backupId),
+        outcome: 'failed',
+        details: { deletionId: event.data.deletionId, ...failure(event.data) },
+      };
     case 'RestoreRequested':
       // A restore is an access to the backed-up personal data: its purpose is the legal basis.
       return {

@@ -33,6 +33,7 @@ export class BackupCatalogProjection implements Projection {
             failure_reason: null,
             verification_status: 'none',
             verified_at: null,
+            deleted_at: null,
           })
           .onConflict((oc) => oc.column('id').doNothing())
           .execute();
@@ -69,6 +70,15 @@ export class BackupCatalogProjection implements Projection {
         return;
       case 'BackupVerificationFailed':
         await update(event.data.backupId).set({ verification_status: 'failed', verified_at: event.data.at }).execute();
+        return;
+      case 'BackupDeletionRequested':
+        await update(event.data.backupId).set({ status: 'deleting' }).execute();
+        return;
+      case 'BackupDeleted':
+        await update(event.data.backupId).set({ status: 'deleted', deleted_at: event.data.at }).execute();
+        return;
+      case 'BackupDeletionFailed':
+        await update(event.data.backupId).set({ status: 'completed' }).execute();
         return;
       default:
         return;

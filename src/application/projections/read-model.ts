@@ -34,6 +34,8 @@ export interface BackupsTable {
   failure_reason: string | null;
   verification_status: string;
   verified_at: string | null;
+  /** When the backup's snapshot was removed (retention or an operator). */
+  deleted_at: string | null;
 }
 
 export interface RestoresTable {
@@ -193,6 +195,7 @@ const LATER_COLUMNS: {
   { table: 'restores', column: 'skipped_bytes', type: 'bigint', projection: 'restore-history' },
   { table: 'restores', column: 'subject_pseudonym', type: 'text', projection: 'restore-history' },
   { table: 'jobs', column: 'progress', type: 'text', projection: null },
+  { table: 'backups', column: 'deleted_at', type: 'text', projection: 'backup-catalog' },
 ];
 
 /** Adds the columns an older read model lacks; returns the projections reset to replay. */
@@ -252,6 +255,7 @@ export async function migrateReadModel(db: ReadModel, columnsOf: ColumnLister): 
     .addColumn('failure_reason', 'text')
     .addColumn('verification_status', 'text', (c) => c.notNull().defaultTo('none'))
     .addColumn('verified_at', 'text')
+    .addColumn('deleted_at', 'text')
     .execute();
   await db.schema.createIndex('backups_by_source').ifNotExists().on('backups').columns(['source_id', 'requested_at']).execute();
   await db.schema

@@ -116,6 +116,7 @@ export class GetBackupHandler implements IQueryHandler<GetBackupQuery, BackupVie
       statistics: null,
       failure: null,
       verification: { status: state.verification, at: null },
+      deletedAt: null,
     };
   }
 }

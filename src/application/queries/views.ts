@@ -27,6 +27,8 @@ export interface BackupView {
   statistics: Record<string, number> | null;
   failure: { code: string | null; reason: string | null } | null;
   verification: { status: string; at: string | null };
+  /** Set once the backup was deleted (its retention ran out, or an operator asked). */
+  deletedAt: string | null;
   /** While running: the worker's last reported progress. */
   progress?: { filesDone: number; bytesDone: number; totalFiles: number; totalBytes: number } | null;
 }
@@ -89,6 +91,7 @@ export function backupView(row: BackupsTable): BackupView {
     statistics: row.statistics ? (JSON.parse(row.statistics) as Record<string, number>) : null,
     failure: row.failure_code || row.failure_reason ? { code: row.failure_code, reason: row.failure_reason } : null,
     verification: { status: row.verification_status, at: row.verified_at },
+    deletedAt: row.deleted_at,
   };
 }
 

@@ -10,7 +10,7 @@ import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 
 type Fields = Record<string, unknown>;
 
-const JOB_KINDS: readonly string[] = ['backup', 'restore', 'verify', 'erase'];
+const JOB_KINDS: readonly string[] = ['backup', 'restore', 'verify', 'erase', 'delete'];
 const STATUSES: readonly string[] = ['started', 'heartbeat', 'completed', 'failed'];
 
 function isRecord(value: unknown): value is Fields {
@@ -57,6 +57,10 @@ function payloadProblem(kind: string, payload: Fields): string | undefined {
       const missing = missingString(payload, ['erasureId']);
       if (missing) return `payload.${missing} must be a non-empty string`;
       return isPseudonym(payload.subject) ? undefined : 'payload.subject must be a pseudonym';
+    }
+    case 'delete': {
+      const missing = missingString(payload, ['backupId', 'deletionId', 'snapshotId']);
+      return missing ? `payload.${missing} must be a non-empty string` : undefined;
     }
     default: {
       const missing = missingString(payload, ['backupId', 'verificationId', 'snapshotId']);

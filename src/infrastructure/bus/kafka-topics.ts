@@ -15,6 +15,7 @@ export function kafkaTopics(prefix = 'custodia'): KafkaTopics {
       restore: `${prefix}.jobs.restore`,
       verify: `${prefix}.jobs.verify`,
       erase: `${prefix}.jobs.erase`,
+      delete: `${prefix}.jobs.delete`,
     },
     jobStatus: `${prefix}.job-status`,
     deadLetter: `${prefix}.dead-letter`,

@@ -127,6 +127,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
       activeDays: integer(env, 'RETENTION_ACTIVE_DAYS', DEFAULT_RETENTION_POLICY.activeDays, 1, 36_500),
       archivedDays: integer(env, 'RETENTION_ARCHIVED_DAYS', DEFAULT_RETENTION_POLICY.archivedDays, 0, 36_500),
       restoreTestIntervalDays: integer(env, 'RESTORE_TEST_INTERVAL_DAYS', DEFAULT_RETENTION_POLICY.restoreTestIntervalDays, 0, 3_650),
+      deleteExpired: flag(env, 'RETENTION_DELETE_EXPIRED', DEFAULT_RETENTION_POLICY.deleteExpired),
     },
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 2, 1, 64),
     heartbeatIntervalMs: integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50),

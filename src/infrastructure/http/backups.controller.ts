@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { ExecuteBackupCommand } from '../../application/commands/commands';
@@ -42,6 +42,19 @@ export class BackupsController {
     const verificationId = randomUUID();
     await this.commands.execute(new ExecuteBackupCommand({ type: 'VerifyBackup', backupId: id, verificationId }, context));
     return { id, verificationId, verification: 'requested' };
+  }
+
+  /**
+   * 202 once the deletion is recorded: a worker removes the snapshot from the repository and
+   * prunes the data nothing else uses. Only a completed backup can be deleted; restores of it
+   * are refused from now on. The retention policy deletes expired backups the same way.
+   */
+  @Delete(':id')
+  @HttpCode(202)
+  async delete(@Param('id', ResourceIdPipe) id: string, @RequestContext() context: CommandContext) {
+    const deletionId = randomUUID();
+    await this.commands.execute(new ExecuteBackupCommand({ type: 'DeleteBackup', backupId: id, deletionId, reason: 'operator' }, context));
+    return { id, deletionId, status: 'deleting' };
   }
 
   @Get()

@@ -166,7 +166,7 @@ export class PageQueryDto {
   offset: number = 0;
 }
 
-const STATUSES = ['requested', 'running', 'completed', 'failed', 'cancelled'];
+const STATUSES = ['requested', 'running', 'completed', 'failed', 'cancelled', 'deleting', 'deleted'];
 
 export class ListBackupsQueryDto extends PageQueryDto {
   @IsOptional()

@@ -27,8 +27,9 @@ export function processingRecord(facts: SourceProcessingFacts, config: Configura
     retention: {
       ...config.retention,
       // Said plainly, so the record does not claim more than the service does.
-      enforcement:
-        'phases reported by GET /retention and restore tests run automatically; expired backups are not purged automatically yet',
+      enforcement: config.retention.deleteExpired
+        ? 'automatic: restore tests run on schedule, and expired backups are deleted (snapshot removed, unused data pruned); phases reported by GET /retention'
+        : 'restore tests run on schedule; expired backups are kept (RETENTION_DELETE_EXPIRED=false) and listed by GET /retention?phase=expired',
       backups: facts.backups,
     },
     erasure: perSubjectKeys

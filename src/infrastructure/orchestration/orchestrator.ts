@@ -10,6 +10,7 @@ import {
 import { EventBus } from '@nestjs/cqrs';
 import { JobsProcessManager } from '../../application/process-managers/jobs.process-manager';
 import { RestoreTestScheduler } from '../../application/process-managers/restore-test.scheduler';
+import { RetentionEnforcer } from '../../application/process-managers/retention.enforcer';
 import { CheckpointStore, EventStore } from '../../application/ports/event-store';
 import { JobBus, Unsubscribe } from '../../application/ports/job-bus';
 import { ProjectionRunner } from '../../application/projections/projection-runner';
@@ -51,6 +52,7 @@ export class Orchestrator implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(READ_MODEL) private readonly readModel: ReadModel,
     private readonly processManager: JobsProcessManager,
     private readonly restoreTestScheduler: RestoreTestScheduler,
+    private readonly retentionEnforcer: RetentionEnforcer,
     private readonly projections: ProjectionRunner,
     private readonly eventBus: EventBus,
     @Inject(WORKER_IN_PROCESS) private readonly workerInProcess: boolean,
@@ -85,10 +87,14 @@ export class Orchestrator implements OnApplicationBootstrap, BeforeApplicationSh
         .catch((error: unknown) => this.logger.error(`job supervision failed (${describeForLog(error)})`));
     }, this.settings.jobSupervisionIntervalMs);
     this.supervisor.unref();
+    // The retention policy's two duties share one timer: restore tests due, expired backups.
     this.restoreTests = setInterval(() => {
       this.restoreTestScheduler
         .requestDueTests()
         .catch((error: unknown) => this.logger.error(`restore-test scheduling failed (${describeForLog(error)})`));
+      this.retentionEnforcer
+        .deleteExpired()
+        .catch((error: unknown) => this.logger.error(`retention enforcement failed (${describeForLog(error)})`));
     }, this.settings.restoreTestCheckIntervalMs);
     this.restoreTests.unref();
   }
