@@ -127,7 +127,11 @@ export type DomainEvent =
    * external id is never stored; requestedBy names the requester (a role or staff id).
    */
   | { type: 'ErasureRequested'; data: { erasureId: string; subject: string; legalBasis: string; requestedBy: string; at: string } }
-  | { type: 'SubjectKeyShredded'; data: { erasureId: string; subject: string; jobId: string; keysShredded: number; at: string } }
+  /** prune: what the worker's prune right after the shredding freed (null: it could not run then). */
+  | {
+      type: 'SubjectKeyShredded';
+      data: { erasureId: string; subject: string; jobId: string; keysShredded: number; prune?: PruneSummaryData | null; at: string };
+    }
   | { type: 'ErasureCompleted'; data: { erasureId: string; subject: string; at: string } }
   | { type: 'ErasureFailed'; data: { erasureId: string; subject: string; jobId: string | null; at: string } & FailureData };
 

@@ -1,13 +1,22 @@
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { EventOf, FailureData } from './events';
+import { EventOf, FailureData, PruneSummaryData } from './events';
 
 export type SubjectEvent =
   EventOf<'ErasureRequested'> | EventOf<'SubjectKeyShredded'> | EventOf<'ErasureCompleted'> | EventOf<'ErasureFailed'>;
 
 export type SubjectCommand =
   | { type: 'RequestErasure'; subject: string; erasureId: string; legalBasis: string; requestedBy: string; at: string }
-  | { type: 'RecordKeyShredded'; subject: string; erasureId: string; jobId: string; keysShredded: number; at: string }
+  | {
+      type: 'RecordKeyShredded';
+      subject: string;
+      erasureId: string;
+      jobId: string;
+      keysShredded: number;
+      /** What the prune right after freed; null when it could not run then. */
+      prune?: PruneSummaryData | null;
+      at: string;
+    }
   | ({ type: 'FailErasure'; subject: string; erasureId: string; jobId: string | null; at: string } & FailureData);
 
 export type ErasureStatus = 'requested' | 'completed' | 'failed';
@@ -45,7 +54,17 @@ export const subjectDecider: Decider<SubjectCommand, SubjectState, SubjectEvent>
         if (state.status === 'completed') return [];
         if (state.status !== 'requested') throw invalidTransition(`erasure ${erasureId} is ${state.status}`);
         return [
-          { type: 'SubjectKeyShredded', data: { erasureId, subject, jobId: command.jobId, keysShredded: command.keysShredded, at } },
+          {
+            type: 'SubjectKeyShredded',
+            data: {
+              erasureId,
+              subject,
+              jobId: command.jobId,
+              keysShredded: command.keysShredded,
+              ...(command.prune !== undefined && { prune: command.prune }),
+              at,
+            },
+          },
           { type: 'ErasureCompleted', data: { erasureId, subject, at } },
         ];
       case 'FailErasure':

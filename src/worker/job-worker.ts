@@ -115,7 +115,8 @@ export class JobWorker {
       case 'erase': {
         // Idempotent: a redelivered job finds the keys gone and reports 0 destroyed.
         const shredded = await repository.keyVault.shred(job.payload.subject);
-        return { keysShredded: shredded.keysShredded, status: shredded.status };
+        // The subject's blobs can no longer be read; pruning deletes them outright.
+        return { keysShredded: shredded.keysShredded, status: shredded.status, prune: await this.pruneIfPossible(repository) };
       }
       case 'delete': {
         // Idempotent: a redelivered job finds the snapshot gone already.
@@ -201,9 +202,9 @@ export class JobWorker {
   }
 
   /**
-   * The snapshot is gone once forget returns: that is the deletion. Freeing its data is
-   * housekeeping that needs the repository to itself; when a backup or restore holds it (or
-   * check finds damage to repair first), a later deletion's prune or `custodia prune` frees it.
+   * Housekeeping after a deletion or an erasure, which are complete without it (the snapshot is
+   * gone, the keys are destroyed). Prune needs the repository to itself: when a backup or
+   * restore holds it, or check finds damage to repair first, a later prune frees the data.
    */
   private async pruneIfPossible(repository: Repository): Promise<PruneSummaryData | null> {
     try {
@@ -215,7 +216,7 @@ export class JobWorker {
       };
     } catch (error) {
       const detail = error instanceof EngineError ? error.code : describeOrigin(error);
-      this.logger.warn(`prune after a backup deletion did not run (${detail}); a later prune frees the data`);
+      this.logger.warn(`prune did not run (${detail}); a later prune frees the data`);
       return null;
     }
   }

@@ -182,6 +182,9 @@ export function gdprScenario(storage: ScenarioStorage, extra?: (service: () => T
         const actions = audit.items.map((item: { action: string }) => item.action);
         expect(actions).toEqual(['subject-key.created', 'erasure.requested', 'subject-key.shredded', 'erasure.completed']);
         expect(audit.items[1]).toMatchObject({ actor: 'dpo.jane', purpose: 'GDPR Art. 17(1)(b): consent withdrawn' });
+        // The worker pruned right after shredding: alice's unreadable blobs are deleted too.
+        expect(audit.items[2].details).toMatchObject({ keysShredded: 1, pruned: true });
+        expect(audit.items[2].details.erasedBlobsRemoved).toBeGreaterThan(0);
       });
       expect((await service.http().get('/audit/verify').expect(200)).body).toMatchObject({ valid: true });
     });

@@ -140,7 +140,13 @@ describe('forget and prune', () => {
     const exclusive = await lockRepository(repository.store, 'exclusive');
     await expect(backup(repository, source)).rejects.toMatchObject({ code: 'REPO_LOCKED' });
     await expect(restore(repository, 'latest', path.join(work, 'never'))).rejects.toMatchObject({ code: 'REPO_LOCKED' });
+    // A worker's handle waits instead, and runs once the prune has ended.
+    repository.lockOptions = { waitMs: 10_000 };
+    const waiting = backup(repository, source);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     await exclusive.release();
+    expect((await waiting).snapshotId).toMatch(/^[0-9a-f]{64}$/);
+    repository.lockOptions = {};
 
     // A lock of a process gone from this host, and one not refreshed for an hour elsewhere.
     const now = new Date().toISOString();

@@ -336,6 +336,7 @@ function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): 
         erasureId: job.payload.erasureId,
         jobId: job.jobId,
         keysShredded: Number(result.keysShredded ?? 0),
+        prune: isPruneSummary(result.prune) ? result.prune : null,
       };
   }
 }

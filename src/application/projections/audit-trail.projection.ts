@@ -147,7 +147,13 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
         targetId: event.data.subject,
         subject: event.data.subject,
         outcome: 'completed',
-        details: { erasureId: event.data.erasureId, keysShredded: event.data.keysShredded },
+        details: {
+          erasureId: event.data.erasureId,
+          keysShredded: event.data.keysShredded,
+          // Whether the unreadable blobs were also deleted at once (else at a later prune).
+          ...(event.data.prune !== undefined && { pruned: event.data.prune !== null }),
+          ...(event.data.prune && { erasedBlobsRemoved: event.data.prune.erasedBlobsRemoved }),
+        },
       };
     case 'ErasureCompleted':
       return { action: 'erasure.completed', ...erasure(event.data.erasureId, event.data.subject), outcome: 'completed' };

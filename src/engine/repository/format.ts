@@ -182,6 +182,8 @@ export function parseSubjectScope(scope: string): { pseudonym: string; keyId: st
 
 export const Keys = {
   config: 'config',
+  /** Written by the service: an HMAC check value of the pseudonymisation secret (not the secret). */
+  pseudonymCheck: 'pseudonym-check',
   key: (id: string) => `keys/${id}`,
   pack: (id: string) => `data/${id.slice(0, 2)}/${id}`,
   index: (id: string) => `index/${id}`,

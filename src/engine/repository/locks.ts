@@ -31,10 +31,16 @@ export interface LockOptions {
   staleAfterMs?: number;
   /** How often a held lock is rewritten. Default 5 minutes. */
   refreshIntervalMs?: number;
+  /**
+   * How long to keep trying while another process holds the repository (default 0: fail at
+   * once with REPO_LOCKED). Workers wait, so a backup that meets a prune runs after it.
+   */
+  waitMs?: number;
 }
 
 const DEFAULT_STALE_AFTER_MS = 30 * 60_000;
 const DEFAULT_REFRESH_INTERVAL_MS = 5 * 60_000;
+const LOCK_POLL_MS = 1_000;
 
 export class RepositoryLock {
   private readonly timer: NodeJS.Timeout;
@@ -68,6 +74,19 @@ export class RepositoryLock {
 }
 
 export async function lockRepository(store: ObjectStore, kind: LockKind, options: LockOptions = {}): Promise<RepositoryLock> {
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  for (;;) {
+    try {
+      return await tryLock(store, kind, options);
+    } catch (error) {
+      const busy = error instanceof EngineError && error.code === 'REPO_LOCKED';
+      if (!busy || Date.now() + LOCK_POLL_MS > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
+  }
+}
+
+async function tryLock(store: ObjectStore, kind: LockKind, options: LockOptions): Promise<RepositoryLock> {
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   const now = new Date().toISOString();
   const file: LockFile = { kind, hostname: hostname(), pid: process.pid, createdAt: now, refreshedAt: now };

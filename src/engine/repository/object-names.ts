@@ -6,7 +6,7 @@ const PSEUDONYM = '[A-Za-z0-9_-]{1,128}';
 
 /** Every name the engine writes (see Keys in format.ts); nothing else in a repository is ours. */
 const REPOSITORY_OBJECT_NAME = new RegExp(
-  `^(?:config|keys/${HEX32}|locks/${HEX32}|data/([0-9a-f]{2})/(${HEX64})|index/${HEX64}|snapshots/${HEX64}|` +
+  `^(?:config|pseudonym-check|keys/${HEX32}|locks/${HEX32}|data/([0-9a-f]{2})/(${HEX64})|index/${HEX64}|snapshots/${HEX64}|` +
     `subject-keys/${PSEUDONYM}/${HEX32}|subject-tombstones/${PSEUDONYM}/${HEX32})$`,
 );
 

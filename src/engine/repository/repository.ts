@@ -87,7 +87,9 @@ export class Repository {
    * data, exclusive for prune. The operation reloads the index once it holds the lock.
    */
   whileLocked<T>(kind: LockKind, work: () => Promise<T>): Promise<T> {
-    return withRepositoryLock(this.store, kind, work, this.lockOptions);
+    // Only shared locks wait: an exclusive one waiting could hold up every backup behind it.
+    const options = kind === 'exclusive' ? { ...this.lockOptions, waitMs: 0 } : this.lockOptions;
+    return withRepositoryLock(this.store, kind, work, options);
   }
 
   /** Opens and unlocks the repository and loads its index. */

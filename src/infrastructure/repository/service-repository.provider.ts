@@ -3,9 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { EngineError, hmacPseudonymiser, objectStoreFromLocation, Pseudonymiser, Repository } from '../../engine';
+import { Keys } from '../../engine/repository/format';
 
-/** Plaintext object holding an HMAC check value of the pseudonymisation secret (not the secret). */
-const PSEUDONYM_CHECK = 'pseudonym-check';
 import { RepositoryProvider } from '../../worker/repository-provider';
 import { Configuration } from '../config/configuration';
 import { attachKeyVault } from './key-vault.factory';
@@ -16,6 +15,9 @@ import { attachKeyVault } from './key-vault.factory';
  * folder when unset, a random key file generated once in DATA_DIR (mode 0600) so that the quick
  * start needs no setting.
  */
+/** How long a worker's job waits for a repository held by a prune before failing (retryable). */
+const JOB_LOCK_WAIT_MS = 15 * 60_000;
+
 export class ServiceRepositoryProvider implements RepositoryProvider {
   private readonly logger = new Logger('Repository');
   private opening: Promise<Repository> | null = null;
@@ -67,11 +69,11 @@ export class ServiceRepositoryProvider implements RepositoryProvider {
     const check = createHmac('sha256', await this.pseudonymSecret())
       .update('custodia-pseudonym-check')
       .digest('hex');
-    const stored = await repository.store.get(PSEUDONYM_CHECK).then(
+    const stored = await repository.store.get(Keys.pseudonymCheck).then(
       (data) => data.toString('utf8').trim(),
       () => null,
     );
-    if (stored === null) await repository.store.put(PSEUDONYM_CHECK, Buffer.from(`${check}\n`));
+    if (stored === null) await repository.store.put(Keys.pseudonymCheck, Buffer.from(`${check}\n`));
     else if (stored !== check) {
       throw new EngineError(
         'PSEUDONYM_SECRET_MISSING',
@@ -93,6 +95,13 @@ export class ServiceRepositoryProvider implements RepositoryProvider {
   }
 
   private async open(): Promise<Repository> {
+    const repository = await this.openOrCreate();
+    // A job that meets a prune (which holds the repository alone) waits for it, heartbeating.
+    repository.lockOptions = { waitMs: JOB_LOCK_WAIT_MS };
+    return repository;
+  }
+
+  private async openOrCreate(): Promise<Repository> {
     const store = objectStoreFromLocation(this.location);
     const exists = (await store.stat('config')) !== null;
     const passphrase = this.config.passphrase ?? (await this.keyFilePassphrase(exists));
