@@ -167,7 +167,7 @@ describe('KafkaJobBus against the test broker', () => {
     await bus.start(); // safe to call again
 
     const expected = [...Object.values(bus.topics.jobs), bus.topics.jobStatus, bus.topics.deadLetter, bus.topics.integrationEvents];
-    expect(expected).toHaveLength(7);
+    expect(expected).toHaveLength(8);
     expect(await admin.listTopics()).toEqual(expect.arrayContaining(expected));
     const { topics } = await admin.fetchTopicMetadata({ topics: expected });
     for (const topic of topics)
@@ -247,7 +247,7 @@ describe('KafkaJobBus against the test broker', () => {
       const topic = bus.topics.jobs.backup;
       const key = 'poison-source';
       const notAJob = { hello: 'world', key };
-      const wrongKind = { ...backupJob(key, 'poison-kind'), kind: 'delete' };
+      const wrongKind = { ...backupJob(key, 'poison-kind'), kind: 'teleport' };
       await producer.send({
         topic,
         messages: [
