@@ -25,6 +25,7 @@ const STEPS = [
   'backup day 1 again (no-op)',
   'restore latest',
   'check, read all data',
+  'forget day 0, prune',
 ] as const;
 type Step = (typeof STEPS)[number];
 
@@ -267,6 +268,12 @@ async function main(): Promise<void> {
         (repoBytes) => repoBytes,
         () => tool.check(),
       );
+      await step(
+        tool,
+        'forget day 0, prune',
+        () => null,
+        () => tool.forgetFirstAndPrune('day0'),
+      );
     }
   }
   if (!options.keep) await fs.rm(runDir, { recursive: true, force: true });
@@ -330,11 +337,12 @@ function render(
   lines.push(`| Step | ${tools.map((tool) => tool.name).join(' | ')} |`);
   lines.push(`|---|${tools.map(() => '---:').join('|')}|`);
   for (const step of STEPS) lines.push(`| ${step} | ${tools.map((tool) => fmtSeconds(results.get(tool.name, step))).join(' | ')} |`);
-  const finalSize = (tool: BackupTool) => {
-    const last = results.get(tool.name, STEPS[STEPS.length - 1]).at(-1);
+  const sizeAfter = (step: Step) => (tool: BackupTool) => {
+    const last = results.get(tool.name, step).at(-1);
     return last && last.repoBytes ? `${(last.repoBytes / MiB).toFixed(1)} MiB` : '—';
   };
-  lines.push(`| repository size at the end | ${tools.map(finalSize).join(' | ')} |`);
+  lines.push(`| repository size after day 1 | ${tools.map(sizeAfter('check, read all data')).join(' | ')} |`);
+  lines.push(`| repository size after the prune | ${tools.map(sizeAfter('forget day 0, prune')).join(' | ')} |`);
   lines.push('');
 
   lines.push('## Details', '');

@@ -19,6 +19,12 @@ export interface BackupTool {
   /** Restores the latest snapshot under `target`; `root` is the folder that corresponds to `source`. */
   restore(source: string, target: string): Promise<StepOutcome & { root: string }>;
   check(): Promise<StepOutcome>;
+  /**
+   * Removes the first snapshot (archive `label` for borg) and frees the data only it used. The
+   * removal itself is not timed (a metadata change in each tool); the timed command is the one
+   * that rewrites and deletes packs: prune, or borg's compact.
+   */
+  forgetFirstAndPrune(label: string): Promise<StepOutcome>;
 }
 
 const PASSPHRASE = 'custodia-bench-passphrase';
@@ -76,6 +82,20 @@ export class CustodiaTool implements BackupTool {
     const s = lastJsonLine(result.stdout, 'summary');
     return { result, note: s ? `${num(s.packsRead)} packs, ${num(s.blobsRead)} blobs read; ok=${String(s.ok)}` : '' };
   }
+
+  async forgetFirstAndPrune(): Promise<StepOutcome> {
+    const listed = await this.run('snapshots', ['snapshots', '--json']);
+    const first = (JSON.parse(listed.stdout) as { id: string }[])[0];
+    if (!first) throw new Error('custodia: no snapshot to forget');
+    const forgotten = await this.run('forget', ['forget', first.id]);
+    if (forgotten.code !== 0) throw new Error(`custodia forget failed: ${forgotten.stderr.trim()}`);
+    const result = await this.run('prune', ['prune', '--json']);
+    const s = lastJsonLine(result.stdout, 'summary') as { blobs?: Record<string, number>; packs?: Record<string, number> } | null;
+    const note = s
+      ? `${num(s.blobs?.removed)} blobs removed; ${num(s.packs?.deleted)} packs deleted, ${num(s.packs?.rewritten)} rewritten`
+      : 'no summary';
+    return { result, note };
+  }
 }
 
 export class ResticTool implements BackupTool {
@@ -117,6 +137,16 @@ export class ResticTool implements BackupTool {
 
   async check(): Promise<StepOutcome> {
     return { result: await this.run(['check', '--read-data']), note: '' };
+  }
+
+  async forgetFirstAndPrune(): Promise<StepOutcome> {
+    const listed = await this.run(['snapshots', '--json']);
+    const first = (JSON.parse(listed.stdout) as { id: string }[])[0];
+    if (!first) throw new Error('restic: no snapshot to forget');
+    const forgotten = await this.run(['forget', first.id]);
+    if (forgotten.code !== 0) throw new Error(`restic forget failed: ${forgotten.stderr.trim()}`);
+    // Default --max-unused 5%, as Custodia's.
+    return { result: await this.run(['prune']), note: '' };
   }
 }
 
@@ -174,6 +204,13 @@ export class BorgTool implements BackupTool {
 
   async check(): Promise<StepOutcome> {
     return { result: await this.run(['check', '--verify-data', this.repo]), note: '' };
+  }
+
+  async forgetFirstAndPrune(label: string): Promise<StepOutcome> {
+    const deleted = await this.run(['delete', `${this.repo}::${label}`]);
+    if (deleted.code !== 0) throw new Error(`borg delete failed: ${deleted.stderr.trim()}`);
+    // borg 1.2 frees segment space in `compact`; delete only marks chunks unused.
+    return { result: await this.run(['compact', this.repo]), note: 'delete, then compact' };
   }
 }
 

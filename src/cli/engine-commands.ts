@@ -181,6 +181,7 @@ export function registerEngineCommands(program: Command): void {
     .option('--subject <id>', "restore only this data subject's files (external id; a pseudonym with --pseudonym)")
     .option('--pseudonym', 'the --subject value is the pseudonym itself')
     .option('--json', 'print progress and the summary as JSON lines')
+    .option('--no-lock', 'take no repository lock (read-only storage); a prune running meanwhile can make it fail')
     .action(
       async (
         snapshot: string,
@@ -191,10 +192,12 @@ export function registerEngineCommands(program: Command): void {
           subject?: string;
           pseudonym?: boolean;
           json?: boolean;
+          lock: boolean;
         },
       ) => {
         const onlySubject = flags.subject !== undefined ? subjectPseudonym(flags.subject, flags.pseudonym, 'restore --subject') : undefined;
         const repository = await openRepository(flags);
+        repository.lockOptions = { none: !flags.lock };
         const progress = new ProgressReporter(flags.json ?? false);
         const result = await restore(repository, snapshot, flags.target, {
           include: flags.include,
@@ -229,36 +232,40 @@ export function registerEngineCommands(program: Command): void {
     .option('--read-data', 'decrypt and verify every blob')
     .option('--read-data-subset <n/m>', 'decrypt and verify the n-th of m slices of the packs', parseSubset)
     .option('--json', 'print the result as JSON')
-    .action(async (flags: RepositoryFlags & { readData?: boolean; readDataSubset?: { n: number; m: number }; json?: boolean }) => {
-      if (flags.readData && flags.readDataSubset) {
-        throw new EngineError('INVALID_ARGUMENT', '--read-data and --read-data-subset exclude each other');
-      }
-      const repository = await openRepository(flags, { loadIndex: false });
-      const result = await check(repository, { readData: flags.readData, readDataSubset: flags.readDataSubset });
-      if (flags.json) {
-        printJson({ message_type: 'summary', ...result });
-      } else {
-        for (const warning of result.warnings) console.log(`warning: ${warning}`);
-        for (const problem of result.errors) {
-          console.error(`error: ${problem.message}`);
-          for (const affected of problem.affected ?? []) {
-            console.error(
-              `  affects snapshot ${affected.snapshot.slice(0, 8)}: ${affected.paths.slice(0, 20).join(', ')}${affected.paths.length > 20 ? ` and ${affected.paths.length - 20} more` : ''}`,
+    .option('--no-lock', 'take no repository lock (read-only storage); a prune running meanwhile can make it fail')
+    .action(
+      async (flags: RepositoryFlags & { readData?: boolean; readDataSubset?: { n: number; m: number }; json?: boolean; lock: boolean }) => {
+        if (flags.readData && flags.readDataSubset) {
+          throw new EngineError('INVALID_ARGUMENT', '--read-data and --read-data-subset exclude each other');
+        }
+        const repository = await openRepository(flags, { loadIndex: false });
+        repository.lockOptions = { none: !flags.lock };
+        const result = await check(repository, { readData: flags.readData, readDataSubset: flags.readDataSubset });
+        if (flags.json) {
+          printJson({ message_type: 'summary', ...result });
+        } else {
+          for (const warning of result.warnings) console.log(`warning: ${warning}`);
+          for (const problem of result.errors) {
+            console.error(`error: ${problem.message}`);
+            for (const affected of problem.affected ?? []) {
+              console.error(
+                `  affects snapshot ${affected.snapshot.slice(0, 8)}: ${affected.paths.slice(0, 20).join(', ')}${affected.paths.length > 20 ? ` and ${affected.paths.length - 20} more` : ''}`,
+              );
+            }
+          }
+          if (result.activeSubjects > 0 || result.shreddedSubjects > 0) {
+            console.log(
+              `data subjects: ${result.activeSubjects} active, ${result.shreddedSubjects} erased (shredded: ${result.shreddedEntries} sealed entr${result.shreddedEntries === 1 ? 'y' : 'ies'}, ${result.shreddedBlobs} blob(s), unreadable by design)`,
             );
           }
-        }
-        if (result.activeSubjects > 0 || result.shreddedSubjects > 0) {
+          const read = flags.readData || flags.readDataSubset ? `, read ${result.packsRead} pack(s) and ${result.blobsRead} blob(s)` : '';
           console.log(
-            `data subjects: ${result.activeSubjects} active, ${result.shreddedSubjects} erased (shredded: ${result.shreddedEntries} sealed entr${result.shreddedEntries === 1 ? 'y' : 'ies'}, ${result.shreddedBlobs} blob(s), unreadable by design)`,
+            `${result.snapshots} snapshot(s), ${result.packs} pack(s), ${result.blobs} blob(s)${read}: ${result.ok ? 'no errors were found' : `${result.errors.length} error(s)`}`,
           );
         }
-        const read = flags.readData || flags.readDataSubset ? `, read ${result.packsRead} pack(s) and ${result.blobsRead} blob(s)` : '';
-        console.log(
-          `${result.snapshots} snapshot(s), ${result.packs} pack(s), ${result.blobs} blob(s)${read}: ${result.ok ? 'no errors were found' : `${result.errors.length} error(s)`}`,
-        );
-      }
-      if (!result.ok) exitWith(1);
-    });
+        if (!result.ok) exitWith(1);
+      },
+    );
 
   const index = program.command('index').description('maintain the repository index');
   withRepository(index.command('rebuild').description('rebuild the index from the pack files alone')).action(

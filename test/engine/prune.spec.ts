@@ -206,6 +206,11 @@ describe('forget and prune', () => {
     const held = await lockRepository(repository.store, 'shared');
     expectCliError(await runCli(['prune', '--repo', repoPath]), 'REPO_LOCKED', 11);
     await held.release();
+    // --no-lock reads without a lock (read-only storage): it is not held up by a prune's lock.
+    const pruning = await lockRepository(repository.store, 'exclusive');
+    expectCliError(await runCli(['check', '--repo', repoPath]), 'REPO_LOCKED', 11);
+    expect((await runCli(['check', '--repo', repoPath, '--no-lock'])).code).toBe(0);
+    await pruning.release();
     expect((await runCli(['prune', '--repo', repoPath, '--max-unused', '150'])).code).not.toBe(0);
     expectCliError(await runCli(['forget', 'ffffffff', '--repo', repoPath]), 'SNAPSHOT_NOT_FOUND', 1);
 

@@ -36,6 +36,11 @@ export interface LockOptions {
    * once with REPO_LOCKED). Workers wait, so a backup that meets a prune runs after it.
    */
   waitMs?: number;
+  /**
+   * Take no lock, for reading a repository this process may not write to (read-only storage or
+   * credentials): the caller accepts that a prune running meanwhile can make the read fail.
+   */
+  none?: boolean;
 }
 
 const DEFAULT_STALE_AFTER_MS = 30 * 60_000;
@@ -119,6 +124,7 @@ async function tryLock(store: ObjectStore, kind: LockKind, options: LockOptions)
 
 /** Runs `work` under a lock of the given kind, released however `work` ends. */
 export async function withRepositoryLock<T>(store: ObjectStore, kind: LockKind, work: () => Promise<T>, options?: LockOptions): Promise<T> {
+  if (options?.none && kind === 'shared') return work();
   const lock = await lockRepository(store, kind, options);
   try {
     return await work();
