@@ -51,6 +51,9 @@ import { AuditController } from './http/audit.controller';
 import { BackupsController } from './http/backups.controller';
 import { ApiErrorFilter } from './http/error.filter';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
+import { ApiRequests } from './http/api-requests';
+import { CustodiaResolver } from './graphql/resolvers';
+import { graphQLModule } from './graphql/graphql.module';
 import { RestoreTargets } from './http/restore-targets';
 import { RestoresController } from './http/restores.controller';
 import { SourcesController } from './http/sources.controller';
@@ -113,7 +116,7 @@ export class ServiceModule {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     return {
       module: ServiceModule,
-      imports: [CqrsModule.forRoot()],
+      imports: [CqrsModule.forRoot(), graphQLModule()],
       controllers: [
         SourcesController,
         BackupsController,
@@ -154,6 +157,8 @@ export class ServiceModule {
           inject: [JOB_BUS],
         },
         IntegrationEventsRelay,
+        ApiRequests,
+        CustodiaResolver,
         SourceCommandHandler,
         BackupCommandHandler,
         RestoreCommandHandler,

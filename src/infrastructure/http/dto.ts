@@ -1,4 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
+import { Field, InputType } from '@nestjs/graphql';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -35,26 +36,34 @@ const OptionalStringList = (maxItems: number, maxLength: number) =>
 const LowerCase = () => Transform(({ value }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
 /** The lists a source carries, each optional on creation and on update. */
+@InputType({ isAbstract: true })
 class SourceListsDto {
   /** Path templates naming the data subject, e.g. customers/{subject}/** (checked by the engine's parser). */
+  @Field(() => [String], { nullable: true })
   @OptionalStringList(50, 500)
   subjectRules?: string[];
 
   /** Categories of personal data the folder holds, e.g. "contact details" (record of processing, Art. 30). */
+  @Field(() => [String], { nullable: true })
   @OptionalStringList(50, 200)
   dataCategories?: string[];
 
   /** Why it is backed up, e.g. "business continuity" (record of processing, Art. 30). */
+  @Field(() => [String], { nullable: true })
   @OptionalStringList(20, 500)
   purposes?: string[];
 }
 
+/** Also GraphQL's RegisterSourceInput: one class, one set of rules for both APIs. */
+@InputType('RegisterSourceInput')
 export class CreateSourceDto extends SourceListsDto {
+  @Field()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   name!: string;
 
+  @Field()
   @IsString()
   @MaxLength(4096)
   @Matches(ABSOLUTE_PATH, { message: 'path must be an absolute path' })
@@ -75,11 +84,14 @@ export class UpdateSourceDto extends SourceListsDto {
   path?: string;
 }
 
+@InputType('RequestBackupInput')
 export class RequestBackupDto {
+  @Field()
   @LowerCase()
   @IsUUID()
   sourceId!: string;
 
+  @Field(() => String, { nullable: true, description: 'full or incremental (the default)' })
   @OptionalField()
   @IsIn(['full', 'incremental'])
   type: 'full' | 'incremental' = 'incremental';
@@ -105,17 +117,21 @@ const SubjectId = () =>
     Matches(/^(?!\.\.?$)[^/\0]+$/, { message: 'subjectId must be one folder name, as the subject rule matches it' }),
   );
 
+@InputType('RequestErasureInput')
 export class RequestErasureDto {
+  @Field()
   @SubjectId()
   subjectId!: string;
 
   /** Why the data must be erased, e.g. "GDPR Art. 17(1)(b): consent withdrawn". */
+  @Field()
   @IsString()
   @IsNotEmpty()
   @MaxLength(500)
   legalBasis!: string;
 
   /** Who asked: a role or staff id (e.g. dpo:jane), or data-subject. */
+  @Field()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
@@ -127,25 +143,31 @@ export class SubjectLookupDto {
   subjectId!: string;
 }
 
+@InputType('RequestRestoreInput')
 export class RequestRestoreDto {
+  @Field()
   @LowerCase()
   @IsUUID()
   backupId!: string;
 
+  @Field()
   @IsString()
   @MaxLength(4096)
   @Matches(ABSOLUTE_PATH, { message: 'target must be an absolute path' })
   target!: string;
 
+  @Field(() => [String], { nullable: true })
   @OptionalStringList(1000, 4096)
   include?: string[];
 
+  @Field(() => String, { nullable: true })
   @OptionalField()
   @IsString()
   @MaxLength(500)
   purpose?: string;
 
   /** An access request (Art. 15): restore only this data subject's files. */
+  @Field(() => String, { nullable: true })
   @OptionalField()
   @SubjectId()
   subjectId?: string;

@@ -1,5 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { GqlContextType } from '@nestjs/graphql';
 import type { Response } from 'express';
+import { GraphQLError } from 'graphql';
 import { DomainError } from '../../domain';
 import { describeForLog } from '../../application/describe-for-log';
 
@@ -19,10 +21,14 @@ const DOMAIN_STATUS: Record<DomainError['code'], number> = {
 export class ApiErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('Api');
 
-  catch(error: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+  catch(error: unknown, host: ArgumentsHost): GraphQLError | void {
     const { status, body } = this.toResponse(error);
-    response.status(status).json(body);
+    if (host.getType<GqlContextType>() === 'graphql') {
+      // GraphQL answers 200 with an error entry: the same code and message, in extensions.
+      const message = Array.isArray(body.message) ? body.message.join('; ') : String(body.message);
+      return new GraphQLError(message, { extensions: { code: body.code, statusCode: status } });
+    }
+    host.switchToHttp().getResponse<Response>().status(status).json(body);
   }
 
   private toResponse(error: unknown): { status: number; body: Record<string, unknown> } {

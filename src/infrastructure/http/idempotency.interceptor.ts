@@ -21,6 +21,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
   constructor(@Inject(READ_MODEL) private readonly db: ReadModel) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    // REST only: a GraphQL operation has no method and path to key on.
+    if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();

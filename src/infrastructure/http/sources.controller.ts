@@ -1,6 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { randomUUID } from 'node:crypto';
 import { ExecuteSourceCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
 import { GetSourceQuery, ListSourcesQuery } from '../../application/queries/catalog.queries';
@@ -9,22 +8,11 @@ import { SourceView } from '../../application/queries/views';
 import { Configuration } from '../config/configuration';
 import { CONFIGURATION } from '../configuration.token';
 import { ProcessingRecord, processingRecord } from './processing-record';
-import { DomainError, SourceState } from '../../domain';
-import { SubjectRules } from '../../engine';
+import { SourceState } from '../../domain';
 import { RequestContext } from './actor';
+import { ApiRequests, checkSubjectRules } from './api-requests';
 import { CreateSourceDto, ListSourcesQueryDto, UpdateSourceDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
-
-/** Subject rules are parsed by the engine that will apply them; a bad one is a 400 now, not a failed backup later. */
-function checkSubjectRules(rules: string[] | undefined): string[] | undefined {
-  if (rules === undefined) return undefined;
-  try {
-    SubjectRules.compile(rules);
-  } catch (error) {
-    throw new DomainError('INVALID_INPUT', `subjectRules: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return rules;
-}
 
 @Controller('sources')
 export class SourcesController {
@@ -32,29 +20,13 @@ export class SourcesController {
     private readonly commands: CommandBus,
     private readonly queries: QueryBus,
     @Inject(CONFIGURATION) private readonly config: Configuration,
+    private readonly requests: ApiRequests,
   ) {}
 
   @Post()
   @HttpCode(201)
-  async register(@Body() body: CreateSourceDto, @RequestContext() context: CommandContext) {
-    const sourceId = randomUUID();
-    const subjectRules = checkSubjectRules(body.subjectRules);
-    const { dataCategories, purposes } = body;
-    await this.commands.execute(
-      new ExecuteSourceCommand(
-        { type: 'RegisterSource', sourceId, name: body.name, path: body.path, subjectRules, dataCategories, purposes },
-        context,
-      ),
-    );
-    return {
-      id: sourceId,
-      name: body.name,
-      path: body.path,
-      subjectRules: subjectRules ?? [],
-      dataCategories: dataCategories ?? [],
-      purposes: purposes ?? [],
-      status: 'active',
-    };
+  register(@Body() body: CreateSourceDto, @RequestContext() context: CommandContext) {
+    return this.requests.registerSource(body, context);
   }
 
   @Patch(':id')

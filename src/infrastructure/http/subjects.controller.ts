@@ -1,14 +1,13 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { randomUUID } from 'node:crypto';
-import { CommandResult, ExecuteSubjectCommand } from '../../application/commands/commands';
+import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
 import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
 import { ErasureView, GetErasureQuery, GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
 import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
-import { DomainError, SubjectState } from '../../domain';
+import { DomainError } from '../../domain';
 import { RequestContext } from './actor';
+import { ApiRequests } from './api-requests';
 import { RequestErasureDto, SubjectLookupDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
 
@@ -19,8 +18,8 @@ import { ResourceIdPipe } from './id.pipe';
 @Controller()
 export class SubjectsController {
   constructor(
-    private readonly commands: CommandBus,
     private readonly queries: QueryBus,
+    private readonly requests: ApiRequests,
     @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
 
@@ -31,17 +30,8 @@ export class SubjectsController {
    */
   @Post('erasures')
   @HttpCode(202)
-  async requestErasure(@Body() body: RequestErasureDto, @RequestContext() context: CommandContext) {
-    const subject = this.pseudonyms.pseudonymOf(body.subjectId);
-    // The subject asking for itself must not put its own (personal) id in the record.
-    const requestedBy = body.requestedBy.normalize('NFC') === body.subjectId.normalize('NFC') ? 'data-subject' : body.requestedBy;
-    const erasureId = randomUUID();
-    const result = await this.commands.execute<ExecuteSubjectCommand, CommandResult<SubjectState>>(
-      new ExecuteSubjectCommand({ type: 'RequestErasure', subject, erasureId, legalBasis: body.legalBasis, requestedBy }, context),
-    );
-    const state = result.state;
-    if (state.status === 'none') throw new Error('an erasure request left no state');
-    return { id: state.erasureId, subject, status: state.status, repeated: state.erasureId !== erasureId };
+  requestErasure(@Body() body: RequestErasureDto, @RequestContext() context: CommandContext) {
+    return this.requests.requestErasure(body, context);
   }
 
   @Get('erasures/:id')

@@ -1,0 +1,128 @@
+import { Args, ID, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
+import { ExecuteBackupCommand } from '../../application/commands/commands';
+import { CommandContext } from '../../application/event-envelope';
+import { AuditVerification } from '../../application/projections/audit-chain';
+import { AuditEntryView, ListAuditEntriesQuery, VerifyAuditTrailQuery } from '../../application/queries/audit.queries';
+import { GetBackupQuery, GetRestoreQuery, ListBackupsQuery, ListSourcesQuery } from '../../application/queries/catalog.queries';
+import { ErasureView, GetErasureQuery } from '../../application/queries/subject.queries';
+import { BackupView, Page, RestoreView, SourceView } from '../../application/queries/views';
+import { ApiRequests } from '../http/api-requests';
+import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto } from '../http/dto';
+import { ResourceIdPipe } from '../http/id.pipe';
+import { GraphQLRequestContext } from './context';
+import {
+  AuditPageType,
+  AuditVerificationType,
+  BackupDeletionType,
+  BackupPageType,
+  BackupType,
+  ErasureType,
+  RestoreType,
+  SourceType,
+} from './types';
+
+const MAX_PAGE = 500;
+
+function page(limit: number, offset: number): { limit: number; offset: number } {
+  return { limit: Math.min(Math.max(limit, 1), MAX_PAGE), offset: Math.max(offset, 0) };
+}
+
+/**
+ * The GraphQL API (POST /graphql): the same commands and queries as the REST controllers, over
+ * the same CQRS buses, with the same validation (the input types are the REST DTOs) and the
+ * same error codes (in `extensions.code`). Callers name themselves in `X-Actor`, as on REST.
+ */
+@Resolver()
+export class CustodiaResolver {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+    private readonly requests: ApiRequests,
+  ) {}
+
+  @Query(() => [SourceType])
+  sources(@Args('includeRemoved', { type: () => Boolean, defaultValue: false }) includeRemoved: boolean): Promise<SourceView[]> {
+    return this.queries.execute(new ListSourcesQuery(includeRemoved));
+  }
+
+  @Query(() => BackupPageType)
+  backups(
+    @Args('sourceId', { type: () => ID, nullable: true }) sourceId: string | undefined,
+    @Args('status', { type: () => String, nullable: true }) status: string | undefined,
+    @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
+    @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
+  ): Promise<Page<BackupView>> {
+    return this.queries.execute(
+      new ListBackupsQuery({ sourceId: sourceId ?? undefined, status: status ?? undefined }, page(limit, offset)),
+    );
+  }
+
+  @Query(() => BackupType)
+  backup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<BackupView> {
+    return this.queries.execute(new GetBackupQuery(id));
+  }
+
+  @Query(() => RestoreType)
+  restore(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<RestoreView> {
+    return this.queries.execute(new GetRestoreQuery(id));
+  }
+
+  @Query(() => ErasureType)
+  erasure(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<ErasureView> {
+    return this.queries.execute(new GetErasureQuery(id));
+  }
+
+  @Query(() => AuditPageType, { description: 'the audit trail in chain order; subject is a pseudonym' })
+  async auditTrail(
+    @Args('subject', { type: () => String, nullable: true }) subject: string | undefined,
+    @Args('actor', { type: () => String, nullable: true }) actor: string | undefined,
+    @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
+    @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
+  ): Promise<AuditPageType> {
+    const result: Page<AuditEntryView> = await this.queries.execute(
+      new ListAuditEntriesQuery({ subject: subject ?? undefined, actor: actor ?? undefined }, page(limit, offset)),
+    );
+    return {
+      total: result.total,
+      items: result.items.map((entry) => ({ ...entry, details: entry.details ? JSON.stringify(entry.details) : null })),
+    };
+  }
+
+  @Query(() => AuditVerificationType)
+  auditVerification(): Promise<AuditVerification> {
+    return this.queries.execute(new VerifyAuditTrailQuery());
+  }
+
+  @Mutation(() => SourceType)
+  registerSource(@Args('input') input: CreateSourceDto, @GraphQLRequestContext() context: CommandContext) {
+    return this.requests.registerSource(input, context);
+  }
+
+  @Mutation(() => BackupType, { description: 'recorded as BackupRequested; a worker runs it' })
+  async requestBackup(@Args('input') input: RequestBackupDto, @GraphQLRequestContext() context: CommandContext) {
+    const backupId = randomUUID();
+    await this.commands.execute(
+      new ExecuteBackupCommand({ type: 'RequestBackup', backupId, sourceId: input.sourceId, backupType: input.type }, context),
+    );
+    return { id: backupId, sourceId: input.sourceId, type: input.type, status: 'requested', attempt: 0, verification: { status: 'none' } };
+  }
+
+  @Mutation(() => BackupDeletionType, { description: 'a worker removes the snapshot and prunes; restores of it are refused from then on' })
+  async deleteBackup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
+    const deletionId = randomUUID();
+    await this.commands.execute(new ExecuteBackupCommand({ type: 'DeleteBackup', backupId: id, deletionId, reason: 'operator' }, context));
+    return { id, deletionId, status: 'deleting' };
+  }
+
+  @Mutation(() => RestoreType, { description: 'with subjectId: an access request (Art. 15) for that data subject only' })
+  requestRestore(@Args('input') input: RequestRestoreDto, @GraphQLRequestContext() context: CommandContext) {
+    return this.requests.requestRestore(input, context);
+  }
+
+  @Mutation(() => ErasureType, { description: 'erasure (Art. 17); asking again answers with the same erasure' })
+  requestErasure(@Args('input') input: RequestErasureDto, @GraphQLRequestContext() context: CommandContext) {
+    return this.requests.requestErasure(input, context);
+  }
+}

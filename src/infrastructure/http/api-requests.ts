@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
+import { CommandResult, ExecuteRestoreCommand, ExecuteSourceCommand, ExecuteSubjectCommand } from '../../application/commands/commands';
+import { CommandContext } from '../../application/event-envelope';
+import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
+import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
+import { DomainError, SubjectState } from '../../domain';
+import { SubjectRules } from '../../engine';
+import { CreateSourceDto, RequestErasureDto, RequestRestoreDto } from './dto';
+import { assertSafeIncludes, RestoreTargets } from './restore-targets';
+
+/** Subject rules are parsed by the engine that will apply them; a bad one is a 400 now, not a failed backup later. */
+export function checkSubjectRules(rules: string[] | undefined): string[] | undefined {
+  if (rules === undefined) return undefined;
+  try {
+    SubjectRules.compile(rules);
+  } catch (error) {
+    throw new DomainError('INVALID_INPUT', `subjectRules: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return rules;
+}
+
+/**
+ * Requests with checks beyond the DTOs', shared by the REST controllers and the GraphQL
+ * resolvers so both apply the same ones: subject rules that parse, restore targets inside
+ * RESTORE_ROOTS, safe include paths, and subject ids turned into pseudonyms before anything is
+ * recorded.
+ */
+@Injectable()
+export class ApiRequests {
+  constructor(
+    private readonly commands: CommandBus,
+    @Inject(RestoreTargets) private readonly targets: RestoreTargets,
+    @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
+  ) {}
+
+  async registerSource(body: CreateSourceDto, context: CommandContext) {
+    const sourceId = randomUUID();
+    const subjectRules = checkSubjectRules(body.subjectRules);
+    const { dataCategories, purposes } = body;
+    await this.commands.execute(
+      new ExecuteSourceCommand(
+        { type: 'RegisterSource', sourceId, name: body.name, path: body.path, subjectRules, dataCategories, purposes },
+        context,
+      ),
+    );
+    return {
+      id: sourceId,
+      name: body.name,
+      path: body.path,
+      subjectRules: subjectRules ?? [],
+      dataCategories: dataCategories ?? [],
+      purposes: purposes ?? [],
+      status: 'active',
+    };
+  }
+
+  async requestRestore(body: RequestRestoreDto, context: CommandContext) {
+    const target = await this.targets.check(body.target);
+    const include = assertSafeIncludes(body.include ?? []);
+    const restoreId = randomUUID();
+    // An access request (Art. 15) restores one subject's files; only its pseudonym is recorded.
+    const subject = body.subjectId === undefined || body.subjectId === null ? undefined : this.pseudonyms.pseudonymOf(body.subjectId);
+    const purpose = body.purpose ?? (subject ? 'data subject access request (GDPR Art. 15)' : 'operational restore');
+    await this.commands.execute(
+      new ExecuteRestoreCommand({ type: 'RequestRestore', restoreId, backupId: body.backupId, target, include, purpose, subject }, context),
+    );
+    return { id: restoreId, backupId: body.backupId, target, include, purpose, ...(subject && { subject }), status: 'requested' };
+  }
+
+  /**
+   * Erasure (Art. 17). Asking again for a subject being or already erased changes nothing and
+   * answers with that erasure (`repeated`).
+   */
+  async requestErasure(body: RequestErasureDto, context: CommandContext) {
+    const subject = this.pseudonyms.pseudonymOf(body.subjectId);
+    // The subject asking for itself must not put its own (personal) id in the record.
+    const requestedBy = body.requestedBy.normalize('NFC') === body.subjectId.normalize('NFC') ? 'data-subject' : body.requestedBy;
+    const erasureId = randomUUID();
+    const result = await this.commands.execute<ExecuteSubjectCommand, CommandResult<SubjectState>>(
+      new ExecuteSubjectCommand({ type: 'RequestErasure', subject, erasureId, legalBasis: body.legalBasis, requestedBy }, context),
+    );
+    const state = result.state;
+    if (state.status === 'none') throw new Error('an erasure request left no state');
+    return { id: state.erasureId, subject, status: state.status, repeated: state.erasureId !== erasureId };
+  }
+}

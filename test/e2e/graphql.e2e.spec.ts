@@ -1,0 +1,109 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { eventually, startApp, TestApp } from './embedded-app';
+
+/**
+ * The GraphQL API on the embedded service: the same commands and queries as REST, the same
+ * validation and error codes, the caller named by X-Actor.
+ */
+describe('GraphQL API', () => {
+  let service: TestApp;
+  let source: string;
+
+  /** Operations answer 200, errors included; a query that does not fit the schema is a 400 (Apollo). */
+  const gql = async (query: string, variables: Record<string, unknown> = {}, status = 200) => {
+    const response = await service.http().post('/graphql').set('X-Actor', 'operator:gql').send({ query, variables }).expect(status);
+    // Each answer has the shape its query asked for; the assertions below check it.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return response.body as { data?: Record<string, any>; errors?: { message: string; extensions: { code: string } }[] };
+  };
+
+  beforeAll(async () => {
+    source = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-graphql-'));
+    await fs.writeFile(path.join(source, 'minutes.txt'), 'minutes of the meeting\n');
+    service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0' });
+  });
+
+  afterAll(async () => {
+    await service.close();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(service.dataDir, { recursive: true, force: true });
+  });
+
+  it('registers a source, backs it up, restores it, deletes the backup, and reads the audit trail', async () => {
+    const registered = await gql(
+      'mutation($input: RegisterSourceInput!) { registerSource(input: $input) { id name status subjectRules } }',
+      {
+        input: { name: 'minutes', path: source, purposes: ['business continuity'] },
+      },
+    );
+    expect(registered.errors).toBeUndefined();
+    const sourceId = registered.data?.registerSource.id as string;
+    expect(registered.data?.registerSource).toMatchObject({ name: 'minutes', status: 'active', subjectRules: [] });
+
+    const requested = await gql('mutation($input: RequestBackupInput!) { requestBackup(input: $input) { id status type } }', {
+      input: { sourceId, type: 'full' },
+    });
+    expect(requested.data?.requestBackup).toMatchObject({ status: 'requested', type: 'full' });
+    const backupId = requested.data?.requestBackup.id as string;
+    const completed = await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { backup(id: $id) { status snapshotId statistics { files totalBytes } } }', {
+        id: backupId,
+      });
+      expect(data?.backup.status).toBe('completed');
+      return data?.backup;
+    });
+    expect(completed.statistics).toEqual({ files: 1, totalBytes: 23 });
+    const listed = await gql('query($sourceId: ID) { backups(sourceId: $sourceId) { total items { id } } sources { id } }', { sourceId });
+    expect(listed.data).toEqual({ backups: { total: 1, items: [{ id: backupId }] }, sources: [{ id: sourceId }] });
+
+    const target = path.join(service.config.restoreRoots[0], 'from-graphql');
+    const restore = await gql('mutation($input: RequestRestoreInput!) { requestRestore(input: $input) { id status purpose } }', {
+      input: { backupId, target },
+    });
+    expect(restore.data?.requestRestore).toMatchObject({ status: 'requested', purpose: 'operational restore' });
+    await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { restore(id: $id) { status files } }', { id: restore.data?.requestRestore.id });
+      expect(data?.restore).toEqual({ status: 'completed', files: 1 });
+    });
+    expect(await fs.readFile(path.join(target, 'minutes.txt'), 'utf8')).toBe('minutes of the meeting\n');
+
+    const deletion = await gql('mutation($id: ID!) { deleteBackup(id: $id) { id status } }', { id: backupId });
+    expect(deletion.data?.deleteBackup).toEqual({ id: backupId, status: 'deleting' });
+    await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { backup(id: $id) { status deletedAt } }', { id: backupId });
+      expect(data?.backup).toMatchObject({ status: 'deleted', deletedAt: expect.any(String) });
+    });
+
+    const audit = await gql('{ auditTrail(actor: "operator:gql") { total items { action outcome details } } auditVerification { valid } }');
+    expect(audit.data?.auditTrail.items.map((entry: { action: string }) => entry.action)).toEqual([
+      'source.registered',
+      'backup.requested',
+      'restore.requested',
+      'backup.deletion-requested',
+    ]);
+    expect(JSON.parse(audit.data?.auditTrail.items[1].details)).toEqual({ sourceId, backupType: 'full' });
+    expect(audit.data?.auditVerification).toEqual({ valid: true });
+  });
+
+  it('answers bad input with the REST error codes, never a stack trace', async () => {
+    const invalid = await gql('mutation { requestBackup(input: {sourceId: "not-a-uuid"}) { id } }');
+    expect(invalid.errors?.[0]).toMatchObject({
+      message: expect.stringContaining('sourceId must be a UUID'),
+      extensions: { code: 'VALIDATION_FAILED' },
+    });
+
+    const unknown = await gql('query { backup(id: "00000000-0000-4000-8000-000000000000") { id } }');
+    expect(unknown.errors?.[0].extensions.code).toBe('NOT_FOUND');
+
+    const outside = await gql('mutation($input: RequestRestoreInput!) { requestRestore(input: $input) { id } }', {
+      input: { backupId: '00000000-0000-4000-8000-000000000000', target: '/etc/custodia-never' },
+    });
+    expect(outside.errors?.[0]).toMatchObject({ message: expect.stringContaining('RESTORE_ROOTS'), extensions: { code: 'INVALID_INPUT' } });
+
+    const badQuery = await gql('{ backups { nope } }', {}, 400);
+    expect(badQuery.errors?.[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    for (const answer of [invalid, unknown, outside, badQuery]) expect(JSON.stringify(answer)).not.toMatch(/stacktrace|\s+at /);
+  });
+});
