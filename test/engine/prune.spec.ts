@@ -223,5 +223,12 @@ describe('forget and prune', () => {
     });
     expect((await runCli(['unlock', '--repo', repoPath])).stdout).toContain('removed 0 lock(s)');
     expect((await runCli(['unlock', '--repo', repoPath, '--remove-all'])).stdout).toContain('removed 1 lock(s)');
+
+    // A damaged lock (locks are written whole, so someone edited it): named, and unlock clears it.
+    await fs.writeFile(path.join(repoPath, 'locks', '4'.repeat(32)), '{"kind": "exclu');
+    const refused = expectCliError(await runCli(['check', '--repo', repoPath]), 'REPO_LOCKED', 11);
+    expect(refused).toContain(`locks/${'4'.repeat(32)} in ${repoPath} cannot be read`);
+    expect((await runCli(['unlock', '--repo', repoPath])).stdout).toContain('removed 1 lock(s)');
+    expect((await runCli(['check', '--repo', repoPath])).code).toBe(0);
   });
 });
