@@ -327,7 +327,7 @@ function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): 
         backupId: job.payload.backupId,
         deletionId: job.payload.deletionId,
         jobId: job.jobId,
-        prune: isPruneSummary(result.prune) ? result.prune : null,
+        prune: pruneSummaryOf(result.prune),
       };
     case 'erase':
       return {
@@ -336,18 +336,19 @@ function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): 
         erasureId: job.payload.erasureId,
         jobId: job.jobId,
         keysShredded: Number(result.keysShredded ?? 0),
-        prune: isPruneSummary(result.prune) ? result.prune : null,
+        prune: pruneSummaryOf(result.prune),
       };
   }
 }
 
-function isPruneSummary(value: unknown): value is PruneSummaryData {
+/** The three counts a worker reports for its prune, copied field by field (nothing else reaches the event). */
+function pruneSummaryOf(value: unknown): PruneSummaryData | null {
   const summary = value as Partial<PruneSummaryData> | null;
-  return (
-    typeof summary === 'object' &&
-    summary !== null &&
-    [summary.blobsRemoved, summary.erasedBlobsRemoved, summary.bytesFreed].every((count) => Number.isInteger(count) && Number(count) >= 0)
-  );
+  if (typeof summary !== 'object' || summary === null) return null;
+  const { blobsRemoved, erasedBlobsRemoved, bytesFreed } = summary;
+  const counts = [blobsRemoved, erasedBlobsRemoved, bytesFreed];
+  if (!counts.every((count) => Number.isInteger(count) && Number(count) >= 0)) return null;
+  return { blobsRemoved: Number(blobsRemoved), erasedBlobsRemoved: Number(erasedBlobsRemoved), bytesFreed: Number(bytesFreed) };
 }
 
 function isCounts(value: unknown): value is { files: number; bytes: number } {
