@@ -87,6 +87,32 @@ describe('backup deletion', () => {
     }
   });
 
+  it('keeps expired backups when RETENTION_DELETE_EXPIRED is false, and the record of processing says so', async () => {
+    let offsetMs = 0;
+    const clock = { now: () => new Date(Date.now() + offsetMs) };
+    const service = await startApp(
+      { RESTORE_TEST_CHECK_INTERVAL_MS: '100', RESTORE_TEST_INTERVAL_DAYS: '0', RETENTION_DELETE_EXPIRED: 'false' },
+      undefined,
+      undefined,
+      clock,
+    );
+    try {
+      await fs.writeFile(path.join(source, 'notes.txt'), 'under a legal hold\n');
+      const { body: registered } = await service.http().post('/sources').send({ name: 'held', path: source }).expect(201);
+      const backup = await backupNow(service, registered.id);
+      offsetMs = 500 * DAY_MS;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await service.http().get(`/backups/${backup.id}`).expect(200)).body.status).toBe('completed');
+      const { body: retention } = await service.http().get('/retention?phase=expired').expect(200);
+      expect(retention.items).toEqual([expect.objectContaining({ backupId: backup.id, phase: 'expired' })]);
+      const { body: record } = await service.http().get(`/sources/${registered.id}/processing-record`).expect(200);
+      expect(record.retention).toMatchObject({ deleteExpired: false, enforcement: expect.stringContaining('expired backups are kept') });
+    } finally {
+      await service.close();
+      await fs.rm(service.dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('deletes on its own what the retention policy says has expired, as system:retention', async () => {
     let offsetMs = 0;
     const clock = { now: () => new Date(Date.now() + offsetMs) };

@@ -68,6 +68,8 @@ describe('GraphQL API', () => {
       expect(data?.restore).toEqual({ status: 'completed', files: 1 });
     });
     expect(await fs.readFile(path.join(target, 'minutes.txt'), 'utf8')).toBe('minutes of the meeting\n');
+    const history = await gql('query($backupId: ID) { restores(backupId: $backupId) { total items { status files } } }', { backupId });
+    expect(history.data?.restores).toEqual({ total: 1, items: [{ status: 'completed', files: 1 }] });
 
     const deletion = await gql('mutation($id: ID!) { deleteBackup(id: $id) { id status } }', { id: backupId });
     expect(deletion.data?.deleteBackup).toEqual({ id: backupId, status: 'deleting' });
@@ -85,6 +87,36 @@ describe('GraphQL API', () => {
     ]);
     expect(JSON.parse(audit.data?.auditTrail.items[1].details)).toEqual({ sourceId, backupType: 'full' });
     expect(audit.data?.auditVerification).toEqual({ valid: true });
+  });
+
+  it("answers a subject access request (Art. 15) with the subject's backups, by pseudonym only", async () => {
+    const customers = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-graphql-subjects-'));
+    await fs.mkdir(path.join(customers, 'customers', 'alice@example.com'), { recursive: true });
+    await fs.writeFile(path.join(customers, 'customers', 'alice@example.com', 'profile.json'), '{"name":"Alice"}');
+    const registered = await gql('mutation($input: RegisterSourceInput!) { registerSource(input: $input) { id subjectRules } }', {
+      input: { name: 'customers', path: customers, subjectRules: ['customers/{subject}/**'] },
+    });
+    const sourceId = registered.data?.registerSource.id as string;
+    const requested = await gql('mutation($input: RequestBackupInput!) { requestBackup(input: $input) { id } }', { input: { sourceId } });
+    const backupId = requested.data?.requestBackup.id as string;
+    await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { backup(id: $id) { status } }', { id: backupId });
+      expect(data?.backup.status).toBe('completed');
+    });
+    const lookup = await gql(
+      'query($input: SubjectLookupInput!) { subjectData(input: $input) { subject status backups { backupId files } totals { files } } }',
+      {
+        input: { subjectId: 'alice@example.com' },
+      },
+    );
+    expect(lookup.data?.subjectData).toEqual({
+      subject: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      status: 'active',
+      backups: [{ backupId, files: 1 }],
+      totals: { files: 1 },
+    });
+    expect(JSON.stringify(lookup)).not.toContain('alice@example.com');
+    await fs.rm(customers, { recursive: true, force: true });
   });
 
   it('answers bad input with the REST error codes, never a stack trace', async () => {

@@ -1,3 +1,4 @@
+import { Inject } from '@nestjs/common';
 import { Args, ID, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
@@ -5,11 +6,19 @@ import { ExecuteBackupCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
 import { AuditVerification } from '../../application/projections/audit-chain';
 import { AuditEntryView, ListAuditEntriesQuery, VerifyAuditTrailQuery } from '../../application/queries/audit.queries';
-import { GetBackupQuery, GetRestoreQuery, ListBackupsQuery, ListSourcesQuery } from '../../application/queries/catalog.queries';
-import { ErasureView, GetErasureQuery } from '../../application/queries/subject.queries';
+import {
+  GetBackupQuery,
+  GetRestoreQuery,
+  ListBackupsQuery,
+  ListRestoresQuery,
+  ListSourcesQuery,
+} from '../../application/queries/catalog.queries';
+import { ErasureView, GetErasureQuery, GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
+import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
+import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { BackupView, Page, RestoreView, SourceView } from '../../application/queries/views';
 import { ApiRequests } from '../http/api-requests';
-import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto } from '../http/dto';
+import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto, SubjectLookupDto } from '../http/dto';
 import { ResourceIdPipe } from '../http/id.pipe';
 import { GraphQLRequestContext } from './context';
 import {
@@ -19,8 +28,10 @@ import {
   BackupPageType,
   BackupType,
   ErasureType,
+  RestorePageType,
   RestoreType,
   SourceType,
+  SubjectDataType,
 } from './types';
 
 const MAX_PAGE = 500;
@@ -40,6 +51,7 @@ export class CustodiaResolver {
     private readonly commands: CommandBus,
     private readonly queries: QueryBus,
     private readonly requests: ApiRequests,
+    @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
 
   @Query(() => [SourceType])
@@ -67,6 +79,24 @@ export class CustodiaResolver {
   @Query(() => RestoreType)
   restore(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<RestoreView> {
     return this.queries.execute(new GetRestoreQuery(id));
+  }
+
+  @Query(() => RestorePageType, { description: 'the restore history' })
+  restores(
+    @Args('backupId', { type: () => ID, nullable: true }) backupId: string | undefined,
+    @Args('status', { type: () => String, nullable: true }) status: string | undefined,
+    @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
+    @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
+  ): Promise<Page<RestoreView>> {
+    return this.queries.execute(
+      new ListRestoresQuery({ backupId: backupId ?? undefined, status: status ?? undefined }, page(limit, offset)),
+    );
+  }
+
+  /** Subject access (Art. 15): the external id is pseudonymised at once and never stored. */
+  @Query(() => SubjectDataType)
+  subjectData(@Args('input') input: SubjectLookupDto): Promise<SubjectDataView> {
+    return this.queries.execute(new GetSubjectDataQuery(this.pseudonyms.pseudonymOf(input.subjectId)));
   }
 
   @Query(() => ErasureType)

@@ -149,3 +149,35 @@ export class AuditVerificationType {
   @Field(() => Int) entries!: number;
   @Field(() => Int, { nullable: true }) firstBrokenEntry?: number;
 }
+
+@ObjectType('RestorePage')
+export class RestorePageType {
+  @Field(() => [RestoreType]) items!: RestoreType[];
+  @Field(() => Int) total!: number;
+}
+
+@ObjectType('SubjectBackup')
+export class SubjectBackupType {
+  @Field() backupId!: string;
+  @Field(() => String, { nullable: true }) sourceId!: string | null;
+  @Field() snapshotId!: string;
+  @Field() completedAt!: string;
+  @Field(() => Int) files!: number;
+  @Field(() => Float) bytes!: number;
+}
+
+@ObjectType('SubjectTotals')
+export class SubjectTotalsType {
+  @Field(() => Int) backups!: number;
+  @Field(() => Int) files!: number;
+  @Field(() => Float) bytes!: number;
+}
+
+@ObjectType('SubjectData', { description: 'what Custodia holds of one data subject (GDPR Art. 15)' })
+export class SubjectDataType {
+  @Field({ description: 'the pseudonym' }) subject!: string;
+  @Field({ description: 'active, erasure-requested, erased or unknown' }) status!: string;
+  @Field(() => ErasureType, { nullable: true }) erasure!: ErasureType | null;
+  @Field(() => [SubjectBackupType]) backups!: SubjectBackupType[];
+  @Field(() => SubjectTotalsType) totals!: SubjectTotalsType;
+}

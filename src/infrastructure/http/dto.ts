@@ -138,7 +138,9 @@ export class RequestErasureDto {
   requestedBy!: string;
 }
 
+@InputType('SubjectLookupInput')
 export class SubjectLookupDto {
+  @Field({ description: 'the external id, as the folder name a subject rule matched' })
   @SubjectId()
   subjectId!: string;
 }
