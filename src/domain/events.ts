@@ -133,6 +133,8 @@ export type DomainEvent =
       data: { erasureId: string; subject: string; jobId: string; keysShredded: number; prune?: PruneSummaryData | null; at: string };
     }
   | { type: 'ErasureCompleted'; data: { erasureId: string; subject: string; at: string } }
+  /** Someone looked up what Custodia holds of the subject (Art. 15): an access, so it is recorded. */
+  | { type: 'SubjectDataLookedUp'; data: { lookupId: string; subject: string; purpose: string; at: string } }
   | { type: 'ErasureFailed'; data: { erasureId: string; subject: string; jobId: string | null; at: string } & FailureData };
 
 export type DomainEventType = DomainEvent['type'];
@@ -161,5 +163,6 @@ export const EVENT_SCHEMA_VERSION: Record<DomainEventType, number> = {
   ErasureRequested: 1,
   SubjectKeyShredded: 1,
   ErasureCompleted: 1,
+  SubjectDataLookedUp: 1,
   ErasureFailed: 1,
 };

@@ -3,7 +3,11 @@ import { DomainError, invalidTransition } from './domain-error';
 import { EventOf, FailureData, PruneSummaryData } from './events';
 
 export type SubjectEvent =
-  EventOf<'ErasureRequested'> | EventOf<'SubjectKeyShredded'> | EventOf<'ErasureCompleted'> | EventOf<'ErasureFailed'>;
+  | EventOf<'ErasureRequested'>
+  | EventOf<'SubjectKeyShredded'>
+  | EventOf<'ErasureCompleted'>
+  | EventOf<'ErasureFailed'>
+  | EventOf<'SubjectDataLookedUp'>;
 
 export type SubjectCommand =
   | { type: 'RequestErasure'; subject: string; erasureId: string; legalBasis: string; requestedBy: string; at: string }
@@ -17,7 +21,8 @@ export type SubjectCommand =
       prune?: PruneSummaryData | null;
       at: string;
     }
-  | ({ type: 'FailErasure'; subject: string; erasureId: string; jobId: string | null; at: string } & FailureData);
+  | ({ type: 'FailErasure'; subject: string; erasureId: string; jobId: string | null; at: string } & FailureData)
+  | { type: 'RecordLookup'; subject: string; lookupId: string; purpose: string; at: string };
 
 export type ErasureStatus = 'requested' | 'completed' | 'failed';
 
@@ -35,6 +40,11 @@ export const subjectDecider: Decider<SubjectCommand, SubjectState, SubjectEvent>
   initialState: { status: 'none' },
 
   decide(command, state) {
+    if (command.type === 'RecordLookup') {
+      // Always recorded, whatever the subject's state: the record is of the access, not of data.
+      const { subject, lookupId, purpose, at } = command;
+      return [{ type: 'SubjectDataLookedUp', data: { lookupId, subject, purpose, at } }];
+    }
     const { subject, erasureId, at } = command;
     if (command.type === 'RequestErasure') {
       if (state.status === 'requested' || state.status === 'completed') return [];
@@ -102,6 +112,8 @@ export const subjectDecider: Decider<SubjectCommand, SubjectState, SubjectEvent>
         return state.status === 'none' ? state : { ...state, status: 'completed', completedAt: event.data.at };
       case 'ErasureFailed':
         return state.status === 'none' ? state : { ...state, status: 'failed' };
+      case 'SubjectDataLookedUp':
+        return state;
     }
   },
 };

@@ -55,6 +55,21 @@ describe('subjectDecider (erasure)', () => {
     expect(subjectDecider.decide(shredded, completed.state)).toEqual([]);
   });
 
+  it('records every lookup (an access), before, during and after an erasure, without changing the state', () => {
+    const lookup: SubjectCommand = { type: 'RecordLookup', subject: SUBJECT, lookupId: 'lookup-1', purpose: 'Art. 15', at: AT };
+    const { state, events } = run(lookup, request(), lookup, shredded, lookup);
+    expect(events.map((e) => e.type)).toEqual([
+      'SubjectDataLookedUp',
+      'ErasureRequested',
+      'SubjectDataLookedUp',
+      'SubjectKeyShredded',
+      'ErasureCompleted',
+      'SubjectDataLookedUp',
+    ]);
+    expect(events[0].data).toEqual({ lookupId: 'lookup-1', subject: SUBJECT, purpose: 'Art. 15', at: AT });
+    expect(state).toMatchObject({ status: 'completed', erasureId: ERASURE });
+  });
+
   it('can be requested again after a failure, under a new erasure id', () => {
     const { state, events } = run(request(), failed, request(OTHER_ERASURE));
     expect(events.map((e) => e.type)).toEqual(['ErasureRequested', 'ErasureFailed', 'ErasureRequested']);

@@ -121,6 +121,18 @@ export function gdprScenario(storage: ScenarioStorage, extra?: (service: () => T
       expect(byPseudonym).toEqual(bobData);
       const { body: nobody } = await service.http().post('/subjects/lookup').send({ subjectId: 'carol@example.com' }).expect(200);
       expect(nobody).toMatchObject({ status: 'unknown', backups: [], totals: { backups: 0, files: 0, bytes: 0 } });
+
+      // Each lookup is an access to information about a person: audited, with the pseudonym only.
+      await eventually(async () => {
+        const { body: audit } = await service.http().get(`/audit?subject=${bobData.subject}`).expect(200);
+        const lookups = audit.items.filter((item: { action: string }) => item.action === 'subject.looked-up');
+        expect(lookups).toHaveLength(2);
+        expect(lookups[0]).toMatchObject({
+          actor: 'operator',
+          purpose: 'data subject access (GDPR Art. 15)',
+          target: { type: 'subject', id: bobData.subject },
+        });
+      });
     });
 
     it('restores one subject only for an access request, and records it as such', async () => {
@@ -180,7 +192,14 @@ export function gdprScenario(storage: ScenarioStorage, extra?: (service: () => T
       await eventually(async () => {
         const { body: audit } = await service.http().get(`/audit?subject=${erasure.subject}`).expect(200);
         const actions = audit.items.map((item: { action: string }) => item.action);
-        expect(actions).toEqual(['subject-key.created', 'erasure.requested', 'subject-key.shredded', 'erasure.completed']);
+        // The lookup just above is an access too: recorded after the erasure, in chain order.
+        expect(actions).toEqual([
+          'subject-key.created',
+          'erasure.requested',
+          'subject-key.shredded',
+          'erasure.completed',
+          'subject.looked-up',
+        ]);
         expect(audit.items[1]).toMatchObject({ actor: 'dpo.jane', purpose: 'GDPR Art. 17(1)(b): consent withdrawn' });
         // The worker pruned right after shredding: alice's unreadable blobs are deleted too.
         expect(audit.items[2].details).toMatchObject({ keysShredded: 1, pruned: true });

@@ -9,7 +9,7 @@ import { ReadModelDatabase } from './read-model';
 /** What an event means for the audit trail, before it gets its place in the chain. */
 export interface AuditFacts {
   action: string;
-  targetType: 'source' | 'backup' | 'restore' | 'erasure' | 'subject-key';
+  targetType: 'source' | 'backup' | 'restore' | 'erasure' | 'subject-key' | 'subject';
   targetId: string;
   /** 'accepted': work was requested; 'completed' / 'failed': how it (or an immediate change) ended. */
   outcome: 'accepted' | 'completed' | 'failed';
@@ -131,6 +131,16 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
       };
     case 'RestoreFailed':
       return { action: 'restore.failed', ...restore(event.data.restoreId), outcome: 'failed', details: failure(event.data) };
+    case 'SubjectDataLookedUp':
+      return {
+        action: 'subject.looked-up',
+        targetType: 'subject',
+        targetId: event.data.subject,
+        subject: event.data.subject,
+        outcome: 'completed',
+        purpose: event.data.purpose,
+        details: { lookupId: event.data.lookupId },
+      };
     case 'ErasureRequested':
       // The legal basis is the purpose of this processing; requestedBy names a role or staff id.
       return {

@@ -13,7 +13,7 @@ import {
   ListRestoresQuery,
   ListSourcesQuery,
 } from '../../application/queries/catalog.queries';
-import { ErasureView, GetErasureQuery, GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
+import { ErasureView, GetErasureQuery, SubjectDataView } from '../../application/queries/subject.queries';
 import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
 import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { BackupView, Page, RestoreView, SourceView } from '../../application/queries/views';
@@ -93,10 +93,10 @@ export class CustodiaResolver {
     );
   }
 
-  /** Subject access (Art. 15): the external id is pseudonymised at once and never stored. */
+  /** Subject access (Art. 15): the id is pseudonymised at once, and the lookup is audited. */
   @Query(() => SubjectDataType)
-  subjectData(@Args('input') input: SubjectLookupDto): Promise<SubjectDataView> {
-    return this.queries.execute(new GetSubjectDataQuery(this.pseudonyms.pseudonymOf(input.subjectId)));
+  subjectData(@Args('input') input: SubjectLookupDto, @GraphQLRequestContext() context: CommandContext): Promise<SubjectDataView> {
+    return this.requests.lookUpSubject(this.pseudonyms.pseudonymOf(input.subjectId), context);
   }
 
   @Query(() => ErasureType)

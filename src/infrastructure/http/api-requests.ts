@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
 import { randomUUID } from 'node:crypto';
 import { CommandResult, ExecuteRestoreCommand, ExecuteSourceCommand, ExecuteSubjectCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
@@ -31,9 +32,25 @@ export function checkSubjectRules(rules: string[] | undefined): string[] | undef
 export class ApiRequests {
   constructor(
     private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
     @Inject(RestoreTargets) private readonly targets: RestoreTargets,
     @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
+
+  /**
+   * What Custodia holds of a data subject (Art. 15). Looking is an access to information about a
+   * person, so the lookup is recorded (SubjectDataLookedUp, an audit entry with the actor) before
+   * the answer is given.
+   */
+  async lookUpSubject(pseudonym: string, context: CommandContext): Promise<SubjectDataView> {
+    await this.commands.execute(
+      new ExecuteSubjectCommand(
+        { type: 'RecordLookup', subject: pseudonym, lookupId: randomUUID(), purpose: 'data subject access (GDPR Art. 15)' },
+        context,
+      ),
+    );
+    return this.queries.execute(new GetSubjectDataQuery(pseudonym));
+  }
 
   async registerSource(body: CreateSourceDto, context: CommandContext) {
     const sourceId = randomUUID();

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
 import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
-import { ErasureView, GetErasureQuery, GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
+import { ErasureView, GetErasureQuery, SubjectDataView } from '../../application/queries/subject.queries';
 import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 import { DomainError } from '../../domain';
@@ -42,14 +42,14 @@ export class SubjectsController {
   /** Subject access (Art. 15): which backups hold data of the subject, with counts and dates. */
   @Post('subjects/lookup')
   @HttpCode(200)
-  lookup(@Body() body: SubjectLookupDto): Promise<SubjectDataView> {
-    return this.queries.execute(new GetSubjectDataQuery(this.pseudonyms.pseudonymOf(body.subjectId)));
+  lookup(@Body() body: SubjectLookupDto, @RequestContext() context: CommandContext): Promise<SubjectDataView> {
+    return this.requests.lookUpSubject(this.pseudonyms.pseudonymOf(body.subjectId), context);
   }
 
   /** The same, for a pseudonym already known (from the audit trail or an earlier lookup). */
   @Get('subjects/:pseudonym')
-  bySubject(@Param('pseudonym') pseudonym: string): Promise<SubjectDataView> {
+  bySubject(@Param('pseudonym') pseudonym: string, @RequestContext() context: CommandContext): Promise<SubjectDataView> {
     if (!PSEUDONYM_PATTERN.test(pseudonym)) throw new DomainError('INVALID_INPUT', 'not a subject pseudonym');
-    return this.queries.execute(new GetSubjectDataQuery(pseudonym));
+    return this.requests.lookUpSubject(pseudonym, context);
   }
 }
