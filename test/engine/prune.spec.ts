@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { backup, check, forget, hmacPseudonymiser, lockRepository, prune, restore } from '../../src/engine';
+import { backup, check, forget, FsObjectStore, hmacPseudonymiser, lockRepository, prune, Repository, restore } from '../../src/engine';
 import { parseSubjectScope } from '../../src/engine/repository/format';
-import { expectCliError, runCli } from '../support/cli';
+import { DEFAULT_PASSPHRASE, expectCliError, runCli } from '../support/cli';
 import { initRepository, listPackKeys, openRepository } from '../support/repository';
 import { useTempDirs } from '../support/temp-dirs';
 import { compareTrees, compressibleText, describeTree, dir, file, pseudoRandomBytes, writeTree } from '../support/tree';
@@ -122,6 +122,36 @@ describe('forget and prune', () => {
 
     await expect(prune(await openRepository(repoPath))).rejects.toMatchObject({ code: 'PRUNE_REFUSED' });
     expect(await listPackKeys(repoPath)).toEqual(remaining);
+  });
+
+  it.each([2, 3, 4])('deletes nothing when listing %i of the snapshots leaves one out (an unreliable store)', async (flakyListing) => {
+    const work = await tempDir('prune-flaky-listing');
+    const repoPath = path.join(work, 'repo');
+    const source = path.join(work, 'source');
+    await writeTree(source, { 'a.bin': file(pseudoRandomBytes('first', MiB)) });
+    const repository = await initRepository(repoPath);
+    const first = await backup(repository, source);
+    await fs.writeFile(path.join(source, 'a.bin'), pseudoRandomBytes('second', MiB));
+    await backup(repository, source);
+    await fs.writeFile(path.join(source, 'a.bin'), pseudoRandomBytes('third', MiB));
+    await backup(repository, source);
+    await forget(repository, [first.snapshotId]);
+    const packs = await listPackKeys(repoPath);
+
+    // The store leaves the oldest remaining snapshot out of one listing of snapshots/.
+    const inner = new FsObjectStore(repoPath);
+    let listings = 0;
+    const flaky = Object.assign(Object.create(inner) as FsObjectStore, {
+      list: async (prefix: string) => {
+        const objects = await inner.list(prefix);
+        if (prefix !== 'snapshots/' || ++listings !== flakyListing) return objects;
+        return objects.slice(1);
+      },
+    });
+    await expect(prune(await Repository.open(flaky, DEFAULT_PASSPHRASE))).rejects.toMatchObject({ code: 'PRUNE_REFUSED' });
+    expect(listings).toBeGreaterThanOrEqual(flakyListing);
+    expect(await listPackKeys(repoPath)).toEqual(expect.arrayContaining(packs));
+    expect(await check(await openRepository(repoPath), { readData: true })).toMatchObject({ ok: true, snapshots: 2 });
   });
 
   it('waits its turn: no prune beside a running backup, no backup beside a prune; dead processes do not count', async () => {

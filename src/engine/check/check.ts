@@ -75,6 +75,8 @@ export async function check(repository: Repository, options: CheckOptions = {}):
 export async function inspect(
   repository: Repository,
   options: CheckOptions = {},
+  /** Prune's: a snapshot that cannot be read, even one gone since the listing, is an error. */
+  strictSnapshots = false,
 ): Promise<{ result: CheckResult; references: ReferenceMap }> {
   const result: CheckResult = {
     ok: true,
@@ -97,8 +99,9 @@ export async function inspect(
       message: `index file ${key} is damaged (${reason}); run "custodia index rebuild"`,
     }),
   );
-  const snapshots = await repository.listSnapshots((id, error) =>
-    result.errors.push({ kind: 'snapshot-damaged', object: Keys.snapshot(id), message: error.message }),
+  const snapshots = await repository.listSnapshots(
+    (id, error) => result.errors.push({ kind: 'snapshot-damaged', object: Keys.snapshot(id), message: error.message }),
+    { missingIsDamage: strictSnapshots },
   );
   result.snapshots = snapshots.length;
 

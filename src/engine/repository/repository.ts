@@ -239,16 +239,24 @@ export class Repository {
     }
   }
 
-  /** All snapshots, oldest first. Damaged ones are reported through `onDamaged`, or thrown. */
-  async listSnapshots(onDamaged?: (id: string, error: EngineError) => void): Promise<StoredSnapshot[]> {
+  /**
+   * All snapshots, oldest first. Damaged ones are reported through `onDamaged`, or thrown. A
+   * snapshot listed and then not found was removed meanwhile by another process and is left
+   * out, unless `missingIsDamage` (under prune's exclusive lock nothing can remove one, so a
+   * read that fails must stop prune rather than make a snapshot's data look unused).
+   */
+  async listSnapshots(
+    onDamaged?: (id: string, error: EngineError) => void,
+    options: { missingIsDamage?: boolean } = {},
+  ): Promise<StoredSnapshot[]> {
     const found: StoredSnapshot[] = [];
     for (const object of await listRepositoryObjects(this.store, 'snapshots/')) {
       const id = object.key.slice('snapshots/'.length);
       try {
         found.push({ id, snapshot: await this.loadSnapshot(id) });
       } catch (error) {
-        // Listed a moment ago and gone now (removed by another process): not damage, just absent.
-        if (error instanceof EngineError && error.code === 'SNAPSHOT_NOT_FOUND') continue;
+        const vanished = error instanceof EngineError && error.code === 'SNAPSHOT_NOT_FOUND';
+        if (vanished && !options.missingIsDamage) continue;
         if (!(error instanceof EngineError) || !onDamaged) throw error;
         onDamaged(id, error);
       }
