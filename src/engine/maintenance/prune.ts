@@ -100,7 +100,11 @@ async function pruneUnderLock(repository: Repository, options: PruneOptions): Pr
   }
   // Last look before anything is deleted: the snapshots must be those whose references were counted.
   await assertSameSnapshots(repository, snapshotsBefore, checked.snapshots);
-  for (const object of indexFiles) if (!newIndexFiles.has(object.key)) await repository.store.delete(object.key);
+  // Every old index file goes, as seen by any of three looks: one left behind would name packs
+  // deleted below, and a storage may leave a file out of one listing.
+  const relisted = await listRepositoryObjects(repository.store, 'index/');
+  const oldIndexFiles = new Set([...indexFiles, ...relisted].map((object) => object.key).concat(repository.indexFilesLoaded));
+  for (const key of oldIndexFiles) if (!newIndexFiles.has(key)) await repository.store.delete(key);
   for (const plan of obsolete) await repository.store.delete(Keys.pack(plan.record.id));
   // The in-memory index now matches the new files.
   await repository.loadIndex();

@@ -33,6 +33,11 @@ export class Repository {
   readonly chunker: Chunker;
   private readonly treeCache = new Map<string, Tree>();
   private readonly loadedIndexFiles = new Set<string>();
+
+  /** The index files the in-memory index was built from (and those this handle wrote). */
+  get indexFilesLoaded(): string[] {
+    return [...this.loadedIndexFiles];
+  }
   /** When a lock counts as stale and how often a held one is refreshed (tests shorten them). */
   lockOptions: LockOptions = {};
   /** Snapshots are write-once, so a decrypted one never goes stale. */
