@@ -106,7 +106,8 @@ export function registerEngineCommands(program: Command): void {
       const subjects =
         flags.subjectRule.length > 0 ? { rules: flags.subjectRule, pseudonymise: pseudonymiserFromEnv('--subject-rule') } : undefined;
       if (subjects) SubjectRules.compile(subjects.rules);
-      const repository = await openRepository(flags);
+      // The backup loads the index itself, once it holds the repository lock.
+      const repository = await openRepository(flags, { loadIndex: false });
       const progress = new ProgressReporter(flags.json ?? false);
       const result = await backup(repository, source, {
         full: flags.full,
@@ -196,7 +197,7 @@ export function registerEngineCommands(program: Command): void {
         },
       ) => {
         const onlySubject = flags.subject !== undefined ? subjectPseudonym(flags.subject, flags.pseudonym, 'restore --subject') : undefined;
-        const repository = await openRepository(flags);
+        const repository = await openRepository(flags, { loadIndex: false });
         repository.lockOptions = { none: !flags.lock };
         const progress = new ProgressReporter(flags.json ?? false);
         const result = await restore(repository, snapshot, flags.target, {

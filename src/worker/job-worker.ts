@@ -84,9 +84,8 @@ export class JobWorker {
       this.report({ ...base, at: this.now(), status: 'heartbeat', progress }).catch(() => undefined);
     }, this.options.heartbeatIntervalMs);
     try {
+      // Each engine operation reloads the index itself once it holds the repository lock.
       const repository = await this.repositories.repository();
-      // An erasure only touches the key vault; every other job reads blobs through the index.
-      if (job.kind !== 'erase') await repository.loadIndex();
       const onProgress = (p: JobProgress) =>
         (progress = { filesDone: p.filesDone, bytesDone: p.bytesDone, totalFiles: p.totalFiles, totalBytes: p.totalBytes });
       const result = await this.run(repository, job, onProgress);
@@ -141,7 +140,9 @@ export class JobWorker {
     if (earlier) {
       ({ id, snapshot } = earlier);
       // Which keys that attempt created is not recorded in the snapshot: counted as none.
-      const held = snapshot.subjectRules?.length ? await subjectsInSnapshot(repository, snapshot.tree) : new Map();
+      const held = snapshot.subjectRules?.length
+        ? await repository.withCurrentIndex(() => subjectsInSnapshot(repository, snapshot.tree))
+        : new Map();
       subjects = [...held].map(([pseudonym, { files, bytes }]) => ({ pseudonym, files, bytes, keyCreated: false }));
     } else {
       const result = await backup(repository, payload.path, {

@@ -78,10 +78,7 @@ export interface BackupResult {
  * (same size, mtime and inode) reuse the parent's chunk list without being read.
  */
 export async function backup(repository: Repository, sourcePath: string, options: BackupOptions = {}): Promise<BackupResult> {
-  return repository.whileLocked('shared', async () => {
-    await repository.loadIndex();
-    return backupUnderLock(repository, sourcePath, options);
-  });
+  return repository.withCurrentIndex(() => backupUnderLock(repository, sourcePath, options));
 }
 
 async function backupUnderLock(repository: Repository, sourcePath: string, options: BackupOptions): Promise<BackupResult> {

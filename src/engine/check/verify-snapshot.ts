@@ -18,10 +18,7 @@ export interface SnapshotVerification {
  * (BLOB_DAMAGED, PACK_MISSING, SUBJECT_KEY_MISSING, ...).
  */
 export async function verifySnapshot(repository: Repository, snapshotReference: string): Promise<SnapshotVerification> {
-  return repository.whileLocked('shared', async () => {
-    await repository.loadIndex();
-    return verifyUnderLock(repository, snapshotReference);
-  });
+  return repository.withCurrentIndex(() => verifyUnderLock(repository, snapshotReference));
 }
 
 async function verifyUnderLock(repository: Repository, snapshotReference: string): Promise<SnapshotVerification> {

@@ -97,6 +97,17 @@ export class Repository {
     return withRepositoryLock(this.store, kind, work, options);
   }
 
+  /**
+   * Runs an operation that reads or adds data: under a shared lock, with the index reloaded
+   * once the lock is held (a prune or rebuild may have replaced it since it was last loaded).
+   */
+  withCurrentIndex<T>(work: () => Promise<T>): Promise<T> {
+    return this.whileLocked('shared', async () => {
+      await this.loadIndex();
+      return work();
+    });
+  }
+
   /** Opens and unlocks the repository and loads its index. */
   static async open(store: ObjectStore, passphrase: string, options: { loadIndex?: boolean } = {}): Promise<Repository> {
     const config = await readConfig(store);

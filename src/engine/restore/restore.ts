@@ -52,10 +52,7 @@ export async function restore(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   if (options.onlySubject !== undefined) assertPseudonym(options.onlySubject);
-  return repository.whileLocked('shared', async () => {
-    await repository.loadIndex();
-    return restoreUnderLock(repository, snapshotReference, targetPath, options);
-  });
+  return repository.withCurrentIndex(() => restoreUnderLock(repository, snapshotReference, targetPath, options));
 }
 
 async function restoreUnderLock(
