@@ -1,6 +1,6 @@
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { BackupType, DeletionReason, EventOf, FailureData, PruneSummaryData } from './events';
+import { BackupType, DeletionReason, EventOf, FailureData, PruneSummaryData, failureOf } from './events';
 
 export type BackupEvent =
   | EventOf<'BackupRequested'>
@@ -105,7 +105,7 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         return [
           {
             type: 'BackupFailed',
-            data: { backupId, jobId: command.jobId, code: command.code, reason: command.reason, retryable: command.retryable, at },
+            data: { backupId, jobId: command.jobId, ...failureOf(command), at },
           },
         ];
       case 'CancelBackup':
@@ -139,9 +139,7 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
                 data: {
                   backupId,
                   verificationId: command.verificationId,
-                  code: command.code,
-                  reason: command.reason,
-                  retryable: command.retryable,
+                  ...failureOf(command),
                   at,
                 },
               },
@@ -172,9 +170,7 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
               backupId,
               deletionId: command.deletionId,
               jobId: command.jobId,
-              code: command.code,
-              reason: command.reason,
-              retryable: command.retryable,
+              ...failureOf(command),
               at,
             },
           },

@@ -17,3 +17,8 @@ export class DomainError extends Error {
 export function invalidTransition(message: string): DomainError {
   return new DomainError('INVALID_TRANSITION', message);
 }
+
+/** Whether an aggregate refused a command because it has moved on (settled, or busy with another). */
+export function isInvalidTransition(error: unknown): boolean {
+  return error instanceof DomainError && error.code === 'INVALID_TRANSITION';
+}

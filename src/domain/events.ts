@@ -42,6 +42,11 @@ export interface FailureData {
   retryable: boolean;
 }
 
+/** The failure fields of a command, for its event: exactly these three, nothing else it carries. */
+export function failureOf({ code, reason, retryable }: FailureData): FailureData {
+  return { code, reason, retryable };
+}
+
 /** Why a backup is deleted: its retention ran out, or an operator asked. */
 export type DeletionReason = 'retention' | 'operator';
 

@@ -1,7 +1,7 @@
 import type { BackupStatus } from './backup';
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { EventOf, FailureData } from './events';
+import { EventOf, FailureData, failureOf } from './events';
 
 export type RestoreEvent = EventOf<'RestoreRequested'> | EventOf<'RestoreStarted'> | EventOf<'RestoreCompleted'> | EventOf<'RestoreFailed'>;
 
@@ -92,7 +92,7 @@ export const restoreDecider: Decider<RestoreCommand, RestoreState, RestoreEvent>
         return [
           {
             type: 'RestoreFailed',
-            data: { restoreId, jobId: command.jobId, code: command.code, reason: command.reason, retryable: command.retryable, at },
+            data: { restoreId, jobId: command.jobId, ...failureOf(command), at },
           },
         ];
     }

@@ -1,6 +1,6 @@
 import { Decider } from './decider';
 import { DomainError, invalidTransition } from './domain-error';
-import { EventOf, FailureData, PruneSummaryData } from './events';
+import { EventOf, FailureData, PruneSummaryData, failureOf } from './events';
 
 export type SubjectEvent =
   | EventOf<'ErasureRequested'>
@@ -86,9 +86,7 @@ export const subjectDecider: Decider<SubjectCommand, SubjectState, SubjectEvent>
               erasureId,
               subject,
               jobId: command.jobId,
-              code: command.code,
-              reason: command.reason,
-              retryable: command.retryable,
+              ...failureOf(command),
               at,
             },
           },

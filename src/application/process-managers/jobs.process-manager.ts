@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { backupDecider, DomainError, PruneSummaryData, sourceDecider, Streams } from '../../domain';
+import { backupDecider, isInvalidTransition, PruneSummaryData, sourceDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
 import { ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
 import { CommandContext, toDomainEvent } from '../event-envelope';
@@ -246,7 +246,7 @@ export class JobsProcessManager {
       await this.commands.execute(commandMessage(tracked.job, command, context));
     } catch (error) {
       // The aggregate has moved on (cancelled, or already settled by a duplicate): nothing to do.
-      if (error instanceof DomainError && error.code === 'INVALID_TRANSITION') return;
+      if (isInvalidTransition(error)) return;
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { DomainError, RetentionPolicy, restoreTestDue, retentionStatus } from '../../domain';
+import { isInvalidTransition, RetentionPolicy, restoreTestDue, retentionStatus } from '../../domain';
 import { ExecuteBackupCommand } from '../commands/commands';
 import { userContext } from '../event-envelope';
 import { Clock } from '../ports/clock';
@@ -62,7 +62,7 @@ export class RestoreTestScheduler {
         requested.push(backup.id);
       } catch (error) {
         // Already being verified (the read model lags the log): nothing to do this time.
-        if (!(error instanceof DomainError && error.code === 'INVALID_TRANSITION')) throw error;
+        if (!isInvalidTransition(error)) throw error;
       }
     }
     if (requested.length > 0) this.logger.log(`requested ${requested.length} restore test(s)`);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { DomainError, retentionCutoffs, RetentionPolicy } from '../../domain';
+import { isInvalidTransition, retentionCutoffs, RetentionPolicy } from '../../domain';
 import { ExecuteBackupCommand } from '../commands/commands';
 import { userContext } from '../event-envelope';
 import { Clock } from '../ports/clock';
@@ -54,7 +54,7 @@ export class RetentionEnforcer {
         requested.push(id);
       } catch (error) {
         // Being verified or deleted already (the read model lags the log): next run.
-        if (!(error instanceof DomainError && error.code === 'INVALID_TRANSITION')) throw error;
+        if (!isInvalidTransition(error)) throw error;
       }
     }
     if (requested.length > 0) this.logger.log(`requested the deletion of ${requested.length} expired backup(s)`);

@@ -134,9 +134,7 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
     case 'SubjectDataLookedUp':
       return {
         action: 'subject.looked-up',
-        targetType: 'subject',
-        targetId: event.data.subject,
-        subject: event.data.subject,
+        ...aboutSubject('subject', event.data.subject),
         outcome: 'completed',
         purpose: event.data.purpose,
         details: { lookupId: event.data.lookupId },
@@ -153,9 +151,7 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
     case 'SubjectKeyShredded':
       return {
         action: 'subject-key.shredded',
-        targetType: 'subject-key',
-        targetId: event.data.subject,
-        subject: event.data.subject,
+        ...aboutSubject('subject-key', event.data.subject),
         outcome: 'completed',
         details: {
           erasureId: event.data.erasureId,
@@ -189,9 +185,7 @@ export function followingAuditFacts(event: DomainEvent): AuditFacts[] {
     .filter((held) => held.keyCreated)
     .map((held) => ({
       action: 'subject-key.created',
-      targetType: 'subject-key' as const,
-      targetId: held.subject,
-      subject: held.subject,
+      ...aboutSubject('subject-key', held.subject),
       outcome: 'completed' as const,
       details: { backupId: event.data.backupId, snapshotId: event.data.snapshotId },
     }));
@@ -200,6 +194,12 @@ export function followingAuditFacts(event: DomainEvent): AuditFacts[] {
 const backup = (id: string) => ({ targetType: 'backup' as const, targetId: id });
 const restore = (id: string) => ({ targetType: 'restore' as const, targetId: id });
 const erasure = (id: string, subject: string) => ({ targetType: 'erasure' as const, targetId: id, subject });
+/** Entries whose target is the data subject itself (by pseudonym), or its keys. */
+const aboutSubject = (targetType: 'subject' | 'subject-key', pseudonym: string) => ({
+  targetType,
+  targetId: pseudonym,
+  subject: pseudonym,
+});
 const failure = (data: { code: string; retryable: boolean }) => ({ code: data.code, retryable: data.retryable });
 
 /** A role named in the metadata wins; otherwise process managers (`system:*`) are the system. */

@@ -3,7 +3,7 @@ import { EngineError } from '../errors';
 import { SubjectKey } from '../crypto/subject-key';
 import { BlobLocation, Keys, parseSubjectScope, StoredEntry, TreeEntry } from '../repository/format';
 import { readPackHeader } from '../repository/pack-file';
-import { isRepositoryObjectName, listRepositoryObjects } from '../repository/object-names';
+import { isRepositoryObjectName } from '../repository/object-names';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { ObjectNotFoundError } from '../storage/object-store';
 import { SubjectKeyRing } from '../subjects/key-ring';
@@ -105,9 +105,15 @@ export async function inspect(
   );
   result.snapshots = snapshots.length;
 
+  // One listing of the whole repository: the packs, and any name that is not Custodia's.
+  const everything = await repository.store.list('');
+  const foreign = everything.filter((object) => !isRepositoryObjectName(object.key));
   const stored = new Map(
-    (await listRepositoryObjects(repository.store, 'data/')).map((object) => [object.key.split('/').pop() ?? '', object.size]),
+    everything
+      .filter((object) => object.key.startsWith('data/') && isRepositoryObjectName(object.key))
+      .map((object) => [object.key.split('/').pop() ?? '', object.size]),
   );
+
   const indexed = repository.index.allPacks();
   result.packs = stored.size;
   result.blobs = repository.index.blobCount;
@@ -131,7 +137,6 @@ export async function inspect(
   }
   const leftovers = await repository.store.listLeftovers();
   if (leftovers.length > 0) result.warnings.push(`${leftovers.length} temporary file(s) left by an interrupted write`);
-  const foreign = (await repository.store.list('')).filter((object) => !isRepositoryObjectName(object.key));
   if (foreign.length > 0) {
     result.warnings.push(
       `${foreign.length} object(s) are not Custodia's and were ignored (an upload in progress, or files put there by hand), e.g. ${foreign[0].key}`,

@@ -1,4 +1,4 @@
-import { Job, JobStatusMessage } from '../../application/ports/job-bus';
+import { Job, JobKind, JobStatusMessage } from '../../application/ports/job-bus';
 import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 
 /**
@@ -10,7 +10,6 @@ import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 
 type Fields = Record<string, unknown>;
 
-const JOB_KINDS: readonly string[] = ['backup', 'restore', 'verify', 'erase', 'delete'];
 const STATUSES: readonly string[] = ['started', 'heartbeat', 'completed', 'failed'];
 
 function isRecord(value: unknown): value is Fields {
@@ -38,34 +37,32 @@ function missingString(record: Fields, names: readonly string[]): string | undef
   return names.find((name) => !isNonEmptyString(record[name]));
 }
 
-function payloadProblem(kind: string, payload: Fields): string | undefined {
+/** The string fields each kind of job's payload must carry. */
+const REQUIRED_STRINGS: Record<JobKind, readonly string[]> = {
+  backup: ['backupId', 'sourceId', 'path'],
+  restore: ['restoreId', 'backupId', 'snapshotId', 'target'],
+  verify: ['backupId', 'verificationId', 'snapshotId'],
+  erase: ['erasureId'],
+  delete: ['backupId', 'deletionId', 'snapshotId'],
+};
+const JOB_KINDS: readonly string[] = Object.keys(REQUIRED_STRINGS);
+
+function payloadProblem(kind: JobKind, payload: Fields): string | undefined {
+  const missing = missingString(payload, REQUIRED_STRINGS[kind]);
+  if (missing) return `payload.${missing} must be a non-empty string`;
   switch (kind) {
-    case 'backup': {
-      const missing = missingString(payload, ['backupId', 'sourceId', 'path']);
-      if (missing) return `payload.${missing} must be a non-empty string`;
+    case 'backup':
       return typeof payload.full === 'boolean' ? undefined : 'payload.full must be a boolean';
-    }
     case 'restore': {
-      const missing = missingString(payload, ['restoreId', 'backupId', 'snapshotId', 'target']);
-      if (missing) return `payload.${missing} must be a non-empty string`;
       const include = payload.include;
       if (!Array.isArray(include) || !include.every((item) => typeof item === 'string'))
         return 'payload.include must be an array of strings';
       return payload.subject === undefined || isPseudonym(payload.subject) ? undefined : 'payload.subject must be a pseudonym';
     }
-    case 'erase': {
-      const missing = missingString(payload, ['erasureId']);
-      if (missing) return `payload.${missing} must be a non-empty string`;
+    case 'erase':
       return isPseudonym(payload.subject) ? undefined : 'payload.subject must be a pseudonym';
-    }
-    case 'delete': {
-      const missing = missingString(payload, ['backupId', 'deletionId', 'snapshotId']);
-      return missing ? `payload.${missing} must be a non-empty string` : undefined;
-    }
-    default: {
-      const missing = missingString(payload, ['backupId', 'verificationId', 'snapshotId']);
-      return missing ? `payload.${missing} must be a non-empty string` : undefined;
-    }
+    default:
+      return undefined;
   }
 }
 
@@ -77,7 +74,7 @@ export function jobProblem(value: unknown): string | undefined {
   if (typeof value.kind !== 'string' || !JOB_KINDS.includes(value.kind)) return 'unknown kind';
   if (!isAttempt(value.attempt)) return 'attempt must be a positive integer';
   if (!isRecord(value.payload)) return 'payload must be an object';
-  return payloadProblem(value.kind, value.payload);
+  return payloadProblem(value.kind as JobKind, value.payload);
 }
 
 export function isJob(value: unknown): value is Job {
