@@ -205,9 +205,14 @@ kafka_prepare() {
   kafka_write_config
   if [[ ! -f "$KAFKA_STATE/data/meta.properties" ]]; then
     # A KRaft log folder must be formatted with a cluster id (22 characters of URL-safe base64).
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
+    # One that starts with "-" reads as an option to the tool's argument parser (1 run in 64 failed
+    # that way in CI), so such ids are drawn again, and the id is passed in the "--opt=value" form.
+    cluster_id="-"
+    while [[ "$cluster_id" == -* ]]; do
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
+    done
     if ! output="$(java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$SERVICES_DIR/kafka/log4j2.properties" \
-      -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_STATE/server.properties" --ignore-formatted 2>&1)"; then
+      -cp "$libs/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$KAFKA_STATE/server.properties" --ignore-formatted 2>&1)"; then
       printf '%s\n' "$output" | tail -n 30 >&2
       fail "could not format Kafka's storage in $KAFKA_STATE/data (see above)"
     fi
