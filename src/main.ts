@@ -21,10 +21,11 @@ export async function serve(): Promise<void> {
     // Open (or create) the repository now, so a wrong passphrase stops the start, loudly.
     await app.get(ServiceRepositoryProvider).repository();
   }
-  await app.listen(config.port, '127.0.0.1');
-  logger.log(
-    `listening on http://127.0.0.1:${config.port} (event store ${config.eventStore}, bus ${config.bus}, ${config.workerInProcess ? 'worker in process' : 'separate workers'})`,
-  );
+  await app.listen(config.port, config.host);
+  const address = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const callers = config.apiTokens ? `${config.apiTokens.size} API token(s)` : 'no API tokens: callers name themselves in X-Actor';
+  const topology = `event store ${config.eventStore}, bus ${config.bus}, ${config.workerInProcess ? 'worker in process' : 'separate workers'}`;
+  logger.log(`listening on http://${address}:${config.port} (${callers}; ${topology})`);
 }
 
 /** `custodia worker`: a data-plane process taking jobs from Kafka. */

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DomainEvent, DomainEventType, EVENT_SCHEMA_VERSION } from '../domain';
+import type { Role } from './access-control';
 import { EventMetadata, NewEvent, RecordedEvent } from './ports/event-store';
 
 /** Who asked, and why: carried from the API or a process manager into every event's metadata. */
@@ -8,10 +9,12 @@ export interface CommandContext {
   correlationId: string;
   /** The event that caused this command (process managers), or null for a user's request. */
   causationId: string | null;
+  /** The role an authenticated caller acted in; absent when the API runs without tokens. */
+  role?: Role;
 }
 
-export function userContext(actor: string, correlationId: string = randomUUID()): CommandContext {
-  return { actor, correlationId, causationId: null };
+export function userContext(actor: string, correlationId: string = randomUUID(), role?: Role): CommandContext {
+  return { actor, correlationId, causationId: null, ...(role && { role }) };
 }
 
 /** Context for a command a process manager issues in reaction to a recorded event. */
@@ -25,7 +28,12 @@ export function causedBy(event: RecordedEvent, actor = 'system:process-manager')
  * the store treats a repeated id as an idempotent no-op.
  */
 export function toNewEvents(events: DomainEvent[], context: CommandContext, occurredAt: string, idSeed?: string): NewEvent[] {
-  const metadata: EventMetadata = { correlationId: context.correlationId, causationId: context.causationId, actor: context.actor };
+  const metadata: EventMetadata = {
+    correlationId: context.correlationId,
+    causationId: context.causationId,
+    actor: context.actor,
+    ...(context.role && { role: context.role }),
+  };
   return events.map((event, index) => ({
     id: idSeed ? deterministicUuid(`${idSeed}:${event.type}:${index}`) : randomUUID(),
     type: event.type,

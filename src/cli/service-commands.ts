@@ -4,6 +4,10 @@ import type * as AdaptersFile from '../infrastructure/adapters';
 import type * as ServiceModuleFile from '../infrastructure/service.module';
 import type * as ConfigurationFile from '../infrastructure/config/configuration';
 import type * as MainFile from '../main';
+import { appendFileSync } from 'node:fs';
+import { isRole, ROLES } from '../application/access-control';
+import { EngineError } from '../engine';
+import { ACTOR_NAME, newApiToken } from '../infrastructure/http/api-tokens';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see below */
 
@@ -68,6 +72,32 @@ export function registerServiceCommands(program: Command): void {
         if (!result.valid) process.exitCode = 1;
       } finally {
         await db.destroy();
+      }
+    });
+
+  program
+    .command('token')
+    .description('API bearer tokens (CUSTODIA_API_TOKENS_FILE)')
+    .command('create')
+    .description('create a token for one actor and role; the tokens file keeps only its SHA-256')
+    .requiredOption('--actor <name>', 'who the token belongs to, as the audit trail will name them (e.g. dpo:jane)')
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--file <path>', 'append the line to this tokens file (created with mode 0600) and print only the token')
+    .action((flags: { actor: string; role: string; file?: string }) => {
+      if (!ACTOR_NAME.test(flags.actor)) {
+        throw new EngineError('INVALID_ARGUMENT', '--actor may hold letters, digits and . _ : @ - only (at most 100)');
+      }
+      if (!isRole(flags.role)) throw new EngineError('INVALID_ARGUMENT', `--role must be one of ${ROLES.join(', ')}`);
+      const { token, line } = newApiToken(flags.actor, flags.role);
+      if (flags.file) {
+        appendFileSync(flags.file, `${line}\n`, { mode: 0o600 });
+        console.log(token);
+        process.stderr.write(
+          `token for ${flags.actor} (${flags.role}) added to ${flags.file}; it is shown only now, and the service reads the file at start\n`,
+        );
+      } else {
+        console.log(`token: ${token}`);
+        console.log(`line for CUSTODIA_API_TOKENS_FILE: ${line}`);
       }
     });
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { DynamicModule, Module, Provider, ValidationPipe } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { BackupCommandHandler } from '../application/commands/backup-command.handler';
 import { RestoreCommandHandler } from '../application/commands/restore-command.handler';
@@ -54,6 +54,7 @@ import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { ApiRequests } from './http/api-requests';
 import { CustodiaResolver } from './graphql/resolvers';
 import { graphQLModule } from './graphql/graphql.module';
+import { AccessGuard } from './http/access.guard';
 import { RestoreTargets } from './http/restore-targets';
 import { RestoresController } from './http/restores.controller';
 import { SourcesController } from './http/sources.controller';
@@ -174,6 +175,7 @@ export class ServiceModule {
         JobsProcessManager,
         Orchestrator,
         { provide: APP_FILTER, useClass: ApiErrorFilter },
+        { provide: APP_GUARD, useClass: AccessGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
         {
           provide: APP_PIPE,

@@ -6,6 +6,8 @@ export interface EventMetadata {
   correlationId: string;
   causationId: string | null;
   actor: string;
+  /** The role the actor acted in, when the API authenticated it (see access-control.ts). */
+  role?: string;
 }
 
 /** An event as a command handler hands it to the store. */

@@ -1,10 +1,15 @@
 import * as path from 'node:path';
 import { DEFAULT_ORCHESTRATION_SETTINGS, OrchestrationSettings } from '../../application/settings';
 import { DEFAULT_RETENTION_POLICY, RetentionPolicy } from '../../domain';
+import { ApiTokens, ApiTokensError } from '../http/api-tokens';
 
 /** Everything the service reads from its environment, checked once at start-up. */
 export interface Configuration {
   port: number;
+  /** The address the API listens on (HOST); anything but loopback needs API tokens. */
+  host: string;
+  /** Bearer tokens from CUSTODIA_API_TOKENS_FILE; null: callers name themselves in X-Actor. */
+  apiTokens: ApiTokens | null;
   dataDir: string;
   /** Passphrase of the embedded repository; null: use (or create) the key file in dataDir. */
   passphrase: string | null;
@@ -92,6 +97,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     );
   }
   return {
+    ...apiAccessSettings(env),
     pseudonymSecret,
     eventStore,
     bus,
@@ -133,6 +139,34 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     heartbeatIntervalMs: integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50),
     kdfN: integer(env, 'CUSTODIA_KDF_N', 2 ** 17, 1024),
   };
+}
+
+/**
+ * Who may call the API. Without a tokens file the API trusts X-Actor, which is only acceptable
+ * when nobody but this machine's users can reach it: so a non-loopback HOST needs tokens.
+ */
+function apiAccessSettings(env: NodeJS.ProcessEnv): Pick<Configuration, 'host' | 'apiTokens'> {
+  const host = env.HOST || '127.0.0.1';
+  const file = env.CUSTODIA_API_TOKENS_FILE || null;
+  let apiTokens: ApiTokens | null = null;
+  if (file !== null) {
+    try {
+      apiTokens = ApiTokens.fromFile(path.resolve(file));
+    } catch (error) {
+      if (error instanceof ApiTokensError) throw new ConfigurationError(`CUSTODIA_API_TOKENS_FILE: ${error.message}`);
+      throw error;
+    }
+  }
+  if (apiTokens === null && !isLoopback(host)) {
+    throw new ConfigurationError(
+      `HOST=${host} opens the API beyond this machine: set CUSTODIA_API_TOKENS_FILE too (see README, Authentication)`,
+    );
+  }
+  return { host, apiTokens };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /**

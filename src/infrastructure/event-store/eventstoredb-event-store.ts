@@ -602,6 +602,7 @@ function toEventData(event: NewEvent): JSONEventData {
     correlationId: event.metadata.correlationId,
     causationId: event.metadata.causationId,
     actor: event.metadata.actor,
+    ...(event.metadata.role !== undefined && { role: event.metadata.role }),
     schemaVersion: event.schemaVersion,
     occurredAt: event.occurredAt,
   };
@@ -643,7 +644,12 @@ function toRecordedEvent(event: EsdbRecordedEvent, position: number): RecordedEv
     schemaVersion: metadata.schemaVersion,
     occurredAt: metadata.occurredAt,
     data: event.data as unknown,
-    metadata: { correlationId: metadata.correlationId, causationId: metadata.causationId, actor: metadata.actor },
+    metadata: {
+      correlationId: metadata.correlationId,
+      causationId: metadata.causationId,
+      actor: metadata.actor,
+      ...(typeof metadata.role === 'string' && { role: metadata.role }),
+    },
   };
 }
 

@@ -33,6 +33,7 @@ import {
   SourceType,
   SubjectDataType,
 } from './types';
+import { Requires } from '../http/access.guard';
 
 const MAX_PAGE = 500;
 
@@ -54,11 +55,13 @@ export class CustodiaResolver {
     @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
 
+  @Requires('catalog:read')
   @Query(() => [SourceType])
   sources(@Args('includeRemoved', { type: () => Boolean, defaultValue: false }) includeRemoved: boolean): Promise<SourceView[]> {
     return this.queries.execute(new ListSourcesQuery(includeRemoved));
   }
 
+  @Requires('catalog:read')
   @Query(() => BackupPageType)
   backups(
     @Args('sourceId', { type: () => ID, nullable: true }) sourceId: string | undefined,
@@ -71,16 +74,19 @@ export class CustodiaResolver {
     );
   }
 
+  @Requires('catalog:read')
   @Query(() => BackupType)
   backup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<BackupView> {
     return this.queries.execute(new GetBackupQuery(id));
   }
 
+  @Requires('catalog:read')
   @Query(() => RestoreType)
   restore(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<RestoreView> {
     return this.queries.execute(new GetRestoreQuery(id));
   }
 
+  @Requires('catalog:read')
   @Query(() => RestorePageType, { description: 'the restore history' })
   restores(
     @Args('backupId', { type: () => ID, nullable: true }) backupId: string | undefined,
@@ -94,16 +100,19 @@ export class CustodiaResolver {
   }
 
   /** Subject access (Art. 15): the id is pseudonymised at once, and the lookup is audited. */
+  @Requires('subjects:access')
   @Query(() => SubjectDataType)
   subjectData(@Args('input') input: SubjectLookupDto, @GraphQLRequestContext() context: CommandContext): Promise<SubjectDataView> {
     return this.requests.lookUpSubject(this.pseudonyms.pseudonymOf(input.subjectId), context);
   }
 
+  @Requires('erasures:request', 'audit:read')
   @Query(() => ErasureType)
   erasure(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<ErasureView> {
     return this.queries.execute(new GetErasureQuery(id));
   }
 
+  @Requires('audit:read')
   @Query(() => AuditPageType, { description: 'the audit trail in chain order; subject is a pseudonym' })
   async auditTrail(
     @Args('subject', { type: () => String, nullable: true }) subject: string | undefined,
@@ -120,16 +129,19 @@ export class CustodiaResolver {
     };
   }
 
+  @Requires('audit:read')
   @Query(() => AuditVerificationType)
   auditVerification(): Promise<AuditVerification> {
     return this.queries.execute(new VerifyAuditTrailQuery());
   }
 
+  @Requires('sources:manage')
   @Mutation(() => SourceType)
   registerSource(@Args('input') input: CreateSourceDto, @GraphQLRequestContext() context: CommandContext) {
     return this.requests.registerSource(input, context);
   }
 
+  @Requires('backups:manage')
   @Mutation(() => BackupType, { description: 'recorded as BackupRequested; a worker runs it' })
   async requestBackup(@Args('input') input: RequestBackupDto, @GraphQLRequestContext() context: CommandContext) {
     const backupId = randomUUID();
@@ -139,6 +151,7 @@ export class CustodiaResolver {
     return { id: backupId, sourceId: input.sourceId, type: input.type, status: 'requested', attempt: 0, verification: { status: 'none' } };
   }
 
+  @Requires('backups:manage')
   @Mutation(() => BackupDeletionType, { description: 'a worker removes the snapshot and prunes; restores of it are refused from then on' })
   async deleteBackup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
     const deletionId = randomUUID();
@@ -146,11 +159,13 @@ export class CustodiaResolver {
     return { id, deletionId, status: 'deleting' };
   }
 
+  @Requires('restores:request', 'subjects:access')
   @Mutation(() => RestoreType, { description: 'with subjectId: an access request (Art. 15) for that data subject only' })
   requestRestore(@Args('input') input: RequestRestoreDto, @GraphQLRequestContext() context: CommandContext) {
     return this.requests.requestRestore(input, context);
   }
 
+  @Requires('erasures:request')
   @Mutation(() => ErasureType, { description: 'erasure (Art. 17); asking again answers with the same erasure' })
   requestErasure(@Args('input') input: RequestErasureDto, @GraphQLRequestContext() context: CommandContext) {
     return this.requests.requestErasure(input, context);

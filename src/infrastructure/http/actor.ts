@@ -1,19 +1,21 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
 import { CommandContext, userContext } from '../../application/event-envelope';
+import type { AuthenticatedRequest } from './access.guard';
 
 /**
- * Who is asking. Authentication is not part of this service yet: the caller names itself in
- * `X-Actor` (default "operator"), and a request id from `X-Correlation-Id` is kept if given.
+ * Who is asking. With API tokens, the actor and role the AccessGuard authenticated; without
+ * them, the caller names itself in `X-Actor` (default "operator"). A request id from
+ * `X-Correlation-Id` is kept if given.
  */
 export const RequestContext = createParamDecorator((_data: unknown, context: ExecutionContext): CommandContext =>
-  contextOf(context.switchToHttp().getRequest<Request>()),
+  contextOf(context.switchToHttp().getRequest<AuthenticatedRequest>()),
 );
 
-export function contextOf(request: Request): CommandContext {
-  const actor = sanitize(request.header('x-actor')) ?? 'operator';
+export function contextOf(request: AuthenticatedRequest): CommandContext {
   const correlation = sanitize(request.header('x-correlation-id'));
-  return correlation ? userContext(actor, correlation) : userContext(actor);
+  const caller = request.custodiaCaller;
+  if (caller) return userContext(caller.actor, correlation, caller.role);
+  return userContext(sanitize(request.header('x-actor')) ?? 'operator', correlation);
 }
 
 function sanitize(value: string | undefined): string | undefined {

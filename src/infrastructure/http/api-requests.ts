@@ -10,6 +10,7 @@ import { DomainError, SubjectState } from '../../domain';
 import { SubjectRules } from '../../engine';
 import { CreateSourceDto, RequestErasureDto, RequestRestoreDto } from './dto';
 import { assertSafeIncludes, RestoreTargets } from './restore-targets';
+import { assertPermitted } from './access.guard';
 
 /** Subject rules are parsed by the engine that will apply them; a bad one is a 400 now, not a failed backup later. */
 export function checkSubjectRules(rules: string[] | undefined): string[] | undefined {
@@ -74,11 +75,13 @@ export class ApiRequests {
   }
 
   async requestRestore(body: RequestRestoreDto, context: CommandContext) {
+    const subjectId = body.subjectId ?? undefined;
+    assertPermitted(context, subjectId === undefined ? 'restores:request' : 'subjects:access');
     const target = await this.targets.check(body.target);
     const include = assertSafeIncludes(body.include ?? []);
     const restoreId = randomUUID();
     // An access request (Art. 15) restores one subject's files; only its pseudonym is recorded.
-    const subject = body.subjectId === undefined || body.subjectId === null ? undefined : this.pseudonyms.pseudonymOf(body.subjectId);
+    const subject = subjectId === undefined ? undefined : this.pseudonyms.pseudonymOf(subjectId);
     const purpose = body.purpose ?? (subject ? 'data subject access request (GDPR Art. 15)' : 'operational restore');
     await this.commands.execute(
       new ExecuteRestoreCommand({ type: 'RequestRestore', restoreId, backupId: body.backupId, target, include, purpose, subject }, context),

@@ -13,6 +13,7 @@ import {
 import { Page } from '../../application/queries/views';
 import { describeForLog } from '../../application/describe-for-log';
 import { auditFilter, ExportAuditQueryDto, ListAuditQueryDto } from './audit.dto';
+import { Requires } from './access.guard';
 
 /** Columns of an export, in table order: the fields the hash covers, then the hash. */
 const COLUMNS: (keyof AuditEntriesTable)[] = [
@@ -44,11 +45,13 @@ export class AuditController {
 
   constructor(private readonly queries: QueryBus) {}
 
+  @Requires('audit:read')
   @Get()
   list(@Query() query: ListAuditQueryDto): Promise<Page<AuditEntryView>> {
     return this.queries.execute(new ListAuditEntriesQuery(auditFilter(query), { limit: query.limit, offset: query.offset }));
   }
 
+  @Requires('audit:read')
   @Get('verify')
   verify(): Promise<AuditVerification> {
     return this.queries.execute(new VerifyAuditTrailQuery());
@@ -59,6 +62,7 @@ export class AuditController {
    * from an export; JSONL keeps the exact values, CSV is for spreadsheets. Streamed a page at a
    * time, so a long trail is never held in memory.
    */
+  @Requires('audit:read')
   @Get('export')
   async export(@Query() query: ExportAuditQueryDto, @Res() response: Response): Promise<void> {
     const filter = auditFilter(query);

@@ -8,6 +8,7 @@ import { BackupView, Page } from '../../application/queries/views';
 import { RequestContext } from './actor';
 import { CancelBackupDto, ListBackupsQueryDto, RequestBackupDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
+import { Requires } from './access.guard';
 
 @Controller('backups')
 export class BackupsController {
@@ -17,6 +18,7 @@ export class BackupsController {
   ) {}
 
   /** 202 once BackupRequested is durably stored; the backup itself runs in a worker. */
+  @Requires('backups:manage')
   @Post()
   @HttpCode(202)
   async request(@Body() body: RequestBackupDto, @RequestContext() context: CommandContext) {
@@ -27,6 +29,7 @@ export class BackupsController {
     return { id: backupId, sourceId: body.sourceId, type: body.type, status: 'requested' };
   }
 
+  @Requires('backups:manage')
   @Post(':id/cancel')
   @HttpCode(202)
   async cancel(@Param('id', ResourceIdPipe) id: string, @Body() body: CancelBackupDto, @RequestContext() context: CommandContext) {
@@ -36,6 +39,7 @@ export class BackupsController {
     return { id, status: 'cancelled' };
   }
 
+  @Requires('backups:manage')
   @Post(':id/verify')
   @HttpCode(202)
   async verify(@Param('id', ResourceIdPipe) id: string, @RequestContext() context: CommandContext) {
@@ -49,6 +53,7 @@ export class BackupsController {
    * prunes the data nothing else uses. Only a completed backup can be deleted; restores of it
    * are refused from now on. The retention policy deletes expired backups the same way.
    */
+  @Requires('backups:manage')
   @Delete(':id')
   @HttpCode(202)
   async delete(@Param('id', ResourceIdPipe) id: string, @RequestContext() context: CommandContext) {
@@ -57,6 +62,7 @@ export class BackupsController {
     return { id, deletionId, status: 'deleting' };
   }
 
+  @Requires('catalog:read')
   @Get()
   list(@Query() query: ListBackupsQueryDto): Promise<Page<BackupView>> {
     return this.queries.execute(
@@ -67,6 +73,7 @@ export class BackupsController {
     );
   }
 
+  @Requires('catalog:read')
   @Get(':id')
   get(@Param('id', ResourceIdPipe) id: string): Promise<BackupView> {
     return this.queries.execute(new GetBackupQuery(id));

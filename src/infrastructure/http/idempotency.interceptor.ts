@@ -1,9 +1,10 @@
 import { BadRequestException, CallHandler, ConflictException, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { catchError, concatMap, from, Observable, of, switchMap } from 'rxjs';
 import { IdempotencyTable, ReadModel } from '../../application/projections/read-model';
 import { READ_MODEL } from '../../application/tokens';
+import type { AuthenticatedRequest } from './access.guard';
 
 /** status_code of a key whose first request is still being handled. */
 const IN_PROGRESS = 0;
@@ -24,14 +25,17 @@ export class IdempotencyInterceptor implements NestInterceptor {
     // REST only: a GraphQL operation has no method and path to key on.
     if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
-    const request = http.getRequest<Request>();
+    const request = http.getRequest<AuthenticatedRequest>();
     const response = http.getResponse<Response>();
     const key = request.header('idempotency-key');
     if (!key || request.method === 'GET') return next.handle();
     if (key.length > 200)
       throw new BadRequestException({ code: 'IDEMPOTENCY_KEY_INVALID', message: 'Idempotency-Key must be at most 200 characters' });
+    // The caller is part of the request: another caller reusing a key gets a 409, never the
+    // first caller's answer.
+    const caller = request.custodiaCaller ? `${request.custodiaCaller.actor} ` : '';
     const fingerprint = createHash('sha256')
-      .update(`${request.method} ${request.path} ${JSON.stringify(request.body ?? null)}`)
+      .update(`${caller}${request.method} ${request.path} ${JSON.stringify(request.body ?? null)}`)
       .digest('hex');
     return from(this.reserve(key, fingerprint)).pipe(
       switchMap((stored) => {

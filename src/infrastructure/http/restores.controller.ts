@@ -7,6 +7,7 @@ import { RequestContext } from './actor';
 import { ApiRequests } from './api-requests';
 import { ListRestoresQueryDto, RequestRestoreDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
+import { Requires } from './access.guard';
 
 @Controller('restores')
 export class RestoresController {
@@ -16,12 +17,14 @@ export class RestoresController {
   ) {}
 
   /** 202 once RestoreRequested is durably stored; the restore itself runs in a worker. */
+  @Requires('restores:request', 'subjects:access')
   @Post()
   @HttpCode(202)
   request(@Body() body: RequestRestoreDto, @RequestContext() context: CommandContext) {
     return this.requests.requestRestore(body, context);
   }
 
+  @Requires('catalog:read')
   @Get()
   list(@Query() query: ListRestoresQueryDto): Promise<Page<RestoreView>> {
     return this.queries.execute(
@@ -29,6 +32,7 @@ export class RestoresController {
     );
   }
 
+  @Requires('catalog:read')
   @Get(':id')
   get(@Param('id', ResourceIdPipe) id: string): Promise<RestoreView> {
     return this.queries.execute(new GetRestoreQuery(id));

@@ -5,6 +5,7 @@ import { IsIn, IsOptional, IsUUID } from 'class-validator';
 import { GetRetentionStatusQuery, RetentionReport } from '../../application/queries/retention.queries';
 import { RetentionPhase } from '../../domain';
 import { PageQueryDto } from './dto';
+import { Requires } from './access.guard';
 
 export class RetentionQueryDto extends PageQueryDto {
   @IsOptional()
@@ -22,6 +23,7 @@ export class RetentionQueryDto extends PageQueryDto {
 export class RetentionController {
   constructor(private readonly queries: QueryBus) {}
 
+  @Requires('catalog:read')
   @Get()
   status(@Query() query: RetentionQueryDto): Promise<RetentionReport> {
     return this.queries.execute(

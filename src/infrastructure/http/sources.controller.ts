@@ -13,6 +13,7 @@ import { RequestContext } from './actor';
 import { ApiRequests, checkSubjectRules } from './api-requests';
 import { CreateSourceDto, ListSourcesQueryDto, UpdateSourceDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
+import { Requires } from './access.guard';
 
 @Controller('sources')
 export class SourcesController {
@@ -23,12 +24,14 @@ export class SourcesController {
     private readonly requests: ApiRequests,
   ) {}
 
+  @Requires('sources:manage')
   @Post()
   @HttpCode(201)
   register(@Body() body: CreateSourceDto, @RequestContext() context: CommandContext) {
     return this.requests.registerSource(body, context);
   }
 
+  @Requires('sources:manage')
   @Patch(':id')
   async update(@Param('id', ResourceIdPipe) id: string, @Body() body: UpdateSourceDto, @RequestContext() context: CommandContext) {
     const result = await this.commands.execute<ExecuteSourceCommand, { state: SourceState }>(
@@ -59,24 +62,28 @@ export class SourcesController {
         };
   }
 
+  @Requires('sources:manage')
   @Delete(':id')
   async remove(@Param('id', ResourceIdPipe) id: string, @RequestContext() context: CommandContext) {
     await this.commands.execute(new ExecuteSourceCommand({ type: 'RemoveSource', sourceId: id }, context));
     return { id, status: 'removed' };
   }
 
+  @Requires('catalog:read')
   @Get()
   list(@Query() query: ListSourcesQueryDto): Promise<SourceView[]> {
     return this.queries.execute(new ListSourcesQuery(query.includeRemoved ?? false));
   }
 
   /** The record of processing (GDPR Art. 30) for this source. */
+  @Requires('catalog:read')
   @Get(':id/processing-record')
   async processingRecord(@Param('id', ResourceIdPipe) id: string): Promise<ProcessingRecord> {
     const facts = await this.queries.execute<GetSourceProcessingFactsQuery, SourceProcessingFacts>(new GetSourceProcessingFactsQuery(id));
     return processingRecord(facts, this.config);
   }
 
+  @Requires('catalog:read')
   @Get(':id')
   get(@Param('id', ResourceIdPipe) id: string): Promise<SourceView> {
     return this.queries.execute(new GetSourceQuery(id));

@@ -10,6 +10,7 @@ import { RequestContext } from './actor';
 import { ApiRequests } from './api-requests';
 import { RequestErasureDto, SubjectLookupDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
+import { Requires } from './access.guard';
 
 /**
  * Data subjects' rights. The external id arrives in a request body (never in a URL, which
@@ -28,18 +29,21 @@ export class SubjectsController {
    * keys. Asking again for a subject being or already erased changes nothing and answers with
    * that erasure.
    */
+  @Requires('erasures:request')
   @Post('erasures')
   @HttpCode(202)
   requestErasure(@Body() body: RequestErasureDto, @RequestContext() context: CommandContext) {
     return this.requests.requestErasure(body, context);
   }
 
+  @Requires('erasures:request', 'audit:read')
   @Get('erasures/:id')
   getErasure(@Param('id', ResourceIdPipe) id: string): Promise<ErasureView> {
     return this.queries.execute(new GetErasureQuery(id));
   }
 
   /** Subject access (Art. 15): which backups hold data of the subject, with counts and dates. */
+  @Requires('subjects:access')
   @Post('subjects/lookup')
   @HttpCode(200)
   lookup(@Body() body: SubjectLookupDto, @RequestContext() context: CommandContext): Promise<SubjectDataView> {
@@ -47,6 +51,7 @@ export class SubjectsController {
   }
 
   /** The same, for a pseudonym already known (from the audit trail or an earlier lookup). */
+  @Requires('subjects:access')
   @Get('subjects/:pseudonym')
   bySubject(@Param('pseudonym') pseudonym: string, @RequestContext() context: CommandContext): Promise<SubjectDataView> {
     if (!PSEUDONYM_PATTERN.test(pseudonym)) throw new DomainError('INVALID_INPUT', 'not a subject pseudonym');

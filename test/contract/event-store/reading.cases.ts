@@ -104,7 +104,7 @@ export function readingCases(subject: () => StoreUnderTest): void {
             flags: { yes: true, no: false, nothing: null },
             nested: { empty: {}, list: [[], [{ deep: ['x'] }]] },
           },
-          metadata: { correlationId: 'correlation-1', causationId: 'causation-1', actor: 'operator@example.org' },
+          metadata: { correlationId: 'correlation-1', causationId: 'causation-1', actor: 'operator@example.org', role: 'dpo' },
         }),
         newEvent({ data: 'a bare string', metadata: { correlationId: 'correlation-2', causationId: null, actor: 'system' } }),
         newEvent({ data: [1, 'two', null], schemaVersion: 2 }),

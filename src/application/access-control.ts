@@ -1,0 +1,42 @@
+/**
+ * Who may do what through the API. A caller authenticates with a token that names one actor and
+ * one role (README, "Authentication"); each API operation needs one permission, and a role is
+ * the set of permissions below. Separation of duties: operators run the backups but neither read
+ * the audit trail nor touch data subjects; a DPO answers subjects' requests and reads the audit
+ * trail; an auditor only reads.
+ */
+export const ROLES = ['operator', 'dpo', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type Permission =
+  /** Sources, the catalog, restores, retention, projections and records of processing. */
+  | 'catalog:read'
+  | 'sources:manage'
+  /** Request, cancel, verify and delete backups. */
+  | 'backups:manage'
+  /** Restore a whole backup. */
+  | 'restores:request'
+  /** Art. 15: look a data subject up, and restore only that subject's files. */
+  | 'subjects:access'
+  /** Art. 17. */
+  | 'erasures:request'
+  | 'audit:read';
+
+const GRANTS: Record<Role, readonly Permission[]> = {
+  operator: ['catalog:read', 'sources:manage', 'backups:manage', 'restores:request'],
+  dpo: ['catalog:read', 'subjects:access', 'erasures:request', 'audit:read'],
+  auditor: ['catalog:read', 'audit:read'],
+};
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+export function grants(role: Role, permission: Permission): boolean {
+  return GRANTS[role].includes(permission);
+}
+
+/** The permissions of a role, for error messages and the README. */
+export function permissionsOf(role: Role): readonly Permission[] {
+  return GRANTS[role];
+}
