@@ -12,7 +12,7 @@ import {
   SubjectRules,
 } from '../engine';
 import { registerMaintenanceCommands } from './maintenance-commands';
-import { formatBytes, printJson, ProgressReporter } from './output';
+import { collect, formatBytes, printJson, ProgressReporter } from './output';
 import { pseudonymiserFromEnv, registerSubjectCommands, subjectPseudonym } from './subject-commands';
 import {
   openRepository,
@@ -26,10 +26,6 @@ import {
 /** Sets the exit code without exiting, so output is flushed first. */
 function exitWith(code: number): void {
   process.exitCode = code;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function parseSubset(value: string): { n: number; m: number } {

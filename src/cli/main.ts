@@ -2,6 +2,8 @@
 import '../threadpool';
 import { Command, CommanderError } from 'commander';
 import { isEngineError } from '../engine';
+import { ApiCallError } from './api-client';
+import { registerApiCommands } from './api-commands';
 import { registerEngineCommands } from './engine-commands';
 import { registerServiceCommands } from './service-commands';
 
@@ -18,6 +20,7 @@ async function main(argv: string[]): Promise<void> {
     .showHelpAfterError(false);
   registerEngineCommands(program);
   registerServiceCommands(program);
+  registerApiCommands(program);
   await program.parseAsync(argv);
 }
 
@@ -31,7 +34,7 @@ main(process.argv).catch((error: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (isEngineError(error)) {
+  if (isEngineError(error) || error instanceof ApiCallError) {
     process.stderr.write(`custodia: error [${error.code}]: ${error.message}\n`);
     process.exitCode = error.exitCode;
     return;

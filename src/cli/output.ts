@@ -4,6 +4,11 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
+/** A repeatable option's parser: each use adds one value. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
