@@ -55,6 +55,7 @@ import { ApiRequests } from './http/api-requests';
 import { CustodiaResolver } from './graphql/resolvers';
 import { graphQLModule } from './graphql/graphql.module';
 import { AccessGuard } from './http/access.guard';
+import { OperatorRequests } from './http/operator-requests';
 import { RestoreTargets } from './http/restore-targets';
 import { RestoresController } from './http/restores.controller';
 import { SourcesController } from './http/sources.controller';
@@ -159,6 +160,7 @@ export class ServiceModule {
         },
         IntegrationEventsRelay,
         ApiRequests,
+        OperatorRequests,
         CustodiaResolver,
         SourceCommandHandler,
         BackupCommandHandler,

@@ -119,6 +119,44 @@ describe('GraphQL API', () => {
     await fs.rm(customers, { recursive: true, force: true });
   });
 
+  it('changes and removes a source, verifies a backup, and refuses to cancel a finished one, as REST does', async () => {
+    const registered = await gql('mutation($input: RegisterSourceInput!) { registerSource(input: $input) { id registeredAt } }', {
+      input: { name: 'agendas', path: source },
+    });
+    const sourceId = registered.data?.registerSource.id as string;
+    const updated = await gql(
+      'mutation($id: ID!, $input: UpdateSourceInput!) { updateSource(id: $id, input: $input) { id name path purposes status } }',
+      { id: sourceId, input: { name: 'board agendas', purposes: ['governance'] } },
+    );
+    expect(updated.data?.updateSource).toEqual({
+      id: sourceId,
+      name: 'board agendas',
+      path: source,
+      purposes: ['governance'],
+      status: 'active',
+    });
+
+    const requested = await gql('mutation($input: RequestBackupInput!) { requestBackup(input: $input) { id } }', { input: { sourceId } });
+    const backupId = requested.data?.requestBackup.id as string;
+    await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { backup(id: $id) { status } }', { id: backupId });
+      expect(data?.backup.status).toBe('completed');
+    });
+    const verification = await gql('mutation($id: ID!) { verifyBackup(id: $id) { id verification } }', { id: backupId });
+    expect(verification.data?.verifyBackup).toEqual({ id: backupId, verification: 'requested' });
+    await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { backup(id: $id) { verification { status } } }', { id: backupId });
+      expect(data?.backup.verification.status).toBe('verified');
+    });
+    const cancel = await gql('mutation($id: ID!) { cancelBackup(id: $id, reason: "too late") { id status } }', { id: backupId });
+    expect(cancel.errors?.[0].extensions).toMatchObject({ code: 'INVALID_TRANSITION', statusCode: 409 });
+
+    const removed = await gql('mutation($id: ID!) { removeSource(id: $id) { id status } }', { id: sourceId });
+    expect(removed.data?.removeSource).toEqual({ id: sourceId, status: 'removed' });
+    const refused = await gql('mutation($input: RequestBackupInput!) { requestBackup(input: $input) { id } }', { input: { sourceId } });
+    expect(refused.errors?.[0].extensions.code).toBe('INVALID_TRANSITION');
+  });
+
   it('answers bad input with the REST error codes, never a stack trace', async () => {
     const invalid = await gql('mutation { requestBackup(input: {sourceId: "not-a-uuid"}) { id } }');
     expect(invalid.errors?.[0]).toMatchObject({

@@ -1,8 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Args, ID, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { randomUUID } from 'node:crypto';
-import { ExecuteBackupCommand } from '../../application/commands/commands';
+import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
 import { AuditVerification } from '../../application/projections/audit-chain';
 import { AuditEntryView, ListAuditEntriesQuery, VerifyAuditTrailQuery } from '../../application/queries/audit.queries';
@@ -18,20 +16,24 @@ import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
 import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { BackupView, Page, RestoreView, SourceView } from '../../application/queries/views';
 import { ApiRequests } from '../http/api-requests';
-import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto, SubjectLookupDto } from '../http/dto';
+import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto, SubjectLookupDto, UpdateSourceDto } from '../http/dto';
+import { OperatorRequests } from '../http/operator-requests';
 import { ResourceIdPipe } from '../http/id.pipe';
 import { GraphQLRequestContext } from './context';
 import {
   AuditPageType,
   AuditVerificationType,
+  BackupCancellationType,
   BackupDeletionType,
   BackupPageType,
   BackupType,
   ErasureType,
   RestorePageType,
   RestoreType,
+  SourceRemovalType,
   SourceType,
   SubjectDataType,
+  VerificationRequestType,
 } from './types';
 import { Requires } from '../http/access.guard';
 
@@ -44,14 +46,14 @@ function page(limit: number, offset: number): { limit: number; offset: number } 
 /**
  * The GraphQL API (POST /graphql): the same commands and queries as the REST controllers, over
  * the same CQRS buses, with the same validation (the input types are the REST DTOs) and the
- * same error codes (in `extensions.code`). Callers name themselves in `X-Actor`, as on REST.
+ * same error codes (in `extensions.code`), behind the same tokens and roles (AccessGuard).
  */
 @Resolver()
 export class CustodiaResolver {
   constructor(
-    private readonly commands: CommandBus,
     private readonly queries: QueryBus,
     private readonly requests: ApiRequests,
+    private readonly operator: OperatorRequests,
     @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
 
@@ -138,25 +140,52 @@ export class CustodiaResolver {
   @Requires('sources:manage')
   @Mutation(() => SourceType)
   registerSource(@Args('input') input: CreateSourceDto, @GraphQLRequestContext() context: CommandContext) {
-    return this.requests.registerSource(input, context);
+    return this.operator.registerSource(input, context);
+  }
+
+  @Requires('sources:manage')
+  @Mutation(() => SourceType, { description: 'changes only the fields given' })
+  updateSource(
+    @Args('id', { type: () => ID }, ResourceIdPipe) id: string,
+    @Args('input') input: UpdateSourceDto,
+    @GraphQLRequestContext() context: CommandContext,
+  ) {
+    return this.operator.updateSource(id, input, context);
+  }
+
+  @Requires('sources:manage')
+  @Mutation(() => SourceRemovalType, { description: 'no new backups; its backups stay until retention deletes them' })
+  removeSource(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
+    return this.operator.removeSource(id, context);
   }
 
   @Requires('backups:manage')
   @Mutation(() => BackupType, { description: 'recorded as BackupRequested; a worker runs it' })
   async requestBackup(@Args('input') input: RequestBackupDto, @GraphQLRequestContext() context: CommandContext) {
-    const backupId = randomUUID();
-    await this.commands.execute(
-      new ExecuteBackupCommand({ type: 'RequestBackup', backupId, sourceId: input.sourceId, backupType: input.type }, context),
-    );
-    return { id: backupId, sourceId: input.sourceId, type: input.type, status: 'requested', attempt: 0, verification: { status: 'none' } };
+    const accepted = await this.operator.requestBackup(input, context);
+    return { ...accepted, attempt: 0, verification: { status: 'none' } };
+  }
+
+  @Requires('backups:manage')
+  @Mutation(() => BackupCancellationType)
+  cancelBackup(
+    @Args('id', { type: () => ID }, ResourceIdPipe) id: string,
+    @Args('reason', { type: () => String, nullable: true }) reason: string | null,
+    @GraphQLRequestContext() context: CommandContext,
+  ) {
+    return this.operator.cancelBackup(id, reason ?? undefined, context);
+  }
+
+  @Requires('backups:manage')
+  @Mutation(() => VerificationRequestType, { description: 'a worker reads every blob back and checks it' })
+  verifyBackup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
+    return this.operator.verifyBackup(id, context);
   }
 
   @Requires('backups:manage')
   @Mutation(() => BackupDeletionType, { description: 'a worker removes the snapshot and prunes; restores of it are refused from then on' })
-  async deleteBackup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
-    const deletionId = randomUUID();
-    await this.commands.execute(new ExecuteBackupCommand({ type: 'DeleteBackup', backupId: id, deletionId, reason: 'operator' }, context));
-    return { id, deletionId, status: 'deleting' };
+  deleteBackup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
+    return this.operator.deleteBackup(id, context);
   }
 
   @Requires('restores:request', 'subjects:access')

@@ -14,8 +14,28 @@ export class SourceType {
   @Field(() => [String]) dataCategories!: string[];
   @Field(() => [String]) purposes!: string[];
   @Field() status!: string;
-  @Field() registeredAt!: string;
-  @Field() updatedAt!: string;
+  /** Null in a mutation's answer: the catalog sets them once the event is projected. */
+  @Field(() => String, { nullable: true }) registeredAt!: string | null;
+  @Field(() => String, { nullable: true }) updatedAt!: string | null;
+}
+
+@ObjectType('SourceRemoval')
+export class SourceRemovalType {
+  @Field(() => ID) id!: string;
+  @Field() status!: string;
+}
+
+@ObjectType('BackupCancellation')
+export class BackupCancellationType {
+  @Field(() => ID) id!: string;
+  @Field() status!: string;
+}
+
+@ObjectType('VerificationRequest')
+export class VerificationRequestType {
+  @Field(() => ID) id!: string;
+  @Field() verificationId!: string;
+  @Field() verification!: string;
 }
 
 @ObjectType('BackupStatistics')

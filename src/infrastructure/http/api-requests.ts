@@ -2,32 +2,20 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
 import { randomUUID } from 'node:crypto';
-import { CommandResult, ExecuteRestoreCommand, ExecuteSourceCommand, ExecuteSubjectCommand } from '../../application/commands/commands';
+import { CommandResult, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
 import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
 import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
-import { DomainError, SubjectState } from '../../domain';
-import { SubjectRules } from '../../engine';
-import { CreateSourceDto, RequestErasureDto, RequestRestoreDto } from './dto';
+import { SubjectState } from '../../domain';
+import { RequestErasureDto, RequestRestoreDto } from './dto';
 import { assertSafeIncludes, RestoreTargets } from './restore-targets';
 import { assertPermitted } from './access.guard';
 
-/** Subject rules are parsed by the engine that will apply them; a bad one is a 400 now, not a failed backup later. */
-export function checkSubjectRules(rules: string[] | undefined): string[] | undefined {
-  if (rules === undefined) return undefined;
-  try {
-    SubjectRules.compile(rules);
-  } catch (error) {
-    throw new DomainError('INVALID_INPUT', `subjectRules: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return rules;
-}
-
 /**
- * Requests with checks beyond the DTOs', shared by the REST controllers and the GraphQL
- * resolvers so both apply the same ones: subject rules that parse, restore targets inside
- * RESTORE_ROOTS, safe include paths, and subject ids turned into pseudonyms before anything is
- * recorded.
+ * Restores and data subjects' requests, shared by the REST controllers and the GraphQL
+ * resolvers so both apply the same checks beyond the DTOs': restore targets inside
+ * RESTORE_ROOTS, safe include paths, the permission an access request needs, and subject ids
+ * turned into pseudonyms before anything is recorded. (Sources and backups: OperatorRequests.)
  */
 @Injectable()
 export class ApiRequests {
@@ -51,27 +39,6 @@ export class ApiRequests {
       ),
     );
     return this.queries.execute(new GetSubjectDataQuery(pseudonym));
-  }
-
-  async registerSource(body: CreateSourceDto, context: CommandContext) {
-    const sourceId = randomUUID();
-    const subjectRules = checkSubjectRules(body.subjectRules);
-    const { dataCategories, purposes } = body;
-    await this.commands.execute(
-      new ExecuteSourceCommand(
-        { type: 'RegisterSource', sourceId, name: body.name, path: body.path, subjectRules, dataCategories, purposes },
-        context,
-      ),
-    );
-    return {
-      id: sourceId,
-      name: body.name,
-      path: body.path,
-      subjectRules: subjectRules ?? [],
-      dataCategories: dataCategories ?? [],
-      purposes: purposes ?? [],
-      status: 'active',
-    };
   }
 
   async requestRestore(body: RequestRestoreDto, context: CommandContext) {

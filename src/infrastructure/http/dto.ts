@@ -70,13 +70,17 @@ export class CreateSourceDto extends SourceListsDto {
   path!: string;
 }
 
+/** Also GraphQL's UpdateSourceInput: every field optional, only those given change. */
+@InputType('UpdateSourceInput')
 export class UpdateSourceDto extends SourceListsDto {
+  @Field(() => String, { nullable: true })
   @OptionalField()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   name?: string;
 
+  @Field(() => String, { nullable: true })
   @OptionalField()
   @IsString()
   @MaxLength(4096)

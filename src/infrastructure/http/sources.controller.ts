@@ -1,6 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
-import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ExecuteSourceCommand } from '../../application/commands/commands';
+import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
 import { GetSourceQuery, ListSourcesQuery } from '../../application/queries/catalog.queries';
 import { GetSourceProcessingFactsQuery, SourceProcessingFacts } from '../../application/queries/processing-record.query';
@@ -8,9 +7,8 @@ import { SourceView } from '../../application/queries/views';
 import { Configuration } from '../config/configuration';
 import { CONFIGURATION } from '../configuration.token';
 import { ProcessingRecord, processingRecord } from './processing-record';
-import { SourceState } from '../../domain';
 import { RequestContext } from './actor';
-import { ApiRequests, checkSubjectRules } from './api-requests';
+import { OperatorRequests } from './operator-requests';
 import { CreateSourceDto, ListSourcesQueryDto, UpdateSourceDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
 import { Requires } from './access.guard';
@@ -18,10 +16,9 @@ import { Requires } from './access.guard';
 @Controller('sources')
 export class SourcesController {
   constructor(
-    private readonly commands: CommandBus,
     private readonly queries: QueryBus,
     @Inject(CONFIGURATION) private readonly config: Configuration,
-    private readonly requests: ApiRequests,
+    private readonly requests: OperatorRequests,
   ) {}
 
   @Requires('sources:manage')
@@ -33,40 +30,14 @@ export class SourcesController {
 
   @Requires('sources:manage')
   @Patch(':id')
-  async update(@Param('id', ResourceIdPipe) id: string, @Body() body: UpdateSourceDto, @RequestContext() context: CommandContext) {
-    const result = await this.commands.execute<ExecuteSourceCommand, { state: SourceState }>(
-      new ExecuteSourceCommand(
-        {
-          type: 'UpdateSource',
-          sourceId: id,
-          name: body.name,
-          path: body.path,
-          subjectRules: checkSubjectRules(body.subjectRules),
-          dataCategories: body.dataCategories,
-          purposes: body.purposes,
-        },
-        context,
-      ),
-    );
-    const state = result.state;
-    return state.status === 'none'
-      ? { id }
-      : {
-          id,
-          name: state.name,
-          path: state.path,
-          subjectRules: state.subjectRules,
-          dataCategories: state.dataCategories,
-          purposes: state.purposes,
-          status: state.status,
-        };
+  update(@Param('id', ResourceIdPipe) id: string, @Body() body: UpdateSourceDto, @RequestContext() context: CommandContext) {
+    return this.requests.updateSource(id, body, context);
   }
 
   @Requires('sources:manage')
   @Delete(':id')
-  async remove(@Param('id', ResourceIdPipe) id: string, @RequestContext() context: CommandContext) {
-    await this.commands.execute(new ExecuteSourceCommand({ type: 'RemoveSource', sourceId: id }, context));
-    return { id, status: 'removed' };
+  remove(@Param('id', ResourceIdPipe) id: string, @RequestContext() context: CommandContext) {
+    return this.requests.removeSource(id, context);
   }
 
   @Requires('catalog:read')
