@@ -6,6 +6,7 @@ import { METHOD_METADATA } from '@nestjs/common/constants';
 import { grants, ROLES } from '../../src/application/access-control';
 import { ConfigurationError, loadConfiguration } from '../../src/infrastructure/config/configuration';
 import { CustodiaResolver } from '../../src/infrastructure/graphql/resolvers';
+import { ApiTokenFile } from '../../src/infrastructure/http/api-token-file';
 import { ApiTokens, newApiToken, tokenDigest } from '../../src/infrastructure/http/api-tokens';
 import { AuditController } from '../../src/infrastructure/http/audit.controller';
 import { BackupsController } from '../../src/infrastructure/http/backups.controller';
@@ -79,6 +80,37 @@ describe('API access configuration', () => {
 
 /** Set by @Query and @Mutation (not exported by @nestjs/graphql's entry point). */
 const RESOLVER_TYPE_METADATA = 'graphql:resolver_type';
+
+describe('API tokens file, changed while the service runs', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-token-reload-'));
+  });
+  afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+
+  it('takes added and revoked tokens at the next call, and keeps the tokens in force when the new file is bad', async () => {
+    const file = path.join(dir, 'tokens');
+    const olga = newApiToken('operator:olga', 'operator');
+    const jane = newApiToken('dpo:jane', 'dpo');
+    await fs.writeFile(file, `${olga.line}\n`);
+    const tokens = ApiTokenFile.open(file, 0);
+    expect(tokens.authenticate(olga.token)).toEqual({ actor: 'operator:olga', role: 'operator' });
+    expect(tokens.authenticate(jane.token)).toBeNull();
+
+    // Olga's token is revoked and Jane's added, by replacing the file (as editors do).
+    await fs.writeFile(`${file}.new`, `${jane.line}\n`);
+    await fs.rename(`${file}.new`, file);
+    expect(tokens.authenticate(olga.token)).toBeNull();
+    expect(tokens.authenticate(jane.token)).toEqual({ actor: 'dpo:jane', role: 'dpo' });
+
+    // A broken edit neither locks Jane out nor lets anyone in.
+    await fs.writeFile(file, `${jane.line}\nkim superuser sha256:${'0'.repeat(64)}\n`);
+    expect(tokens.authenticate(jane.token)).toEqual({ actor: 'dpo:jane', role: 'dpo' });
+    expect(tokens.authenticate(olga.token)).toBeNull();
+    await fs.rm(file);
+    expect(tokens.authenticate(jane.token)).toEqual({ actor: 'dpo:jane', role: 'dpo' });
+  });
+});
 
 describe('API permissions', () => {
   const controllers = [

@@ -1,15 +1,16 @@
 import * as path from 'node:path';
 import { DEFAULT_ORCHESTRATION_SETTINGS, OrchestrationSettings } from '../../application/settings';
 import { DEFAULT_RETENTION_POLICY, RetentionPolicy } from '../../domain';
-import { ApiTokens, ApiTokensError } from '../http/api-tokens';
+import { ApiTokenFile } from '../http/api-token-file';
+import { ApiTokensError } from '../http/api-tokens';
 
 /** Everything the service reads from its environment, checked once at start-up. */
 export interface Configuration {
   port: number;
   /** The address the API listens on (HOST); anything but loopback needs API tokens. */
   host: string;
-  /** Bearer tokens from CUSTODIA_API_TOKENS_FILE; null: callers name themselves in X-Actor. */
-  apiTokens: ApiTokens | null;
+  /** Bearer tokens from CUSTODIA_API_TOKENS_FILE (re-read when it changes); null: callers name themselves in X-Actor. */
+  apiTokens: ApiTokenFile | null;
   dataDir: string;
   /** Passphrase of the embedded repository; null: use (or create) the key file in dataDir. */
   passphrase: string | null;
@@ -148,10 +149,10 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
 function apiAccessSettings(env: NodeJS.ProcessEnv): Pick<Configuration, 'host' | 'apiTokens'> {
   const host = env.HOST || '127.0.0.1';
   const file = env.CUSTODIA_API_TOKENS_FILE || null;
-  let apiTokens: ApiTokens | null = null;
+  let apiTokens: ApiTokenFile | null = null;
   if (file !== null) {
     try {
-      apiTokens = ApiTokens.fromFile(path.resolve(file));
+      apiTokens = ApiTokenFile.open(path.resolve(file));
     } catch (error) {
       if (error instanceof ApiTokensError) throw new ConfigurationError(`CUSTODIA_API_TOKENS_FILE: ${error.message}`);
       throw error;
