@@ -37,7 +37,9 @@ export type BackupCommand =
       at: string;
     }
   | ({ type: 'RecordVerification'; backupId: string; verificationId: string; outcome: 'failed'; at: string } & FailureData)
-  | { type: 'DeleteBackup'; backupId: string; deletionId: string; reason: DeletionReason; at: string }
+  | { type: 'DeleteBackup'; backupId: string; deletionId: string; reason: Exclude<DeletionReason, 'discard'>; at: string }
+  /** A worker reported a snapshot for a backup that had ended without it: delete that snapshot. */
+  | { type: 'DiscardSnapshot'; backupId: string; deletionId: string; snapshotId: string; at: string }
   | { type: 'RecordBackupDeleted'; backupId: string; deletionId: string; jobId: string; prune: PruneSummaryData | null; at: string }
   | ({ type: 'FailBackupDeletion'; backupId: string; deletionId: string; jobId: string | null; at: string } & FailureData);
 
@@ -55,6 +57,8 @@ export type BackupState =
       verification: VerificationStatus;
       pendingVerification: string | null;
       pendingDeletion: string | null;
+      /** Deletions of late snapshots (reason discard) requested so far, so a repeat asks nothing new. */
+      discards: string[];
     };
 
 type Existing = Exclude<BackupState, { status: 'none' }>;
@@ -63,7 +67,9 @@ type Existing = Exclude<BackupState, { status: 'none' }>;
  * A backup's life: requested -> running -> completed | failed, or cancelled before it ends.
  * Only a completed backup can be verified or restored. Attempts after a retry are new
  * BackupStarted events with a higher attempt number. A completed backup is deleted (retention,
- * or an operator) through deleting -> deleted; a failed deletion leaves it completed.
+ * or an operator) through deleting -> deleted; a failed deletion leaves it completed. A snapshot a
+ * worker reports after the backup was cancelled or failed is discarded the same way, without
+ * changing the backup's status.
  */
 export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
   initialState: { status: 'none' },
@@ -154,6 +160,17 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
             data: { backupId, deletionId: command.deletionId, snapshotId: backup.snapshotId ?? '', reason: command.reason, at },
           },
         ];
+      case 'DiscardSnapshot':
+        if (backup.discards.includes(command.deletionId)) return [];
+        if (backup.status !== 'cancelled' && backup.status !== 'failed')
+          throw invalidTransition(`backup ${backupId} is ${backup.status}; only the snapshot of a cancelled or failed backup is discarded`);
+        if (backup.pendingDeletion) throw invalidTransition(`backup ${backupId} is already deleting a snapshot`);
+        return [
+          {
+            type: 'BackupDeletionRequested',
+            data: { backupId, deletionId: command.deletionId, snapshotId: command.snapshotId, reason: 'discard', at },
+          },
+        ];
       case 'RecordBackupDeleted':
         if (backup.pendingDeletion !== command.deletionId)
           throw invalidTransition(`deletion ${command.deletionId} of backup ${backupId} is not pending`);
@@ -192,6 +209,7 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         verification: 'none',
         pendingVerification: null,
         pendingDeletion: null,
+        discards: [],
       };
     }
     if (state.status === 'none') return state;
@@ -217,11 +235,15 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
       case 'BackupVerificationFailed':
         return { ...state, verification: 'failed', pendingVerification: null };
       case 'BackupDeletionRequested':
+        // Discarding a late snapshot leaves a cancelled or failed backup as it is.
+        if (event.data.reason === 'discard') {
+          return { ...state, pendingDeletion: event.data.deletionId, discards: [...state.discards, event.data.deletionId] };
+        }
         return { ...state, status: 'deleting', pendingDeletion: event.data.deletionId };
       case 'BackupDeleted':
-        return { ...state, status: 'deleted', pendingDeletion: null };
+        return { ...state, status: state.status === 'deleting' ? 'deleted' : state.status, pendingDeletion: null };
       case 'BackupDeletionFailed':
-        return { ...state, status: 'completed', pendingDeletion: null };
+        return { ...state, status: state.status === 'deleting' ? 'completed' : state.status, pendingDeletion: null };
     }
   },
 };

@@ -47,8 +47,12 @@ export function failureOf({ code, reason, retryable }: FailureData): FailureData
   return { code, reason, retryable };
 }
 
-/** Why a backup is deleted: its retention ran out, or an operator asked. */
-export type DeletionReason = 'retention' | 'operator';
+/**
+ * Why a backup's snapshot is deleted: its retention ran out, or an operator asked; or
+ * `discard`: a worker finished a backup after it had been cancelled or failed, and the snapshot
+ * it wrote belongs to no backup in the catalog (left alone, retention would never reach it).
+ */
+export type DeletionReason = 'retention' | 'operator' | 'discard';
 
 /** What a prune removed: blobs (those of erased data subjects among them) and bytes. */
 export interface PruneSummaryData {
@@ -88,7 +92,8 @@ export type DomainEvent =
   | { type: 'BackupVerificationFailed'; data: { backupId: string; verificationId: string; at: string } & FailureData }
   /**
    * Deletion of a completed backup: by the retention policy (requestedBy system:retention) or an
-   * operator. BackupDeleted: the snapshot is gone from the repository; `prune` says what the
+   * operator; or the discarding of a snapshot written after its backup was cancelled or had
+   * failed (reason `discard`: the backup keeps its status). BackupDeleted: the snapshot is gone from the repository; `prune` says what the
    * worker's prune freed right after (null when another operation held the repository, and the
    * data goes at a later prune).
    */

@@ -274,6 +274,7 @@ describe('backupDecider', () => {
         verification: 'none',
         pendingVerification: null,
         pendingDeletion: null,
+        discards: [],
       });
     });
 
@@ -479,6 +480,41 @@ describe('backupDecider', () => {
       for (const state of [requestedState, running, failedState, cancelledState, verifying, deleting]) {
         expectRefused(backupDecider, deleteBackup(), state, 'INVALID_TRANSITION');
       }
+    });
+
+    describe('a snapshot a worker wrote after its backup was cancelled or had failed', () => {
+      const discard: BackupCommand = {
+        type: 'DiscardSnapshot',
+        backupId: BACKUP_ID,
+        deletionId: 'discard-1',
+        snapshotId: 'late',
+        at: LATER,
+      };
+      const discardRequested: BackupEvent = {
+        type: 'BackupDeletionRequested',
+        data: { backupId: BACKUP_ID, deletionId: 'discard-1', snapshotId: 'late', reason: 'discard', at: LATER },
+      };
+
+      it.each([
+        ['cancelled', cancelledState],
+        ['failed', failedState],
+      ])('is deleted while the %s backup keeps its status', (status, state) => {
+        expect(backupDecider.decide(discard, state)).toEqual([discardRequested]);
+        const discarding = backupDecider.evolve(state, discardRequested);
+        expect(discarding).toMatchObject({ status, pendingDeletion: 'discard-1', discards: ['discard-1'] });
+        const deleted = backupDecider.decide(recordDeleted('discard-1'), discarding).reduce(backupDecider.evolve, discarding);
+        expect(deleted).toMatchObject({ status, pendingDeletion: null });
+        // Reported again (a redelivered status message): nothing new is asked.
+        expect(backupDecider.decide(discard, deleted)).toEqual([]);
+        expect(backupDecider.decide(discard, discarding)).toEqual([]);
+        // A failed discard leaves the status too.
+        const failedDiscard = { ...failDeletion, deletionId: 'discard-1' } as BackupCommand;
+        expect(backupDecider.decide(failedDiscard, discarding).reduce(backupDecider.evolve, discarding)).toMatchObject({ status });
+      });
+
+      it('is refused for a backup that did take a snapshot, or is still running', () => {
+        for (const state of [requestedState, running, done, deleting]) expectRefused(backupDecider, discard, state, 'INVALID_TRANSITION');
+      });
     });
 
     it('refuses to record a deletion that is not pending, and to verify a deleted backup', () => {

@@ -1,6 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { EventStore } from '../../src/application/ports/event-store';
+import { EVENT_STORE } from '../../src/application/tokens';
 import { check, FsObjectStore, Repository } from '../../src/engine';
 import { eventually, startApp, TestApp, waitForStatus } from './embedded-app';
 
@@ -145,6 +148,54 @@ describe('backup deletion', () => {
       });
     } finally {
       await service.close();
+      await fs.rm(service.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('discards the snapshot a worker finishes after its backup was cancelled, so nothing stays behind unlisted', async () => {
+    const service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0' });
+    const big = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-cancelled-'));
+    try {
+      // Incompressible data, so the backup runs for a while (about a second here) after it started.
+      const handle = await fs.open(path.join(big, 'archive.bin'), 'w');
+      for (let i = 0; i < 128; i++) await handle.write(randomBytes(1 << 20));
+      await handle.close();
+      const { body: registered } = await service.http().post('/sources').send({ name: 'archive', path: big }).expect(201);
+      const { body: requested } = await service.http().post('/backups').send({ sourceId: registered.id, type: 'full' }).expect(202);
+      await waitForStatus(service.http, `/backups/${requested.id}`, (body) => body.status !== 'requested');
+      await service
+        .http()
+        .post(`/backups/${requested.id}/cancel`)
+        .set('X-Actor', 'operator:dana')
+        .send({ reason: 'wrong folder' })
+        .expect(202);
+
+      // The worker was not stopped: it finishes, its snapshot is refused, then deleted again.
+      const events = service.app.get<EventStore>(EVENT_STORE);
+      const stream = await eventually(async () => {
+        const recorded = await events.readStream(`backup-${requested.id}`);
+        expect(recorded.map((event) => event.type)).toEqual([
+          'BackupRequested',
+          'BackupStarted',
+          'BackupCancelled',
+          'BackupDeletionRequested',
+          'BackupDeleted',
+        ]);
+        return recorded;
+      }, 30_000);
+      expect(stream[3].data).toMatchObject({ reason: 'discard', snapshotId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(await snapshotIds(service)).toEqual([]);
+      expect((await service.http().get(`/backups/${requested.id}`).expect(200)).body).toMatchObject({
+        status: 'cancelled',
+        snapshotId: null,
+      });
+      const { body: audit } = await service.http().get('/audit?actor=system:jobs').expect(200);
+      expect(
+        (audit.items as { action: string; purpose: string | null }[]).filter((entry) => entry.action === 'backup.deletion-requested'),
+      ).toEqual([expect.objectContaining({ purpose: expect.stringContaining('written after its backup was cancelled') })]);
+    } finally {
+      await service.close();
+      await fs.rm(big, { recursive: true, force: true });
       await fs.rm(service.dataDir, { recursive: true, force: true });
     }
   });

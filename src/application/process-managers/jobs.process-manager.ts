@@ -3,7 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { backupDecider, isInvalidTransition, PruneSummaryData, sourceDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
 import { ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
-import { CommandContext, toDomainEvent } from '../event-envelope';
+import { CommandContext, deterministicUuid, toDomainEvent } from '../event-envelope';
 import { Clock } from '../ports/clock';
 import { EventStore, RecordedEvent } from '../ports/event-store';
 import { Job, JobBus, JobFailure, JobStatusMessage } from '../ports/job-bus';
@@ -109,7 +109,7 @@ export class JobsProcessManager {
         );
       case 'BackupDeletionRequested': {
         const { state: backup } = await this.aggregates.load(backupDecider, Streams.backup(event.data.backupId));
-        if (backup.status !== 'deleting') return; // settled since (a replay)
+        if (backup.status === 'none' || backup.pendingDeletion !== event.data.deletionId) return; // settled since (a replay)
         return this.dispatch(
           {
             jobId: `delete-${recorded.id}`,
@@ -148,7 +148,13 @@ export class JobsProcessManager {
   /** Reacts to a worker's status message. Safe to call again for the same message. */
   async handleStatus(status: JobStatusMessage): Promise<void> {
     const tracked = await this.tracker.get(status.jobId);
-    if (!tracked || tracked.status === 'done') return; // unknown or already settled: a late duplicate
+    if (!tracked) return; // unknown
+    if (tracked.status === 'done') {
+      // Already settled: a late duplicate, or a backup that was cancelled or failed while a worker
+      // went on and wrote a snapshot. That snapshot must not stay behind, unlisted.
+      if (status.status === 'completed') await this.discardLateSnapshot(tracked, status);
+      return;
+    }
     const now = this.now();
     const current = status.attempt === tracked.job.attempt;
     switch (status.status) {
@@ -156,13 +162,14 @@ export class JobsProcessManager {
         // An earlier attempt that starts late still counts as the backup starting; the decider
         // ignores it once a later attempt has been recorded.
         if (current) await this.tracker.markRunning(status.jobId, now);
-        return this.issue(tracked, status, startCommand(tracked, status.attempt));
+        await this.issue(tracked, status, startCommand(tracked, status.attempt));
+        return;
       case 'heartbeat':
         if (current) await this.tracker.touch(status.jobId, now, status.progress);
         return;
       case 'completed':
         // A result from an earlier attempt is still a result: the work was done.
-        await this.issue(tracked, status, completeCommand(tracked, status.result));
+        if (!(await this.issue(tracked, status, completeCommand(tracked, status.result)))) await this.discardLateSnapshot(tracked, status);
         await this.tracker.markDone(status.jobId, now);
         return;
       case 'failed':
@@ -231,12 +238,28 @@ export class JobsProcessManager {
     await this.tracker.markDone(job.jobId, this.now());
   }
 
+  /**
+   * A backup job's result the backup no longer takes (it was cancelled, or failed after its last
+   * attempt timed out): the snapshot is deleted again, recorded as a deletion with reason
+   * `discard`. The deletion id derives from the snapshot, so a repeated report asks once.
+   */
+  private async discardLateSnapshot(tracked: TrackedJob, status: Extract<JobStatusMessage, { status: 'completed' }>): Promise<void> {
+    const { job } = tracked;
+    const snapshotId = status.result.snapshotId;
+    if (job.kind !== 'backup' || typeof snapshotId !== 'string' || snapshotId === '') return;
+    const { backupId } = job.payload;
+    this.logger.warn(`backup ${backupId} ended before its job ${job.jobId} did; discarding the snapshot that job wrote`);
+    const deletionId = deterministicUuid(`discard:${backupId}:${snapshotId}`);
+    await this.issue(tracked, { ...status, status: 'discard' }, { type: 'DiscardSnapshot', backupId, deletionId, snapshotId });
+  }
+
+  /** Issues the command; false when the aggregate refused it as an invalid transition. */
   private async issue(
     tracked: TrackedJob,
     origin: { jobId: string; attempt: number; status?: string; cause?: string },
     command: JobCommand | null,
-  ): Promise<void> {
-    if (!command) return;
+  ): Promise<boolean> {
+    if (!command) return true;
     const context: CommandContext = {
       actor: ACTOR,
       correlationId: tracked.job.correlationId ?? tracked.job.jobId,
@@ -244,9 +267,10 @@ export class JobsProcessManager {
     };
     try {
       await this.commands.execute(commandMessage(tracked.job, command, context));
+      return true;
     } catch (error) {
       // The aggregate has moved on (cancelled, or already settled by a duplicate): nothing to do.
-      if (isInvalidTransition(error)) return;
+      if (isInvalidTransition(error)) return false;
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import { Transaction } from 'kysely';
-import { DomainEvent } from '../../domain';
+import { DeletionReason, DomainEvent } from '../../domain';
 import { toDomainEvent } from '../event-envelope';
 import { RecordedEvent } from '../ports/event-store';
 import { AuditEntryFields, canonicalJson, GENESIS_HASH, hashAuditEntry } from './audit-chain';
@@ -89,7 +89,7 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
         action: 'backup.deletion-requested',
         ...backup(event.data.backupId),
         outcome: 'accepted',
-        purpose: event.data.reason === 'retention' ? 'storage limitation (GDPR Art. 5(1)(e)): retention policy' : 'operator request',
+        purpose: DELETION_PURPOSE[event.data.reason],
         details: { deletionId: event.data.deletionId, snapshotId: event.data.snapshotId, reason: event.data.reason },
       };
     case 'BackupDeleted':
@@ -201,6 +201,12 @@ const aboutSubject = (targetType: 'subject' | 'subject-key', pseudonym: string) 
   subject: pseudonym,
 });
 const failure = (data: { code: string; retryable: boolean }) => ({ code: data.code, retryable: data.retryable });
+
+const DELETION_PURPOSE: Record<DeletionReason, string> = {
+  retention: 'storage limitation (GDPR Art. 5(1)(e)): retention policy',
+  operator: 'operator request',
+  discard: 'storage limitation (GDPR Art. 5(1)(e)): snapshot written after its backup was cancelled or had failed',
+};
 
 /** A role named in the metadata wins; otherwise process managers (`system:*`) are the system. */
 export function roleOf(metadata: RecordedEvent['metadata']): string {

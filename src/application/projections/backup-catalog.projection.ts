@@ -71,14 +71,16 @@ export class BackupCatalogProjection implements Projection {
       case 'BackupVerificationFailed':
         await update(event.data.backupId).set({ verification_status: 'failed', verified_at: event.data.at }).execute();
         return;
+      // Discarding a late snapshot (reason discard) leaves a cancelled or failed backup's row as
+      // it is; so the outcome only changes a row that is 'deleting'.
       case 'BackupDeletionRequested':
-        await update(event.data.backupId).set({ status: 'deleting' }).execute();
+        if (event.data.reason !== 'discard') await update(event.data.backupId).set({ status: 'deleting' }).execute();
         return;
       case 'BackupDeleted':
-        await update(event.data.backupId).set({ status: 'deleted', deleted_at: event.data.at }).execute();
+        await update(event.data.backupId).where('status', '=', 'deleting').set({ status: 'deleted', deleted_at: event.data.at }).execute();
         return;
       case 'BackupDeletionFailed':
-        await update(event.data.backupId).set({ status: 'completed' }).execute();
+        await update(event.data.backupId).where('status', '=', 'deleting').set({ status: 'completed' }).execute();
         return;
       default:
         return;
