@@ -105,13 +105,26 @@ export function registerEngineCommands(program: Command): void {
       // The backup loads the index itself, once it holds the repository lock.
       const repository = await openRepository(flags, { loadIndex: false });
       const progress = new ProgressReporter(flags.json ?? false);
+      // Ctrl-C stops at the next file or chunk, stores what was read (the next backup reuses it)
+      // and releases the lock; a second Ctrl-C kills at once.
+      const interrupt = new AbortController();
+      const onInterrupt = () => {
+        process.removeListener('SIGINT', onInterrupt);
+        process.removeListener('SIGTERM', onInterrupt);
+        interrupt.abort();
+      };
+      process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
       const result = await backup(repository, source, {
         full: flags.full,
         tags: flag(flags.tag),
         subjects,
         onProgress: (p) => progress.update(p),
+        signal: interrupt.signal,
+      }).finally(() => {
+        process.removeListener('SIGINT', onInterrupt);
+        process.removeListener('SIGTERM', onInterrupt);
+        progress.done();
       });
-      progress.done();
       const { statistics } = result.snapshot;
       if (flags.json) {
         for (const error of result.errors) printJson({ message_type: 'error', path: error.path, message: error.message });

@@ -30,6 +30,8 @@ export const ErrorCodes = {
   SUBJECT_KEY_MISSING: 1,
   PSEUDONYM_SECRET_MISSING: 1,
   INCOMPLETE: 3,
+  /** Stopped on request (a cancelled job, or an interrupt): 130, as a shell reports Ctrl-C. */
+  CANCELLED: 130,
   INVALID_ARGUMENT: 2,
   IO_ERROR: 1,
 } as const;

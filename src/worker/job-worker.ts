@@ -48,7 +48,11 @@ const PERMANENT_CODES = new Set([
   'WRONG_PASSPHRASE',
   'REPO_NOT_FOUND',
   'REPO_NOT_INITIALISED',
+  'CANCELLED',
 ]);
+
+/** How many cancelled job ids a worker remembers for jobs it has not started yet. */
+const REMEMBERED_CANCELS = 1_000;
 
 /**
  * The data plane's worker: takes jobs from the bus, runs the engine, and reports started,
@@ -59,6 +63,11 @@ const PERMANENT_CODES = new Set([
 export class JobWorker {
   private readonly logger = new Logger(JobWorker.name);
   private unsubscribe: Unsubscribe | null = null;
+  private unsubscribeControl: Unsubscribe | null = null;
+  /** Jobs this worker is running, each with the switch that stops it. */
+  private readonly running = new Map<string, AbortController>();
+  /** Cancelled jobs it was not running: one may still be queued behind another job. */
+  private readonly cancelled = new Set<string>();
 
   constructor(
     private readonly bus: JobBus,
@@ -68,16 +77,43 @@ export class JobWorker {
   ) {}
 
   async start(): Promise<void> {
+    this.unsubscribeControl = await this.bus.consumeControl(async (message) => this.cancel(message.jobId));
     this.unsubscribe = await this.bus.consumeJobs((job) => this.handle(job));
   }
 
   async stop(): Promise<void> {
     await this.unsubscribe?.();
+    await this.unsubscribeControl?.();
     this.unsubscribe = null;
+    this.unsubscribeControl = null;
+  }
+
+  /** The jobs running here now. */
+  get runningJobIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Stops the job if it runs here (the engine stops at its next file or chunk), else remembers it. */
+  cancel(jobId: string): void {
+    const controller = this.running.get(jobId);
+    if (controller) {
+      this.logger.log(`job ${jobId} cancelled: stopping it`);
+      controller.abort();
+      return;
+    }
+    this.cancelled.add(jobId);
+    if (this.cancelled.size > REMEMBERED_CANCELS) this.cancelled.delete(this.cancelled.values().next().value as string);
   }
 
   async handle(job: Job): Promise<void> {
     const base = { jobId: job.jobId, kind: job.kind, attempt: job.attempt };
+    if (this.cancelled.has(job.jobId)) {
+      const failure = { code: 'CANCELLED', reason: 'the job was cancelled before it started', retryable: false };
+      await this.report({ ...base, at: this.now(), status: 'failed', failure });
+      return;
+    }
+    const controller = new AbortController();
+    this.running.set(job.jobId, controller);
     await this.report({ ...base, at: this.now(), status: 'started' });
     let progress: JobProgress | undefined;
     const heartbeat = setInterval(() => {
@@ -88,7 +124,7 @@ export class JobWorker {
       const repository = await this.repositories.repository();
       const onProgress = (p: JobProgress) =>
         (progress = { filesDone: p.filesDone, bytesDone: p.bytesDone, totalFiles: p.totalFiles, totalBytes: p.totalBytes });
-      const result = await this.run(repository, job, onProgress);
+      const result = await this.run(repository, job, onProgress, controller.signal);
       await this.report({ ...base, at: this.now(), status: 'completed', result });
     } catch (error) {
       const failure = toFailure(error);
@@ -98,13 +134,19 @@ export class JobWorker {
       await this.report({ ...base, at: this.now(), status: 'failed', failure });
     } finally {
       clearInterval(heartbeat);
+      this.running.delete(job.jobId);
     }
   }
 
-  private async run(repository: Repository, job: Job, onProgress: (p: JobProgress) => void): Promise<Record<string, unknown>> {
+  private async run(
+    repository: Repository,
+    job: Job,
+    onProgress: (p: JobProgress) => void,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     switch (job.kind) {
       case 'backup':
-        return this.runBackup(repository, job.jobId, job.payload, onProgress);
+        return this.runBackup(repository, job.jobId, job.payload, onProgress, signal);
       case 'restore':
         return this.runRestore(repository, job.attempt, job.payload, onProgress);
       case 'verify': {
@@ -130,6 +172,7 @@ export class JobWorker {
     jobId: string,
     payload: BackupJobPayload,
     onProgress: (p: JobProgress) => void,
+    signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const jobTag = `job:${jobId}`;
     // A damaged snapshot (of any source) must not stop backups; check reports it.
@@ -149,6 +192,7 @@ export class JobWorker {
         full: payload.full,
         tags: [jobTag, `backup:${payload.backupId}`],
         onProgress,
+        signal,
         subjects: this.subjectsFor(payload.subjectRules),
       });
       ({ snapshotId: id, snapshot, subjects } = result);
@@ -251,6 +295,8 @@ function publicReason(error: EngineError): string {
   switch (error.code) {
     case 'SOURCE_NOT_FOUND':
       return 'the source folder does not exist';
+    case 'CANCELLED':
+      return 'the backup was cancelled; no snapshot was written';
     case 'TARGET_NOT_EMPTY':
       return 'the restore target is not empty';
     case 'TARGET_NOT_DIRECTORY':

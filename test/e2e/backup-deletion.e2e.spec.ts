@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EventStore } from '../../src/application/ports/event-store';
 import { EVENT_STORE } from '../../src/application/tokens';
+import { JobsProcessManager } from '../../src/application/process-managers/jobs.process-manager';
+import { JobWorker } from '../../src/worker/job-worker';
 import { check, FsObjectStore, Repository } from '../../src/engine';
 import { eventually, startApp, TestApp, waitForStatus } from './embedded-app';
 
@@ -152,51 +154,83 @@ describe('backup deletion', () => {
     }
   });
 
-  it('discards the snapshot a worker finishes after its backup was cancelled, so nothing stays behind unlisted', async () => {
-    const service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0' });
-    const big = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-cancelled-'));
-    try {
-      // Incompressible data, so the backup runs for a while (about a second here) after it started.
+  describe('a backup cancelled while it runs', () => {
+    let service: TestApp;
+    let big: string;
+    let backupId: string;
+    const streamTypes = async () => (await service.app.get<EventStore>(EVENT_STORE).readStream(`backup-${backupId}`)).map((e) => e.type);
+
+    beforeAll(async () => {
+      service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0' });
+      big = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-cancelled-'));
+      // Incompressible data, so the backup runs for a while (over a second here) after it started.
       const handle = await fs.open(path.join(big, 'archive.bin'), 'w');
       for (let i = 0; i < 128; i++) await handle.write(randomBytes(1 << 20));
       await handle.close();
+    });
+
+    afterAll(async () => {
+      await service.close();
+      await fs.rm(big, { recursive: true, force: true });
+      await fs.rm(service.dataDir, { recursive: true, force: true });
+    });
+
+    it('is stopped in the worker: no snapshot, and little of the data stored', async () => {
       const { body: registered } = await service.http().post('/sources').send({ name: 'archive', path: big }).expect(201);
       const { body: requested } = await service.http().post('/backups').send({ sourceId: registered.id, type: 'full' }).expect(202);
-      await waitForStatus(service.http, `/backups/${requested.id}`, (body) => body.status !== 'requested');
-      await service
-        .http()
-        .post(`/backups/${requested.id}/cancel`)
-        .set('X-Actor', 'operator:dana')
-        .send({ reason: 'wrong folder' })
-        .expect(202);
+      backupId = requested.id;
+      await waitForStatus(service.http, `/backups/${backupId}`, (body) => body.status !== 'requested');
+      await service.http().post(`/backups/${backupId}/cancel`).set('X-Actor', 'operator:dana').send({ reason: 'wrong folder' }).expect(202);
 
-      // The worker was not stopped: it finishes, its snapshot is refused, then deleted again.
-      const events = service.app.get<EventStore>(EVENT_STORE);
-      const stream = await eventually(async () => {
-        const recorded = await events.readStream(`backup-${requested.id}`);
-        expect(recorded.map((event) => event.type)).toEqual([
-          'BackupRequested',
-          'BackupStarted',
-          'BackupCancelled',
-          'BackupDeletionRequested',
-          'BackupDeleted',
-        ]);
-        return recorded;
-      }, 30_000);
-      expect(stream[3].data).toMatchObject({ reason: 'discard', snapshotId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      // The worker ends the job once the engine has stopped, and lets go of the repository.
+      await eventually(async () => expect(service.app.get(JobWorker).runningJobIds).toEqual([]), 30_000);
+      expect(await fs.readdir(path.join(service.config.repositoryLocation, 'locks'))).toEqual([]);
       expect(await snapshotIds(service)).toEqual([]);
-      expect((await service.http().get(`/backups/${requested.id}`).expect(200)).body).toMatchObject({
-        status: 'cancelled',
-        snapshotId: null,
-      });
+      expect(await streamTypes()).toEqual(['BackupRequested', 'BackupStarted', 'BackupCancelled']);
+      let stored = 0;
+      const data = path.join(service.config.repositoryLocation, 'data');
+      const packs = await fs.readdir(data, { recursive: true, withFileTypes: true }).catch(() => []);
+      for (const entry of packs) if (entry.isFile()) stored += (await fs.stat(path.join(entry.parentPath, entry.name))).size;
+      expect(stored).toBeLessThan(64 * (1 << 20));
+      expect((await service.http().get(`/backups/${backupId}`).expect(200)).body).toMatchObject({ status: 'cancelled', snapshotId: null });
+    });
+
+    it('discards a snapshot the worker still reports after the cancel, so nothing stays behind unlisted', async () => {
+      // A worker that finished just before the cancel reached it reports a snapshot; here that
+      // report is handed to the process manager directly, as it would arrive from the bus.
+      const events = await service.app.get<EventStore>(EVENT_STORE).readStream(`backup-${backupId}`);
+      const jobId = (events[1].data as { jobId: string }).jobId;
+      const lateSnapshot = 'f'.repeat(64);
+      const report = {
+        jobId,
+        kind: 'backup' as const,
+        attempt: 1,
+        at: new Date().toISOString(),
+        status: 'completed' as const,
+        result: { snapshotId: lateSnapshot, merkleRoot: 'm', statistics: {} },
+      };
+      await service.app.get(JobsProcessManager).handleStatus(report);
+      await eventually(
+        async () =>
+          expect(await streamTypes()).toEqual([
+            'BackupRequested',
+            'BackupStarted',
+            'BackupCancelled',
+            'BackupDeletionRequested',
+            'BackupDeleted',
+          ]),
+        30_000,
+      );
+      const stream = await service.app.get<EventStore>(EVENT_STORE).readStream(`backup-${backupId}`);
+      expect(stream[3].data).toMatchObject({ reason: 'discard', snapshotId: lateSnapshot });
+      // The same report again asks for nothing more.
+      await service.app.get(JobsProcessManager).handleStatus(report);
+      expect(await streamTypes()).toHaveLength(5);
+      expect((await service.http().get(`/backups/${backupId}`).expect(200)).body.status).toBe('cancelled');
       const { body: audit } = await service.http().get('/audit?actor=system:jobs').expect(200);
       expect(
         (audit.items as { action: string; purpose: string | null }[]).filter((entry) => entry.action === 'backup.deletion-requested'),
       ).toEqual([expect.objectContaining({ purpose: expect.stringContaining('written after its backup was cancelled') })]);
-    } finally {
-      await service.close();
-      await fs.rm(big, { recursive: true, force: true });
-      await fs.rm(service.dataDir, { recursive: true, force: true });
-    }
+    });
   });
 });

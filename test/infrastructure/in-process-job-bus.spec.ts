@@ -294,6 +294,28 @@ describe('InProcessJobBus', () => {
     });
   });
 
+  describe('control messages', () => {
+    it('gives every control consumer every message, and dead-letters a malformed one', async () => {
+      open();
+      const first: string[] = [];
+      const second: string[] = [];
+      await bus.consumeControl(async (message) => {
+        first.push(message.jobId);
+      });
+      const stopSecond = await bus.consumeControl(async (message) => {
+        second.push(message.jobId);
+      });
+      await bus.publishControl({ jobId: 'j1', action: 'cancel', at: AT });
+      await stopSecond();
+      await bus.publishControl({ jobId: 'j2', action: 'cancel', at: AT });
+      await bus.publishControl({ jobId: 'j3', action: 'pause', at: AT } as never);
+      expect({ first, second }).toEqual({ first: ['j1', 'j2'], second: ['j1'] });
+      expect(await bus.deadLetters()).toEqual([
+        { message: { jobId: 'j3', action: 'pause', at: AT }, reason: 'malformed control message: unknown action', at: AT },
+      ]);
+    });
+  });
+
   describe('consumers and shutdown', () => {
     it('refuses a second consumer while one is registered, and accepts one after unsubscribe', async () => {
       open();

@@ -293,6 +293,24 @@ describe('KafkaJobBus against the test broker', () => {
     });
   });
 
+  it('gives every worker every control message, also one published before it started, on a one-partition topic', async () => {
+    const bus = openBus('control');
+    const other = openBus('control'); // a second worker process on the same topics
+    await bus.publishControl({ jobId: 'queued-job', action: 'cancel', at: AT });
+    const seen: Record<string, string[]> = { first: [], second: [] };
+    await bus.consumeControl(async (message) => {
+      seen.first.push(message.jobId);
+    });
+    await other.consumeControl(async (message) => {
+      seen.second.push(message.jobId);
+    });
+    await bus.publishControl({ jobId: 'running-job', action: 'cancel', at: AT });
+    await until(() => seen.first.length === 2 && seen.second.length === 2, 'both workers to see both cancels');
+    expect(seen).toEqual({ first: ['queued-job', 'running-job'], second: ['queued-job', 'running-job'] });
+    const { topics } = await admin.fetchTopicMetadata({ topics: [bus.topics.jobControl] });
+    expect(topics[0].partitions).toHaveLength(1);
+  });
+
   it('round-trips job status messages in order per job, and dead-letters a malformed one', async () => {
     const bus = openBus('status');
     const progress = { filesDone: 1, bytesDone: 10, totalFiles: 2, totalBytes: 20 };

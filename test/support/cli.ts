@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -18,6 +18,8 @@ export interface CliOptions {
   /** Run as user nobody (through setpriv) when this process is root; directly otherwise. */
   unprivileged?: boolean;
   cwd?: string;
+  /** Called with the output so far each time stdout grows (e.g. to signal the child mid-way). */
+  onStdout?: (stdout: string, child: ChildProcess) => void;
 }
 
 export const DEFAULT_PASSPHRASE = 'correct horse battery staple';
@@ -40,7 +42,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   const child = spawn(command, argv, { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    stdout += text;
+    options.onStdout?.(stdout, child);
+  });
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   return new Promise((resolve, reject) => {
     child.on('error', reject);

@@ -86,6 +86,16 @@ export interface DeadLetter {
   at: string;
 }
 
+/**
+ * A message to every worker: stop a job if you are running it (its backup was cancelled). A
+ * worker that is not running it remembers the id for a while, in case the job is still queued.
+ */
+export interface JobControlMessage {
+  jobId: string;
+  action: 'cancel';
+  at: string;
+}
+
 export type Unsubscribe = () => Promise<void>;
 
 export interface JobBus {
@@ -95,6 +105,10 @@ export interface JobBus {
   publishStatus(status: JobStatusMessage): Promise<void>;
   /** Control-plane side: handle job status messages. */
   consumeStatuses(handler: (status: JobStatusMessage) => Promise<void>): Promise<Unsubscribe>;
+  /** Control-plane side: a message every worker receives (not shared out like jobs). */
+  publishControl(message: JobControlMessage): Promise<void>;
+  /** Worker side: the control messages published from now on. */
+  consumeControl(handler: (message: JobControlMessage) => Promise<void>): Promise<Unsubscribe>;
   deadLetters(): Promise<DeadLetter[]>;
   close(): Promise<void>;
 }

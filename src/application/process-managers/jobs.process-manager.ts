@@ -129,7 +129,11 @@ export class JobsProcessManager {
       case 'ErasureFailed':
         return this.closeJobsFor(event.data.erasureId);
       case 'BackupCancelled':
-        // The worker may still finish; its result is then refused by the aggregate and ignored.
+        // Workers are told to stop the job. One that finishes first anyway has its snapshot
+        // discarded (discardLateSnapshot), so a cancel never leaves a snapshot behind.
+        for (const tracked of await this.tracker.openFor(event.data.backupId)) {
+          await this.bus.publishControl({ jobId: tracked.job.jobId, action: 'cancel', at: this.now() });
+        }
         return this.closeJobsFor(event.data.backupId);
       case 'BackupCompleted':
       case 'BackupFailed':

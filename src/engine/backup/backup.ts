@@ -2,7 +2,7 @@ import { constants, promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { chunkStream } from '../chunker';
-import { EngineError, errnoCode } from '../errors';
+import { EngineError, errnoCode, isEngineError } from '../errors';
 import { ScopeKeys } from '../crypto/scope-keys';
 import { SubjectKey } from '../crypto/subject-key';
 import { BackupStatistics, FORMAT_VERSION, SealedEntry, Snapshot, StoredEntry, Tree, TreeEntry } from '../repository/format';
@@ -43,6 +43,11 @@ export interface BackupOptions extends BlobSaverOptions {
    * their tree entries sealed, so that shredding the key erases them from every backup.
    */
   subjects?: BackupSubjects;
+  /**
+   * Stops the backup at the next file or chunk, with CANCELLED. No snapshot is written; the packs
+   * stored so far are indexed (later backups deduplicate against them) until a prune drops them.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a backup stored of one data subject, by pseudonym. */
@@ -103,11 +108,22 @@ async function backupUnderLock(repository: Repository, sourcePath: string, optio
 
   const root: WalkContext = { parts: [], scope: repository.master.scopeKeys(), subject: null, tally: null };
   const parentTree = parent?.snapshot.tree ?? null;
-  const rootTree =
-    scan.root.kind === 'dir'
-      ? await run.saveDirectory(scan.root, parentTree, root)
-      : await run.saveTree({ entries: compact([await run.entryFor(scan.root, await run.previousEntries(parentTree), root)]) }, root.scope);
-  await run.saver.finish();
+  let rootTree: string;
+  try {
+    rootTree =
+      scan.root.kind === 'dir'
+        ? await run.saveDirectory(scan.root, parentTree, root)
+        : await run.saveTree(
+            { entries: compact([await run.entryFor(scan.root, await run.previousEntries(parentTree), root)]) },
+            root.scope,
+          );
+    await run.saver.finish();
+    run.throwIfCancelled();
+  } catch (error) {
+    // Nothing may still be writing once the backup has returned (and released its lock).
+    if (isEngineError(error, 'CANCELLED')) await run.saver.settle();
+    throw error;
+  }
 
   const statistics: BackupStatistics = {
     ...run.statistics,
@@ -260,6 +276,7 @@ class BackupRun {
 
   /** `context` is the containing directory's. */
   async entryFor(entry: ScannedEntry, previous: PreviousEntries, context: WalkContext): Promise<StoredEntry | null> {
+    this.throwIfCancelled();
     const parts = [...context.parts, entry.name];
     if (this.subjects && !context.subject) {
       const match = this.subjects.rules.matchRoot(parts);
@@ -416,6 +433,7 @@ class BackupRun {
     try {
       const read = async (buffer: Buffer, offset: number, length: number) => (await handle.read(buffer, offset, length, null)).bytesRead;
       for await (const chunk of chunkStream(this.repository.chunker, read, this.workBuffer())) {
+        this.throwIfCancelled();
         const { id, isNew } = await this.saver.save('data', chunk, scope);
         content.push(id);
         bytes += chunk.length;
@@ -425,6 +443,10 @@ class BackupRun {
       await handle.close();
     }
     return { content, bytes };
+  }
+
+  throwIfCancelled(): void {
+    if (this.options.signal?.aborted) throw new EngineError('CANCELLED', 'the backup was cancelled; no snapshot was written');
   }
 
   private countChunk(length: number, isNew: boolean, file: string): void {

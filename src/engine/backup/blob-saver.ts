@@ -90,6 +90,18 @@ export class BlobSaver {
     await this.writeIndex();
   }
 
+  /**
+   * For a backup that stops early: stores and indexes what was already encoded (at most one more
+   * pack), so the next backup deduplicates against it, and lets nothing run on after the caller
+   * returns. Errors are not raised: the caller is already failing with its own.
+   */
+  async settle(): Promise<void> {
+    while (this.work.size > 0) await Promise.all([...this.work]);
+    if (this.failure === null) await this.sealOpenPack().catch(() => undefined);
+    while (this.uploads.size > 0) await Promise.all([...this.uploads]);
+    if (this.failure === null) await this.writeIndex().catch(() => undefined);
+  }
+
   private async encodeAndPack(type: BlobType, scope: ScopeKeys, id: string, data: Buffer): Promise<void> {
     const { codec, payload } = await compressBlob(data);
     const sealed = seal(scope.contentKey, payload, AAD.blob(type, scope.scope, id));

@@ -1,6 +1,6 @@
 import { Clock, systemClock } from '../../application/ports/clock';
-import { DeadLetter, Job, JobBus, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
-import { jobProblem, jobStatusProblem } from './job-validation';
+import { DeadLetter, Job, JobBus, JobControlMessage, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
+import { jobControlProblem, jobProblem, jobStatusProblem } from './job-validation';
 
 export interface InProcessJobBusOptions {
   /** How many keys (sources) are handled at once; jobs of one key never overlap. Default 2. */
@@ -25,6 +25,7 @@ export class InProcessJobBus implements JobBus {
   private readonly jobs: PartitionedQueue<Job>;
   private readonly statuses: PartitionedQueue<JobStatusMessage>;
   private readonly dead: DeadLetter[] = [];
+  private readonly controlHandlers = new Set<(message: JobControlMessage) => Promise<void>>();
   private readonly clock: Clock;
   private closed = false;
 
@@ -62,6 +63,30 @@ export class InProcessJobBus implements JobBus {
   async consumeStatuses(handler: (status: JobStatusMessage) => Promise<void>): Promise<Unsubscribe> {
     this.assertOpen();
     return this.statuses.subscribe(handler);
+  }
+
+  /** Every control consumer gets every message, as each worker does on Kafka; none is retried. */
+  async publishControl(message: JobControlMessage): Promise<void> {
+    this.assertOpen();
+    const problem = jobControlProblem(message);
+    if (problem) {
+      this.deadLetter(copyOf(message), `malformed control message: ${problem}`);
+      return;
+    }
+    for (const handler of this.controlHandlers) {
+      await Promise.resolve();
+      await handler(structuredClone(message)).catch((error: unknown) =>
+        this.deadLetter(copyOf(message), error instanceof Error ? error.message : String(error)),
+      );
+    }
+  }
+
+  async consumeControl(handler: (message: JobControlMessage) => Promise<void>): Promise<Unsubscribe> {
+    this.assertOpen();
+    this.controlHandlers.add(handler);
+    return async () => {
+      this.controlHandlers.delete(handler);
+    };
   }
 
   async deadLetters(): Promise<DeadLetter[]> {

@@ -1,4 +1,4 @@
-import { Job, JobKind, JobStatusMessage } from '../../application/ports/job-bus';
+import { Job, JobControlMessage, JobKind, JobStatusMessage } from '../../application/ports/job-bus';
 import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 
 /**
@@ -116,4 +116,16 @@ export function jobStatusProblem(value: unknown): string | undefined {
 
 export function isJobStatus(value: unknown): value is JobStatusMessage {
   return jobStatusProblem(value) === undefined;
+}
+
+export function jobControlProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) return 'not an object';
+  const missing = missingString(value, ['jobId', 'at']);
+  if (missing) return `${missing} must be a non-empty string`;
+  if (Number.isNaN(Date.parse(value.at as string))) return 'at must be a timestamp';
+  return value.action === 'cancel' ? undefined : 'unknown action';
+}
+
+export function isJobControl(value: unknown): value is JobControlMessage {
+  return jobControlProblem(value) === undefined;
 }

@@ -1,6 +1,7 @@
 import { Admin, Consumer, IHeaders, Kafka, KafkaJSError, KafkaMessage, logLevel, Producer } from 'kafkajs';
-import { DeadLetter, Job, JobBus, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
-import { jobProblem, jobStatusProblem } from './job-validation';
+import { randomUUID } from 'node:crypto';
+import { DeadLetter, Job, JobBus, JobControlMessage, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
+import { jobControlProblem, jobProblem, jobStatusProblem } from './job-validation';
 import { KafkaTopics, kafkaTopics } from './kafka-topics';
 
 export interface KafkaJobBusOptions {
@@ -98,6 +99,20 @@ export class KafkaJobBus implements JobBus {
     return this.consume(this.options.controlGroup, [this.topics.jobStatus], jobStatusProblem, handler as (value: unknown) => Promise<void>);
   }
 
+  async publishControl(message: JobControlMessage): Promise<void> {
+    await this.send(this.topics.jobControl, message.jobId, message);
+  }
+
+  /**
+   * Each worker reads the control topic in a consumer group of its own, so every worker sees every
+   * message. A new group starts at the topic's beginning: a worker that starts late still learns
+   * of a cancel for a job that waits in its partition. The topic keeps a day of messages.
+   */
+  consumeControl(handler: (message: JobControlMessage) => Promise<void>): Promise<Unsubscribe> {
+    const group = `${this.options.workerGroup}-control-${randomUUID()}`;
+    return this.consume(group, [this.topics.jobControl], jobControlProblem, handler as (value: unknown) => Promise<void>);
+  }
+
   /** Reads the whole dead-letter topic (a fresh, throw-away consumer group). */
   async deadLetters(): Promise<DeadLetter[]> {
     await this.start();
@@ -147,10 +162,26 @@ export class KafkaJobBus implements JobBus {
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
-      const all = [...Object.values(this.topics.jobs), this.topics.jobStatus, this.topics.deadLetter, this.topics.integrationEvents];
+      const all = [
+        ...Object.values(this.topics.jobs),
+        this.topics.jobStatus,
+        this.topics.jobControl,
+        this.topics.deadLetter,
+        this.topics.integrationEvents,
+      ];
       const topics = all
         .filter((topic) => !existing.has(topic))
-        .map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: this.options.replicationFactor }));
+        .map((topic) =>
+          topic === this.topics.jobControl
+            ? // Every worker reads all of it: one partition, and only a day of it.
+              {
+                topic,
+                numPartitions: 1,
+                replicationFactor: this.options.replicationFactor,
+                configEntries: [{ name: 'retention.ms', value: String(86_400_000) }],
+              }
+            : { topic, numPartitions: this.options.partitions, replicationFactor: this.options.replicationFactor },
+        );
       // Not kafkajs's waitForLeaders: it gives up at once when the broker answers "does not host
       // this topic-partition", which a KRaft broker does for a moment after the controller created
       // the topic (often under load), and it does not wait at all when another instance created

@@ -4,6 +4,8 @@ import { JobKind } from '../../application/ports/job-bus';
 export interface KafkaTopics {
   jobs: Record<JobKind, string>;
   jobStatus: string;
+  /** Read by every worker (each in a group of its own): cancel a running job. */
+  jobControl: string;
   deadLetter: string;
   integrationEvents: string;
 }
@@ -18,6 +20,7 @@ export function kafkaTopics(prefix = 'custodia'): KafkaTopics {
       delete: `${prefix}.jobs.delete`,
     },
     jobStatus: `${prefix}.job-status`,
+    jobControl: `${prefix}.job-control`,
     deadLetter: `${prefix}.dead-letter`,
     integrationEvents: `${prefix}.integration-events`,
   };
