@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import * as os from 'node:os';
@@ -335,7 +335,13 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
       }
       // Every message on every Kafka topic of this installation, keys included.
       const topics = kafkaTopics(topicPrefix);
-      for (const topic of [...Object.values(topics.jobs), topics.jobStatus, topics.deadLetter, topics.integrationEvents]) {
+      for (const topic of [
+        ...Object.values(topics.jobs),
+        topics.jobStatus,
+        topics.jobControl,
+        topics.deadLetter,
+        topics.integrationEvents,
+      ]) {
         const messages = execFileSync(
           'kcat',
           ['-C', '-b', String(env.KAFKA_BROKERS), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k %s\n'],
@@ -355,5 +361,33 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
     } finally {
       await client.end();
     }
+  }, 240_000);
+
+  it('stops a running backup in its worker process when it is cancelled, and leaves no snapshot behind', async () => {
+    const folder = path.join(work, 'cancel-source');
+    await fs.mkdir(folder);
+    const handle = await fs.open(path.join(folder, 'archive.bin'), 'w');
+    for (let i = 0; i < 96; i++) await handle.write(randomBytes(1 << 20));
+    await handle.close();
+    const source = await post('/sources', { name: 'archive', path: folder });
+    const backup = await post('/backups', { sourceId: source.id, type: 'full' });
+    await until('the backup to run', async () => ((await get(`/backups/${backup.id}`)).status === 'running' ? true : undefined), 120_000);
+    await post(`/backups/${backup.id}/cancel`, { reason: 'wrong folder' });
+
+    // The cancel crossed Kafka's job-control topic: a live worker stopped the engine, which
+    // ended the job with CANCELLED before writing a snapshot.
+    const live = workers.filter((worker) => worker.child.exitCode === null);
+    await until(
+      'a worker to stop the cancelled job',
+      async () => (live.some((worker) => /job backup-\S+ attempt \d+ failed: CANCELLED/.test(worker.output())) ? true : undefined),
+      60_000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n` + live.map((worker, n) => `worker ${n}:\n${worker.output().slice(-3000)}`).join('\n'));
+    });
+    expect(live.some((worker) => /job backup-\S+ cancelled: stopping it/.test(worker.output()))).toBe(true);
+    expect(await get(`/backups/${backup.id}`)).toMatchObject({ status: 'cancelled', snapshotId: null });
+    const repository = await Repository.open(objectStoreFromLocation(String(env.REPOSITORY), env), String(env.CUSTODIA_PASSPHRASE));
+    const tagged = (await repository.listSnapshots()).filter((stored) => stored.snapshot.tags.includes(`backup:${backup.id}`));
+    expect(tagged).toEqual([]);
   }, 240_000);
 });
