@@ -107,6 +107,17 @@ function workerProvider(config: Configuration): Provider {
   };
 }
 
+/** The REST API; each handler names the permission it needs (AccessGuard). */
+export const API_CONTROLLERS = [
+  SourcesController,
+  BackupsController,
+  RestoresController,
+  AuditController,
+  SubjectsController,
+  RetentionController,
+  ProjectionsController,
+];
+
 /**
  * The control plane (`custodia serve`, `npm start`): API, command handlers, the jobs process
  * manager and projections, with adapters chosen by configuration. With the in-process bus it
@@ -119,15 +130,7 @@ export class ServiceModule {
     return {
       module: ServiceModule,
       imports: [CqrsModule.forRoot(), graphQLModule()],
-      controllers: [
-        SourcesController,
-        BackupsController,
-        RestoresController,
-        AuditController,
-        SubjectsController,
-        RetentionController,
-        ProjectionsController,
-      ],
+      controllers: API_CONTROLLERS,
       providers: [
         { provide: CONFIGURATION, useValue: config },
         { provide: SETTINGS, useValue: config.orchestration },

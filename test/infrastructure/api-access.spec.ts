@@ -6,15 +6,9 @@ import { METHOD_METADATA } from '@nestjs/common/constants';
 import { grants, ROLES } from '../../src/application/access-control';
 import { ConfigurationError, loadConfiguration } from '../../src/infrastructure/config/configuration';
 import { CustodiaResolver } from '../../src/infrastructure/graphql/resolvers';
+import { API_CONTROLLERS } from '../../src/infrastructure/service.module';
 import { ApiTokenFile } from '../../src/infrastructure/http/api-token-file';
 import { ApiTokens, newApiToken, tokenDigest } from '../../src/infrastructure/http/api-tokens';
-import { AuditController } from '../../src/infrastructure/http/audit.controller';
-import { BackupsController } from '../../src/infrastructure/http/backups.controller';
-import { ProjectionsController } from '../../src/infrastructure/http/projections.controller';
-import { RestoresController } from '../../src/infrastructure/http/restores.controller';
-import { RetentionController } from '../../src/infrastructure/http/retention.controller';
-import { SourcesController } from '../../src/infrastructure/http/sources.controller';
-import { SubjectsController } from '../../src/infrastructure/http/subjects.controller';
 import { runCli } from '../support/cli';
 
 describe('API tokens file', () => {
@@ -113,16 +107,6 @@ describe('API tokens file, changed while the service runs', () => {
 });
 
 describe('API permissions', () => {
-  const controllers = [
-    SourcesController,
-    BackupsController,
-    RestoresController,
-    AuditController,
-    SubjectsController,
-    RetentionController,
-    ProjectionsController,
-  ];
-
   /** Handlers: the methods carrying a route (REST) or a Query/Mutation (GraphQL). */
   const handlers = (type: { prototype: object }, isHandler: (method: object) => boolean) =>
     Object.getOwnPropertyNames(type.prototype)
@@ -132,7 +116,7 @@ describe('API permissions', () => {
   it('names a permission on every REST and GraphQL operation (a missing one is refused to every token)', () => {
     const unguarded: string[] = [];
     let count = 0;
-    for (const controller of controllers) {
+    for (const controller of API_CONTROLLERS) {
       for (const [name, method] of handlers(controller, (m) => Reflect.getMetadata(METHOD_METADATA, m) !== undefined)) {
         count++;
         if (!Reflect.getMetadata('custodia:requires', method)) unguarded.push(`${controller.name}.${name}`);
