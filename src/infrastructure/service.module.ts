@@ -55,6 +55,7 @@ import { ApiRequests } from './http/api-requests';
 import { CustodiaResolver } from './graphql/resolvers';
 import { graphQLModule } from './graphql/graphql.module';
 import { AccessGuard } from './http/access.guard';
+import { HealthController } from './http/health.controller';
 import { OperatorRequests } from './http/operator-requests';
 import { RestoreTargets } from './http/restore-targets';
 import { RestoresController } from './http/restores.controller';
@@ -116,6 +117,7 @@ export const API_CONTROLLERS = [
   SubjectsController,
   RetentionController,
   ProjectionsController,
+  HealthController,
 ];
 
 /**

@@ -146,6 +146,11 @@ describe('API authentication and roles', () => {
       .expect(403);
   });
 
+  it('answers the health check without a token, and says nothing but whether the stores answer', async () => {
+    const { body } = await service.http().get('/health').expect(200);
+    expect(body).toEqual({ status: 'ok', checks: { eventStore: 'ok', readModel: 'ok' } });
+  });
+
   it('guards GraphQL the same way, with the codes in extensions', async () => {
     const gql = (authorization: string | null, query: string) => {
       const call = service.http().post('/graphql');

@@ -115,11 +115,14 @@ describe('API permissions', () => {
 
   it('names a permission on every REST and GraphQL operation (a missing one is refused to every token)', () => {
     const unguarded: string[] = [];
+    const publicOnes: string[] = [];
     let count = 0;
     for (const controller of API_CONTROLLERS) {
       for (const [name, method] of handlers(controller, (m) => Reflect.getMetadata(METHOD_METADATA, m) !== undefined)) {
         count++;
-        if (!Reflect.getMetadata('custodia:requires', method)) unguarded.push(`${controller.name}.${name}`);
+        const open = Reflect.getMetadata('custodia:public', method) === true;
+        if (!Reflect.getMetadata('custodia:requires', method) && !open) unguarded.push(`${controller.name}.${name}`);
+        if (open) publicOnes.push(`${controller.name}.${name}`);
       }
     }
     for (const [name, method] of handlers(CustodiaResolver, (m) => Reflect.getMetadata(RESOLVER_TYPE_METADATA, m) !== undefined)) {
@@ -128,6 +131,7 @@ describe('API permissions', () => {
     }
     expect(count).toBeGreaterThanOrEqual(38);
     expect(unguarded).toEqual([]);
+    expect(publicOnes).toEqual(['HealthController.health']);
   });
 
   it('separates duties: operators run backups, DPOs handle subjects, auditors read', () => {

@@ -9,6 +9,7 @@ import type { Configuration } from '../config/configuration';
 import { ApiCaller } from './api-tokens';
 
 const REQUIRES = 'custodia:requires';
+const PUBLIC = 'custodia:public';
 
 /**
  * The permission an API operation needs (any one of several, where the operation itself then
@@ -16,6 +17,9 @@ const REQUIRES = 'custodia:requires';
  * whenever tokens are in use, so a new endpoint is closed until someone decides who may call it.
  */
 export const Requires = (...permissions: Permission[]) => SetMetadata(REQUIRES, permissions);
+
+/** An operation anyone may call, token or not (the health check): it must reveal nothing. */
+export const Public = () => SetMetadata(PUBLIC, true);
 
 /** The request as the guard leaves it: with the authenticated caller, when tokens are in use. */
 export interface AuthenticatedRequest extends Request {
@@ -37,6 +41,7 @@ export class AccessGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const tokens = this.config.apiTokens;
     if (tokens === null) return true;
+    if (this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
     const request = requestOf(context);
     const token = bearerToken(request);
     const caller = token === null ? null : tokens.authenticate(token);
