@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { forget, prune, PruneResult, removeLocks } from '../engine';
+import { forget, prune, PruneResult, removeAllLocks, removeStaleLocks } from '../engine';
 import { formatBytes, printJson } from './output';
 import { openRepository, RepositoryFlags, repositoryStore, withRepository } from './repository-options';
 
@@ -46,7 +46,13 @@ export function registerMaintenanceCommands(program: Command): void {
   withRepository(program.command('unlock').description('remove the locks of processes that are gone (or every lock with --remove-all)'))
     .option('--remove-all', 'remove every lock: only when no Custodia process uses the repository')
     .action(async (flags: RepositoryFlags & { removeAll?: boolean }) => {
-      const removed = await removeLocks(repositoryStore(flags), { all: flags.removeAll });
+      // Locks are encrypted: telling a stale lock from a live one needs the key; removing all does not.
+      let removed: number;
+      if (flags.removeAll) removed = await removeAllLocks(repositoryStore(flags));
+      else {
+        const repository = await openRepository(flags, { loadIndex: false });
+        removed = await removeStaleLocks(repository.store, repository.master.lockKey);
+      }
       console.log(`removed ${removed} lock(s)`);
     });
 }

@@ -10,7 +10,7 @@ export type { ErrorCode } from './errors';
 export type { Snapshot, BackupStatistics, Tree, TreeEntry } from './repository/format';
 export { createKeySlot, listKeySlots, removeKeySlot } from './repository/key-slots';
 export { rebuildIndex } from './repository/rebuild-index';
-export { lockRepository, removeLocks } from './repository/locks';
+export { lockRepository, removeAllLocks, removeStaleLocks } from './repository/locks';
 export type { LockKind, LockOptions, RepositoryLock } from './repository/locks';
 export { forget } from './maintenance/forget';
 export { prune } from './maintenance/prune';

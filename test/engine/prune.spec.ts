@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { backup, check, forget, FsObjectStore, hmacPseudonymiser, lockRepository, prune, Repository, restore } from '../../src/engine';
+import { backup, check, forget, FsObjectStore, hmacPseudonymiser, prune, Repository, restore } from '../../src/engine';
 import { parseSubjectScope } from '../../src/engine/repository/format';
 import { DEFAULT_PASSPHRASE, expectCliError, runCli } from '../support/cli';
 import { initRepository, listPackKeys, openRepository } from '../support/repository';
@@ -162,12 +162,25 @@ describe('forget and prune', () => {
     const repository = await initRepository(repoPath);
     await backup(repository, source);
 
-    const shared = await lockRepository(repository.store, 'shared');
+    const shared = await repository.lock('shared');
+    // The lock object is sealed: the storage shows neither the host nor the process.
+    const [lockName] = await fs.readdir(path.join(repoPath, 'locks'));
+    const sealed = await fs.readFile(path.join(repoPath, 'locks', lockName));
+    expect(sealed.toString('latin1')).not.toContain(hostname());
+    expect(sealed.toString('latin1')).not.toContain('shared');
+    // ... and bound to its name: the same bytes under another id are unreadable, so refused.
+    const copy = path.join(repoPath, 'locks', '5'.repeat(32));
+    await fs.writeFile(copy, sealed);
+    await expect(backup(await openRepository(repoPath), source)).rejects.toMatchObject({
+      code: 'REPO_LOCKED',
+      message: expect.stringContaining(`locks/${'5'.repeat(32)} in ${repoPath} cannot be read`),
+    });
+    await fs.rm(copy);
     await expect(prune(await openRepository(repoPath))).rejects.toMatchObject({ code: 'REPO_LOCKED' });
     await backup(repository, source); // shared locks do not exclude each other
     await shared.release();
 
-    const exclusive = await lockRepository(repository.store, 'exclusive');
+    const exclusive = await repository.lock('exclusive');
     await expect(backup(repository, source)).rejects.toMatchObject({ code: 'REPO_LOCKED' });
     await expect(restore(repository, 'latest', path.join(work, 'never'))).rejects.toMatchObject({ code: 'REPO_LOCKED' });
     // A worker's handle waits instead, and runs once the prune has ended.
@@ -233,11 +246,11 @@ describe('forget and prune', () => {
     expect(JSON.parse(pruned.stdout)).toMatchObject({ message_type: 'summary', snapshots: 0, packs: { deleted: 1 } });
     expect(await listPackKeys(repoPath)).toEqual([]);
 
-    const held = await lockRepository(repository.store, 'shared');
+    const held = await repository.lock('shared');
     expectCliError(await runCli(['prune', '--repo', repoPath]), 'REPO_LOCKED', 11);
     await held.release();
     // --no-lock reads without a lock (read-only storage): it is not held up by a prune's lock.
-    const pruning = await lockRepository(repository.store, 'exclusive');
+    const pruning = await repository.lock('exclusive');
     expectCliError(await runCli(['check', '--repo', repoPath]), 'REPO_LOCKED', 11);
     expect((await runCli(['check', '--repo', repoPath, '--no-lock'])).code).toBe(0);
     await pruning.release();

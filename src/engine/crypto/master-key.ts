@@ -9,13 +9,15 @@ import type { ScopeKeys } from './scope-keys';
  * - `scopeKey(scope)`: blob content in a key scope ("repo"; a data subject's blobs are under
  *   the subject's own key instead, see SubjectKey);
  * - `chunkerSeed`: the chunker's gear table, so cut points do not fingerprint known files;
- * - `subjectKeyWrapKey`: wraps the per-data-subject keys stored in the repository.
+ * - `subjectKeyWrapKey`: wraps the per-data-subject keys stored in the repository;
+ * - `lockKey`: lock objects (they name a host and a process).
  */
 export class MasterKey {
   readonly idKey: Buffer;
   readonly metadataKey: Buffer;
   readonly chunkerSeed: Buffer;
   readonly subjectKeyWrapKey: Buffer;
+  readonly lockKey: Buffer;
   private readonly scopeKeyCache = new Map<string, Buffer>();
   private readonly scopeCache = new Map<string, ScopeKeys>();
 
@@ -25,6 +27,7 @@ export class MasterKey {
     this.metadataKey = this.derive('custodia/metadata');
     this.chunkerSeed = this.derive('custodia/chunker');
     this.subjectKeyWrapKey = this.derive('custodia/subject-key-wrap');
+    this.lockKey = this.derive('custodia/locks');
   }
 
   static generate(): MasterKey {

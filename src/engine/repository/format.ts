@@ -152,6 +152,8 @@ export const AAD = {
   packHeader: 'custodia:pack-header',
   index: 'custodia:index',
   snapshot: 'custodia:snapshot',
+  /** Bound to the lock's id, so a lock cannot be passed off under another name. */
+  lock: (id: string) => `custodia:lock:${id}`,
   blob: (type: BlobType, scope: string, id: string) => `custodia:blob:${type}:${scope}:${id}`,
   subjectKey: (pseudonym: string, keyId: string) => `custodia:subject-key:${pseudonym}:${keyId}`,
   sealedEntry: (pseudonym: string, keyId: string, files: number, bytes: number) =>

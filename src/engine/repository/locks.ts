@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { open, seal } from '../crypto/aead';
 import { EngineError } from '../errors';
 import { ObjectNotFoundError, ObjectStore } from '../storage/object-store';
-import { Keys } from './format';
+import { AAD, Keys } from './format';
 import { listRepositoryObjects } from './object-names';
 
 /**
@@ -15,6 +16,9 @@ import { listRepositoryObjects } from './object-names';
  * race, at least one sees the other and steps back (an object store offers no compare-and-set).
  * A lock not refreshed for `staleAfterMs` belongs to a process that died: it is ignored, and
  * removed by the next exclusive lock.
+ *
+ * A lock names a host and a process, which is nobody's business who reads the storage: it is
+ * encrypted under the repository's lock key (`key` below), like every other object.
  */
 export type LockKind = 'shared' | 'exclusive';
 
@@ -54,6 +58,7 @@ export class RepositoryLock {
 
   constructor(
     private readonly store: ObjectStore,
+    private readonly key: Buffer,
     readonly id: string,
     private readonly file: LockFile,
     refreshIntervalMs: number,
@@ -74,15 +79,15 @@ export class RepositoryLock {
 
   private async write(): Promise<void> {
     if (this.released) return;
-    await this.store.put(Keys.lock(this.id), encode({ ...this.file, refreshedAt: new Date().toISOString() }));
+    await this.store.put(Keys.lock(this.id), encode(this.key, this.id, { ...this.file, refreshedAt: new Date().toISOString() }));
   }
 }
 
-export async function lockRepository(store: ObjectStore, kind: LockKind, options: LockOptions = {}): Promise<RepositoryLock> {
+export async function lockRepository(store: ObjectStore, key: Buffer, kind: LockKind, options: LockOptions = {}): Promise<RepositoryLock> {
   const deadline = Date.now() + (options.waitMs ?? 0);
   for (;;) {
     try {
-      return await tryLock(store, kind, options);
+      return await tryLock(store, key, kind, options);
     } catch (error) {
       const busy = error instanceof EngineError && error.code === 'REPO_LOCKED';
       if (!busy || Date.now() + LOCK_POLL_MS > deadline) throw error;
@@ -91,15 +96,15 @@ export async function lockRepository(store: ObjectStore, kind: LockKind, options
   }
 }
 
-async function tryLock(store: ObjectStore, kind: LockKind, options: LockOptions): Promise<RepositoryLock> {
+async function tryLock(store: ObjectStore, key: Buffer, kind: LockKind, options: LockOptions): Promise<RepositoryLock> {
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   const now = new Date().toISOString();
   const file: LockFile = { kind, hostname: hostname(), pid: process.pid, createdAt: now, refreshedAt: now };
   const id = randomBytes(16).toString('hex');
-  await store.put(Keys.lock(id), encode(file));
-  const lock = new RepositoryLock(store, id, file, options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS);
+  await store.put(Keys.lock(id), encode(key, id, file));
+  const lock = new RepositoryLock(store, key, id, file, options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS);
   try {
-    for (const other of await readLocks(store, id)) {
+    for (const other of await readLocks(store, key, id)) {
       if (other.file === null) {
         throw new EngineError(
           'REPO_LOCKED',
@@ -123,9 +128,15 @@ async function tryLock(store: ObjectStore, kind: LockKind, options: LockOptions)
 }
 
 /** Runs `work` under a lock of the given kind, released however `work` ends. */
-export async function withRepositoryLock<T>(store: ObjectStore, kind: LockKind, work: () => Promise<T>, options?: LockOptions): Promise<T> {
+export async function withRepositoryLock<T>(
+  store: ObjectStore,
+  key: Buffer,
+  kind: LockKind,
+  work: () => Promise<T>,
+  options?: LockOptions,
+): Promise<T> {
   if (options?.none && kind === 'shared') return work();
-  const lock = await lockRepository(store, kind, options);
+  const lock = await lockRepository(store, key, kind, options);
   try {
     return await work();
   } finally {
@@ -148,18 +159,25 @@ function isStale(file: LockFile, staleAfterMs: number): boolean {
   }
 }
 
-/** Removes stale locks, or every lock with `all` (when the user knows no process is running). */
-export async function removeLocks(store: ObjectStore, options: { all?: boolean; staleAfterMs?: number } = {}): Promise<number> {
+/** Removes the locks of processes that are gone (stale ones, and those that cannot be read). */
+export async function removeStaleLocks(store: ObjectStore, key: Buffer, options: { staleAfterMs?: number } = {}): Promise<number> {
   let removed = 0;
-  for (const lock of await readLocks(store, '')) {
-    if (!options.all && lock.file !== null && !isStale(lock.file, options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS)) continue;
+  for (const lock of await readLocks(store, key, '')) {
+    if (lock.file !== null && !isStale(lock.file, options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS)) continue;
     await store.delete(Keys.lock(lock.id));
     removed++;
   }
   return removed;
 }
 
-async function readLocks(store: ObjectStore, ownId: string): Promise<{ id: string; file: LockFile | null }[]> {
+/** Removes every lock, unread (no key needed): only when the user knows no process is running. */
+export async function removeAllLocks(store: ObjectStore): Promise<number> {
+  const locks = await listRepositoryObjects(store, 'locks/');
+  for (const object of locks) await store.delete(object.key);
+  return locks.length;
+}
+
+async function readLocks(store: ObjectStore, key: Buffer, ownId: string): Promise<{ id: string; file: LockFile | null }[]> {
   const locks: { id: string; file: LockFile | null }[] = [];
   for (const object of await listRepositoryObjects(store, 'locks/')) {
     const id = object.key.slice('locks/'.length);
@@ -171,19 +189,29 @@ async function readLocks(store: ObjectStore, ownId: string): Promise<{ id: strin
       if (error instanceof ObjectNotFoundError) continue; // released meanwhile
       throw error;
     }
-    locks.push({ id, file: decode(raw) });
+    locks.push({ id, file: decode(key, id, raw) });
   }
   return locks;
 }
 
-function encode(file: LockFile): Buffer {
-  return Buffer.from(JSON.stringify(file));
+function encode(key: Buffer, id: string, file: LockFile): Buffer {
+  return seal(key, Buffer.from(JSON.stringify(file)), AAD.lock(id));
 }
 
-/** Null when unreadable: a lock is written whole, so that is tampering, and nobody can tell whose it is. */
-function decode(raw: Buffer): LockFile | null {
+/**
+ * Null when unreadable: a lock is written whole, so that is tampering (or another repository's
+ * key), and nobody can tell whose it is. A plaintext JSON lock is what Custodia wrote before locks
+ * were encrypted: still honoured, so a process of that version keeps its lock during an upgrade.
+ */
+function decode(key: Buffer, id: string, raw: Buffer): LockFile | null {
+  let text: string;
   try {
-    const file = JSON.parse(raw.toString('utf8')) as Partial<LockFile>;
+    text = open(key, raw, AAD.lock(id)).toString('utf8');
+  } catch {
+    text = raw.toString('utf8');
+  }
+  try {
+    const file = JSON.parse(text) as Partial<LockFile>;
     if ((file.kind !== 'shared' && file.kind !== 'exclusive') || typeof file.refreshedAt !== 'string') return null;
     if (Number.isNaN(Date.parse(file.refreshedAt))) return null;
     return {

@@ -10,7 +10,7 @@ import { KeyVault, RepositoryKeyVault } from '../subjects/key-vault';
 import { BlobIndex } from './blob-index';
 import { AAD, FORMAT_VERSION, IndexFile, Keys, KeySlot, PackRecord, REPO_SCOPE, RepositoryConfig, Snapshot, Tree } from './format';
 import { createKeySlot, unlockMasterKey } from './key-slots';
-import { LockKind, LockOptions, withRepositoryLock } from './locks';
+import { lockRepository, LockKind, LockOptions, RepositoryLock, withRepositoryLock } from './locks';
 import { listRepositoryObjects } from './object-names';
 import { sha256Hex } from './pack-file';
 
@@ -94,7 +94,12 @@ export class Repository {
   whileLocked<T>(kind: LockKind, work: () => Promise<T>): Promise<T> {
     // Only shared locks wait: an exclusive one waiting could hold up every backup behind it.
     const options = kind === 'exclusive' ? { ...this.lockOptions, waitMs: 0 } : this.lockOptions;
-    return withRepositoryLock(this.store, kind, work, options);
+    return withRepositoryLock(this.store, this.master.lockKey, kind, work, options);
+  }
+
+  /** Takes a lock and holds it until released (for a caller that spans several operations). */
+  lock(kind: LockKind, options: LockOptions = {}): Promise<RepositoryLock> {
+    return lockRepository(this.store, this.master.lockKey, kind, options);
   }
 
   /**
