@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ReadModel } from '../../src/application/projections/read-model';
+import { READ_MODEL } from '../../src/application/tokens';
 import { startApp, TestApp, waitForStatus } from './embedded-app';
 
 describe('Idempotency-Key', () => {
@@ -43,5 +45,25 @@ describe('Idempotency-Key', () => {
     const key = randomUUID();
     await service.http().post('/backups').set('Idempotency-Key', key).send({ sourceId: randomUUID() }).expect(404);
     await service.http().post('/backups').set('Idempotency-Key', key).send({ sourceId }).expect(202);
+  });
+
+  it('keys its fingerprints, so a stored row cannot be matched against a guessed subject id, and scopes a key to its caller', async () => {
+    const key = randomUUID();
+    const body = { subjectId: 'c-4711', legalBasis: 'Art. 17(1)(a)', requestedBy: 'dpo' };
+    await service.http().post('/erasures').set('X-Actor', 'dpo:jane').set('Idempotency-Key', key).send(body).expect(202);
+    const row = await service.app
+      .get<ReadModel>(READ_MODEL)
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('key', '=', key)
+      .executeTakeFirstOrThrow();
+    for (const guess of [`dpo:jane POST /erasures ${JSON.stringify(body)}`, `POST /erasures ${JSON.stringify(body)}`]) {
+      expect(row.fingerprint).not.toBe(createHash('sha256').update(guess).digest('hex'));
+    }
+    expect(JSON.stringify(row)).not.toContain('c-4711');
+    // Another caller with the same key and body is refused, not given the first caller's answer.
+    const other = await service.http().post('/erasures').set('X-Actor', 'dpo:omar').set('Idempotency-Key', key).send(body).expect(409);
+    expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    await service.http().post('/erasures').set('X-Actor', 'dpo:jane').set('Idempotency-Key', key).send(body).expect(202);
   });
 });

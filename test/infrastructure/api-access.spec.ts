@@ -82,7 +82,7 @@ describe('API tokens file, changed while the service runs', () => {
   });
   afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
-  it('takes added and revoked tokens at the next call, and keeps the tokens in force when the new file is bad', async () => {
+  it('takes added and revoked tokens at the next call, and admits nobody while the file is broken, empty or gone', async () => {
     const file = path.join(dir, 'tokens');
     const olga = newApiToken('operator:olga', 'operator');
     const jane = newApiToken('dpo:jane', 'dpo');
@@ -97,12 +97,18 @@ describe('API tokens file, changed while the service runs', () => {
     expect(tokens.authenticate(olga.token)).toBeNull();
     expect(tokens.authenticate(jane.token)).toEqual({ actor: 'dpo:jane', role: 'dpo' });
 
-    // A broken edit neither locks Jane out nor lets anyone in.
+    // A broken edit, an emptied file or a removed one admits nobody until it is fixed: the edit
+    // may have been meant to revoke a token.
     await fs.writeFile(file, `${jane.line}\nkim superuser sha256:${'0'.repeat(64)}\n`);
+    expect(tokens.authenticate(jane.token)).toBeNull();
+    await fs.writeFile(file, `${jane.line}\n`);
     expect(tokens.authenticate(jane.token)).toEqual({ actor: 'dpo:jane', role: 'dpo' });
-    expect(tokens.authenticate(olga.token)).toBeNull();
+    await fs.writeFile(file, '# nobody\n');
+    expect(tokens.authenticate(jane.token)).toBeNull();
+    await fs.writeFile(file, `${jane.line}\n`);
+    expect(tokens.authenticate(jane.token)).toEqual({ actor: 'dpo:jane', role: 'dpo' });
     await fs.rm(file);
-    expect(tokens.authenticate(jane.token)).toEqual({ actor: 'dpo:jane', role: 'dpo' });
+    expect(tokens.authenticate(jane.token)).toBeNull();
   });
 });
 

@@ -4,9 +4,9 @@ import { ApiCaller, ApiTokens, ApiTokensError } from './api-tokens';
 
 /**
  * CUSTODIA_API_TOKENS_FILE as the service uses it: read at start (a bad file stops the start),
- * then read again whenever it changes, so adding or revoking a token needs no restart. A change
- * that does not parse is logged and ignored: the tokens in force stay in force, rather than
- * locking everyone out or letting everyone in.
+ * then read again whenever it changes, so adding or revoking a token needs no restart. A file
+ * that is removed, emptied or no longer parses accepts no token until it is fixed (logged as an
+ * error): an edit may have been meant to revoke a leaked token, so the old set never lingers.
  */
 export class ApiTokenFile {
   private readonly logger = new Logger('ApiTokens');
@@ -46,7 +46,9 @@ export class ApiTokenFile {
       this.logger.log(`${this.file} changed: ${this.tokens.size} token(s) in force`);
     } catch (error) {
       if (!(error instanceof ApiTokensError)) throw error;
-      this.logger.error(`${error.message}; the ${this.tokens.size} token(s) read before stay in force until the file is fixed`);
+      // Fail closed: the edit may have been meant to revoke a leaked token.
+      this.tokens = ApiTokens.none();
+      this.logger.error(`${error.message}; no token is accepted until the file is fixed`);
     }
   }
 }

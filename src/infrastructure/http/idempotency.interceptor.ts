@@ -1,13 +1,17 @@
 import { BadRequestException, CallHandler, ConflictException, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import type { Response } from 'express';
 import { catchError, concatMap, from, Observable, of, switchMap } from 'rxjs';
 import { IdempotencyTable, ReadModel } from '../../application/projections/read-model';
-import { READ_MODEL } from '../../application/tokens';
+import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
+import { READ_MODEL, SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import type { AuthenticatedRequest } from './access.guard';
 
 /** status_code of a key whose first request is still being handled. */
 const IN_PROGRESS = 0;
+
+/** How long a key is remembered: a client retries within minutes, not days. */
+const KEY_LIFETIME_MS = 24 * 3_600_000;
+const PURGE_INTERVAL_MS = 60_000;
 
 /**
  * `Idempotency-Key` on a POST, PATCH or DELETE: the first successful answer is stored and
@@ -19,7 +23,12 @@ const IN_PROGRESS = 0;
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(@Inject(READ_MODEL) private readonly db: ReadModel) {}
+  private purgedAt = 0;
+
+  constructor(
+    @Inject(READ_MODEL) private readonly db: ReadModel,
+    @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     // REST only: a GraphQL operation has no method and path to key on.
@@ -32,11 +41,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (key.length > 200)
       throw new BadRequestException({ code: 'IDEMPOTENCY_KEY_INVALID', message: 'Idempotency-Key must be at most 200 characters' });
     // The caller is part of the request: another caller reusing a key gets a 409, never the
-    // first caller's answer.
-    const caller = request.custodiaCaller ? `${request.custodiaCaller.actor} ` : '';
-    const fingerprint = createHash('sha256')
-      .update(`${caller}${request.method} ${request.path} ${JSON.stringify(request.body ?? null)}`)
-      .digest('hex');
+    // first caller's answer. The fingerprint is keyed (HMAC under the pseudonym secret): a body
+    // may hold a data subject's id, and a plain hash of it could be matched against guesses.
+    const caller = request.custodiaCaller?.actor ?? request.header('x-actor') ?? '';
+    const fingerprint = this.pseudonyms.pseudonymOf(
+      `idempotency ${caller} ${request.method} ${request.path} ${JSON.stringify(request.body ?? null)}`,
+    );
     return from(this.reserve(key, fingerprint)).pipe(
       switchMap((stored) => {
         if (stored) return of(this.replay(stored, fingerprint, response));
@@ -50,6 +60,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   /** Inserts the key as in progress; returns the existing row if someone else holds it. */
   private async reserve(key: string, fingerprint: string): Promise<IdempotencyTable | undefined> {
+    await this.purgeExpired();
     const inserted = await this.db
       .insertInto('idempotency_keys')
       .values({ key, fingerprint, status_code: IN_PROGRESS, body: 'null', created_at: new Date().toISOString() })
@@ -80,6 +91,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
       .where('key', '=', key)
       .set({ status_code: statusCode, body: JSON.stringify(body ?? null) })
       .execute();
+  }
+
+  /** Forgets keys older than a day (at most once a minute): stored answers are not kept for ever. */
+  private async purgeExpired(): Promise<void> {
+    const now = Date.now();
+    if (now - this.purgedAt < PURGE_INTERVAL_MS) return;
+    this.purgedAt = now;
+    const before = new Date(now - KEY_LIFETIME_MS).toISOString();
+    await this.db.deleteFrom('idempotency_keys').where('created_at', '<', before).execute();
   }
 
   private async release(key: string): Promise<void> {
