@@ -30,7 +30,7 @@ export async function serve(): Promise<void> {
 
 /** `custodia worker`: a data-plane process taking jobs from Kafka. */
 export async function work(): Promise<INestApplicationContext> {
-  const config = configurationOrExit();
+  const config = configurationOrExit({ api: false });
   if (config.bus !== 'kafka') {
     process.stderr.write(
       'custodia: error [CONFIGURATION]: a separate worker needs BUS=kafka (with the in-process bus, `custodia serve` runs the worker itself)\n',
@@ -44,9 +44,9 @@ export async function work(): Promise<INestApplicationContext> {
   return app;
 }
 
-function configurationOrExit() {
+function configurationOrExit(options: { api?: boolean } = {}) {
   try {
-    return loadConfiguration();
+    return loadConfiguration(process.env, options);
   } catch (error) {
     if (error instanceof ConfigurationError) {
       process.stderr.write(`custodia: error [CONFIGURATION]: ${error.message}\n`);

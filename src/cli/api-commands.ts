@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { ApiCallError, ApiClient } from './api-client';
 import { collect } from './output';
 
@@ -85,14 +86,14 @@ export function registerApiCommands(program: Command): void {
     .requiredOption('--backup <id>', 'the backup id')
     .requiredOption('--target <folder>', 'a new or empty folder inside the service’s RESTORE_ROOTS')
     .option('--include <path>', 'restore only this path (repeatable)', collect, [])
-    .option('--subject <id>', "only this data subject's files: an access request (Art. 15)")
+    .option('--subject <id>', `only this data subject's files: an access request (Art. 15); ${FROM_STDIN}`)
     .option('--purpose <text>', 'why the data is restored (recorded in the audit trail)')
     .action(async (flags: WaitFlags & { backup: string; target: string; include: string[]; subject?: string; purpose?: string }) => {
       const accepted = await client().post<{ id: string }>('/restores', {
         backupId: flags.backup,
         target: flags.target,
         ...(flags.include.length > 0 && { include: flags.include }),
-        ...(flags.subject !== undefined && { subjectId: flags.subject }),
+        ...(flags.subject !== undefined && { subjectId: subjectId(flags.subject) }),
         ...(flags.purpose !== undefined && { purpose: flags.purpose }),
       });
       await printOrWait(client(), `/restores/${accepted.id}`, accepted, flags);
@@ -110,14 +111,14 @@ export function registerApiCommands(program: Command): void {
   subjects
     .command('lookup')
     .description('which backups hold data of a subject (Art. 15); the lookup is audited')
-    .requiredOption('--subject <id>', 'the external id, as the subject rule matches it')
-    .action(async (flags: { subject: string }) => print(await client().post('/subjects/lookup', { subjectId: flags.subject })));
+    .requiredOption('--subject <id>', `the external id, as the subject rule matches it; ${FROM_STDIN}`)
+    .action(async (flags: { subject: string }) => print(await client().post('/subjects/lookup', { subjectId: subjectId(flags.subject) })));
   withWait(subjects.command('erase').description("RequestErasure (Art. 17): a worker destroys the subject's keys in every backup"))
-    .requiredOption('--subject <id>', 'the external id, as the subject rule matches it')
+    .requiredOption('--subject <id>', `the external id, as the subject rule matches it; ${FROM_STDIN}`)
     .requiredOption('--legal-basis <text>', 'e.g. "Art. 17(1)(a)"')
     .requiredOption('--requested-by <who>', 'a role or staff id, or data-subject')
     .action(async (flags: WaitFlags & { subject: string; legalBasis: string; requestedBy: string }) => {
-      const body = { subjectId: flags.subject, legalBasis: flags.legalBasis, requestedBy: flags.requestedBy };
+      const body = { subjectId: subjectId(flags.subject), legalBasis: flags.legalBasis, requestedBy: flags.requestedBy };
       const accepted = await client().post<{ id: string }>('/erasures', body);
       await printOrWait(client(), `/erasures/${accepted.id}`, accepted, flags);
     });
@@ -139,6 +140,16 @@ export function registerApiCommands(program: Command): void {
       print(result);
       if (!result.valid) process.exitCode = 1;
     });
+}
+
+const FROM_STDIN = '"-" reads it from standard input (it is personal data: keep it out of the shell history)';
+
+/** A subject id from the command line, or from standard input's first line for "-". */
+function subjectId(value: string): string {
+  if (value !== '-') return value;
+  const id = readFileSync(0, 'utf8').split('\n')[0].trim();
+  if (id === '') throw new ApiCallError('INVALID_ARGUMENT', 'standard input holds no subject id', 2);
+  return id;
 }
 
 function withWait(command: Command): Command {

@@ -4,7 +4,7 @@ import type * as AdaptersFile from '../infrastructure/adapters';
 import type * as ServiceModuleFile from '../infrastructure/service.module';
 import type * as ConfigurationFile from '../infrastructure/config/configuration';
 import type * as MainFile from '../main';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { isRole, ROLES } from '../application/access-control';
 import { EngineError } from '../engine';
 import { ACTOR_NAME, newApiToken } from '../infrastructure/http/api-tokens';
@@ -40,7 +40,7 @@ export function registerServiceCommands(program: Command): void {
       const { loadConfiguration } = require('../infrastructure/config/configuration') as typeof ConfigurationFile;
       const { openEventStore, openReadModel } = require('../infrastructure/adapters') as typeof AdaptersFile;
       const { projectionsFor } = require('../infrastructure/service.module') as typeof ServiceModuleFile;
-      const config = loadConfiguration();
+      const config = loadConfiguration(process.env, { api: false });
       const events = await openEventStore(config);
       const db = await openReadModel(config);
       try {
@@ -62,7 +62,7 @@ export function registerServiceCommands(program: Command): void {
       const { loadConfiguration } = require('../infrastructure/config/configuration') as typeof ConfigurationFile;
       const { openReadModel } = require('../infrastructure/adapters') as typeof AdaptersFile;
       const { verifyAuditTrail } = require('../application/projections/audit-chain') as typeof AuditChainFile;
-      const db = await openReadModel(loadConfiguration());
+      const db = await openReadModel(loadConfiguration(process.env, { api: false }));
       try {
         const result = await verifyAuditTrail(db);
         if (flags.json) console.log(JSON.stringify(result));
@@ -90,10 +90,13 @@ export function registerServiceCommands(program: Command): void {
       if (!isRole(flags.role)) throw new EngineError('INVALID_ARGUMENT', `--role must be one of ${ROLES.join(', ')}`);
       const { token, line } = newApiToken(flags.actor, flags.role);
       if (flags.file) {
-        appendFileSync(flags.file, `${line}\n`, { mode: 0o600 });
+        // A file whose last line has no newline would otherwise get this line glued to it.
+        const before = existsSync(flags.file) ? readFileSync(flags.file, 'utf8') : '';
+        const separator = before === '' || before.endsWith('\n') ? '' : '\n';
+        appendFileSync(flags.file, `${separator}${line}\n`, { mode: 0o600 });
         console.log(token);
         process.stderr.write(
-          `token for ${flags.actor} (${flags.role}) added to ${flags.file}; it is shown only now, and the service reads the file at start\n`,
+          `token for ${flags.actor} (${flags.role}) added to ${flags.file}; it is shown only now, and a running service takes it within a second\n`,
         );
       } else {
         console.log(`token: ${token}`);

@@ -57,8 +57,10 @@ export type BackupState =
       verification: VerificationStatus;
       pendingVerification: string | null;
       pendingDeletion: string | null;
-      /** Deletions of late snapshots (reason discard) requested so far, so a repeat asks nothing new. */
+      /** Deletions of late snapshots (reason discard) requested and not failed, so a repeat asks nothing new. */
       discards: string[];
+      /** Those of them still running: several late snapshots can be discarded at once. */
+      pendingDiscards: string[];
     };
 
 type Existing = Exclude<BackupState, { status: 'none' }>;
@@ -164,7 +166,6 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         if (backup.discards.includes(command.deletionId)) return [];
         if (backup.status !== 'cancelled' && backup.status !== 'failed')
           throw invalidTransition(`backup ${backupId} is ${backup.status}; only the snapshot of a cancelled or failed backup is discarded`);
-        if (backup.pendingDeletion) throw invalidTransition(`backup ${backupId} is already deleting a snapshot`);
         return [
           {
             type: 'BackupDeletionRequested',
@@ -172,13 +173,13 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
           },
         ];
       case 'RecordBackupDeleted':
-        if (backup.pendingDeletion !== command.deletionId)
+        if (backup.pendingDeletion !== command.deletionId && !backup.pendingDiscards.includes(command.deletionId))
           throw invalidTransition(`deletion ${command.deletionId} of backup ${backupId} is not pending`);
         return [
           { type: 'BackupDeleted', data: { backupId, deletionId: command.deletionId, jobId: command.jobId, prune: command.prune, at } },
         ];
       case 'FailBackupDeletion':
-        if (backup.pendingDeletion !== command.deletionId)
+        if (backup.pendingDeletion !== command.deletionId && !backup.pendingDiscards.includes(command.deletionId))
           throw invalidTransition(`deletion ${command.deletionId} of backup ${backupId} is not pending`);
         return [
           {
@@ -210,6 +211,7 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         pendingVerification: null,
         pendingDeletion: null,
         discards: [],
+        pendingDiscards: [],
       };
     }
     if (state.status === 'none') return state;
@@ -234,16 +236,30 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         return { ...state, verification: 'verified', pendingVerification: null };
       case 'BackupVerificationFailed':
         return { ...state, verification: 'failed', pendingVerification: null };
-      case 'BackupDeletionRequested':
+      case 'BackupDeletionRequested': {
+        const { deletionId } = event.data;
         // Discarding a late snapshot leaves a cancelled or failed backup as it is.
         if (event.data.reason === 'discard') {
-          return { ...state, pendingDeletion: event.data.deletionId, discards: [...state.discards, event.data.deletionId] };
+          return { ...state, discards: [...state.discards, deletionId], pendingDiscards: [...state.pendingDiscards, deletionId] };
         }
-        return { ...state, status: 'deleting', pendingDeletion: event.data.deletionId };
-      case 'BackupDeleted':
-        return { ...state, status: state.status === 'deleting' ? 'deleted' : state.status, pendingDeletion: null };
-      case 'BackupDeletionFailed':
-        return { ...state, status: state.status === 'deleting' ? 'completed' : state.status, pendingDeletion: null };
+        return { ...state, status: 'deleting', pendingDeletion: deletionId };
+      }
+      case 'BackupDeleted': {
+        const { deletionId } = event.data;
+        if (state.pendingDiscards.includes(deletionId)) {
+          return { ...state, pendingDiscards: state.pendingDiscards.filter((id) => id !== deletionId) };
+        }
+        return { ...state, status: 'deleted', pendingDeletion: null };
+      }
+      case 'BackupDeletionFailed': {
+        const { deletionId } = event.data;
+        // A failed discard is forgotten, so that the same late snapshot reported again is retried.
+        if (state.pendingDiscards.includes(deletionId)) {
+          const others = (ids: string[]) => ids.filter((id) => id !== deletionId);
+          return { ...state, discards: others(state.discards), pendingDiscards: others(state.pendingDiscards) };
+        }
+        return { ...state, status: 'completed', pendingDeletion: null };
+      }
     }
   },
 };

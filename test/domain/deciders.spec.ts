@@ -275,6 +275,7 @@ describe('backupDecider', () => {
         pendingVerification: null,
         pendingDeletion: null,
         discards: [],
+        pendingDiscards: [],
       });
     });
 
@@ -501,15 +502,25 @@ describe('backupDecider', () => {
       ])('is deleted while the %s backup keeps its status', (status, state) => {
         expect(backupDecider.decide(discard, state)).toEqual([discardRequested]);
         const discarding = backupDecider.evolve(state, discardRequested);
-        expect(discarding).toMatchObject({ status, pendingDeletion: 'discard-1', discards: ['discard-1'] });
+        expect(discarding).toMatchObject({ status, pendingDeletion: null, pendingDiscards: ['discard-1'], discards: ['discard-1'] });
         const deleted = backupDecider.decide(recordDeleted('discard-1'), discarding).reduce(backupDecider.evolve, discarding);
-        expect(deleted).toMatchObject({ status, pendingDeletion: null });
+        expect(deleted).toMatchObject({ status, pendingDiscards: [] });
         // Reported again (a redelivered status message): nothing new is asked.
         expect(backupDecider.decide(discard, deleted)).toEqual([]);
         expect(backupDecider.decide(discard, discarding)).toEqual([]);
-        // A failed discard leaves the status too.
+      });
+
+      it('discards two late snapshots at once, and asks again for one whose deletion failed', () => {
+        const second: BackupCommand = { ...discard, deletionId: 'discard-2', snapshotId: 'later' } as BackupCommand;
+        const one = backupDecider.evolve(cancelledState, discardRequested);
+        const both = backupDecider.decide(second, one).reduce(backupDecider.evolve, one);
+        expect(both).toMatchObject({ status: 'cancelled', pendingDiscards: ['discard-1', 'discard-2'] });
         const failedDiscard = { ...failDeletion, deletionId: 'discard-1' } as BackupCommand;
-        expect(backupDecider.decide(failedDiscard, discarding).reduce(backupDecider.evolve, discarding)).toMatchObject({ status });
+        const afterFailure = backupDecider.decide(failedDiscard, both).reduce(backupDecider.evolve, both);
+        expect(afterFailure).toMatchObject({ status: 'cancelled', pendingDiscards: ['discard-2'], discards: ['discard-2'] });
+        expect(backupDecider.decide(discard, afterFailure)).toEqual([discardRequested]);
+        const secondDone = backupDecider.decide(recordDeleted('discard-2'), afterFailure).reduce(backupDecider.evolve, afterFailure);
+        expect(secondDone).toMatchObject({ status: 'cancelled', pendingDiscards: [] });
       });
 
       it('is refused for a backup that did take a snapshot, or is still running', () => {

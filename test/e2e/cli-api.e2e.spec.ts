@@ -15,6 +15,7 @@ describe('custodia api (the command line as a client of the service)', () => {
   let service: TestApp;
   let source: string;
   let url: string;
+  let tokensFile: string;
   const operator = newApiToken('operator:olga', 'operator');
   const dpo = newApiToken('dpo:jane', 'dpo');
 
@@ -30,18 +31,17 @@ describe('custodia api (the command line as a client of the service)', () => {
     await fs.mkdir(path.join(source, 'customers', 'c-2002'), { recursive: true });
     await fs.writeFile(path.join(source, 'customers', 'c-2002', 'invoice.txt'), 'invoice of c-2002\n');
     await fs.writeFile(path.join(source, 'price-list.txt'), 'prices\n');
-    const tokensFile = path.join(source, 'tokens');
+    tokensFile = `${source}.tokens`; // outside the backed-up folder, and kept: the service re-reads it
     await fs.writeFile(tokensFile, `${operator.line}\n${dpo.line}\n`);
     service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', CUSTODIA_API_TOKENS_FILE: tokensFile });
     await service.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(service.app.getHttpServer().address() as AddressInfo).port}`;
-    // The tokens file is read at start; it need not stay in the backed-up folder.
-    await fs.rm(tokensFile);
   });
 
   afterAll(async () => {
     await service.close();
     await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(tokensFile, { force: true });
     await fs.rm(service.dataDir, { recursive: true, force: true });
   });
 
@@ -67,18 +67,11 @@ describe('custodia api (the command line as a client of the service)', () => {
     // The DPO keeps the token in a file (--token-file) rather than in the environment.
     const tokenFile = path.join(service.dataDir, 'dpo.token');
     await fs.writeFile(tokenFile, `${dpo.token}\n`, { mode: 0o600 });
-    const erasure = [
-      'subjects',
-      'erase',
-      '--subject',
-      'c-2002',
-      '--legal-basis',
-      'Art. 17(1)(a)',
-      '--requested-by',
-      'data-subject',
-      '--wait',
-    ];
-    const erased = answer<{ status: string; subject: string }>(await api(['--token-file', tokenFile, ...erasure], null));
+    // ... and gives the subject's id on standard input, out of the shell history.
+    const erasure = ['subjects', 'erase', '--subject', '-', '--legal-basis', 'Art. 17(1)(a)', '--requested-by', 'data-subject', '--wait'];
+    const erased = answer<{ status: string; subject: string }>(
+      await runCli(['api', '--url', url, '--token-file', tokenFile, ...erasure], { passphrase: null, stdin: 'c-2002\n' }),
+    );
     expect(erased.status).toBe('completed');
     expect(erased.subject).toMatch(/^[0-9a-f]{64}$/);
 

@@ -49,6 +49,10 @@ describe('API access configuration', () => {
   it('listens on loopback without tokens, and refuses any other address without them', () => {
     expect(loadConfiguration({ DATA_DIR: dir })).toMatchObject({ host: '127.0.0.1', apiTokens: null });
     expect(loadConfiguration({ DATA_DIR: dir, HOST: '::1' }).host).toBe('::1');
+    // A worker serves no API: it needs neither the tokens file nor a loopback HOST.
+    expect(
+      loadConfiguration({ DATA_DIR: dir, HOST: '0.0.0.0', CUSTODIA_API_TOKENS_FILE: '/nowhere' }, { api: false }).apiTokens,
+    ).toBeNull();
     expect(() => loadConfiguration({ DATA_DIR: dir, HOST: '0.0.0.0' })).toThrow(
       new ConfigurationError(
         'HOST=0.0.0.0 opens the API beyond this machine: set CUSTODIA_API_TOKENS_FILE too (see README, Authentication)',

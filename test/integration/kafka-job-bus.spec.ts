@@ -298,10 +298,10 @@ describe('KafkaJobBus against the test broker', () => {
     const other = openBus('control'); // a second worker process on the same topics
     await bus.publishControl({ jobId: 'queued-job', action: 'cancel', at: AT });
     const seen: Record<string, string[]> = { first: [], second: [] };
-    await bus.consumeControl(async (message) => {
+    const stopFirst = await bus.consumeControl(async (message) => {
       seen.first.push(message.jobId);
     });
-    await other.consumeControl(async (message) => {
+    const stopSecond = await other.consumeControl(async (message) => {
       seen.second.push(message.jobId);
     });
     await bus.publishControl({ jobId: 'running-job', action: 'cancel', at: AT });
@@ -309,6 +309,13 @@ describe('KafkaJobBus against the test broker', () => {
     expect(seen).toEqual({ first: ['queued-job', 'running-job'], second: ['queued-job', 'running-job'] });
     const { topics } = await admin.fetchTopicMetadata({ topics: [bus.topics.jobControl] });
     expect(topics[0].partitions).toHaveLength(1);
+    // Each worker's group is its own, and goes when the worker stops.
+    const controlGroups = async () =>
+      (await admin.listGroups()).groups.filter((group) => group.groupId.startsWith(`${namePrefix}-control-workers-control-`));
+    expect(await controlGroups()).toHaveLength(2);
+    await stopFirst();
+    await stopSecond();
+    expect(await controlGroups()).toEqual([]);
   });
 
   it('round-trips job status messages in order per job, and dead-letters a malformed one', async () => {

@@ -18,6 +18,8 @@ export interface CliOptions {
   /** Run as user nobody (through setpriv) when this process is root; directly otherwise. */
   unprivileged?: boolean;
   cwd?: string;
+  /** Written to the child's standard input (otherwise it has none). */
+  stdin?: string;
   /** Called with the output so far each time stdout grows (e.g. to signal the child mid-way). */
   onStdout?: (stdout: string, child: ChildProcess) => void;
 }
@@ -39,7 +41,9 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 
   const node = [process.execPath, CLI, ...args];
   const [command, ...argv] = options.unprivileged && isRoot ? ['setpriv', ...NOBODY, ...node] : node;
-  const child = spawn(command, argv, { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  // No input unless the test gives some: the child sees end of file at once.
+  child.stdin.end(options.stdin ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => {

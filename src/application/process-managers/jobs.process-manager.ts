@@ -109,7 +109,10 @@ export class JobsProcessManager {
         );
       case 'BackupDeletionRequested': {
         const { state: backup } = await this.aggregates.load(backupDecider, Streams.backup(event.data.backupId));
-        if (backup.status === 'none' || backup.pendingDeletion !== event.data.deletionId) return; // settled since (a replay)
+        const pending =
+          backup.status !== 'none' &&
+          (backup.pendingDeletion === event.data.deletionId || backup.pendingDiscards.includes(event.data.deletionId));
+        if (!pending) return; // settled since (a replay)
         return this.dispatch(
           {
             jobId: `delete-${recorded.id}`,
@@ -252,9 +255,14 @@ export class JobsProcessManager {
     const snapshotId = status.result.snapshotId;
     if (job.kind !== 'backup' || typeof snapshotId !== 'string' || snapshotId === '') return;
     const { backupId } = job.payload;
-    this.logger.warn(`backup ${backupId} ended before its job ${job.jobId} did; discarding the snapshot that job wrote`);
     const deletionId = deterministicUuid(`discard:${backupId}:${snapshotId}`);
-    await this.issue(tracked, { ...status, status: 'discard' }, { type: 'DiscardSnapshot', backupId, deletionId, snapshotId });
+    const accepted = await this.issue(
+      tracked,
+      { ...status, status: 'discard' },
+      { type: 'DiscardSnapshot', backupId, deletionId, snapshotId },
+    );
+    // Refused: a duplicate report for a backup that did complete with it; nothing to discard.
+    if (accepted) this.logger.warn(`backup ${backupId} ended before its job ${job.jobId} did; discarding the snapshot that job wrote`);
   }
 
   /** Issues the command; false when the aggregate refused it as an invalid transition. */

@@ -2,7 +2,7 @@ import { constants, promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { chunkStream } from '../chunker';
-import { EngineError, errnoCode, isEngineError } from '../errors';
+import { EngineError, errnoCode } from '../errors';
 import { ScopeKeys } from '../crypto/scope-keys';
 import { SubjectKey } from '../crypto/subject-key';
 import { BackupStatistics, FORMAT_VERSION, SealedEntry, Snapshot, StoredEntry, Tree, TreeEntry } from '../repository/format';
@@ -120,8 +120,9 @@ async function backupUnderLock(repository: Repository, sourcePath: string, optio
     await run.saver.finish();
     run.throwIfCancelled();
   } catch (error) {
-    // Nothing may still be writing once the backup has returned (and released its lock).
-    if (isEngineError(error, 'CANCELLED')) await run.saver.settle();
+    // Nothing may still be writing once the backup has returned and released its lock: a prune
+    // could otherwise delete a pack whose index entry is written after it.
+    await run.saver.settle();
     throw error;
   }
 

@@ -106,11 +106,28 @@ export class KafkaJobBus implements JobBus {
   /**
    * Each worker reads the control topic in a consumer group of its own, so every worker sees every
    * message. A new group starts at the topic's beginning: a worker that starts late still learns
-   * of a cancel for a job that waits in its partition. The topic keeps a day of messages.
+   * of a cancel for a job that waits in its partition (unless it takes that job before it has
+   * read that far: the control plane then discards the snapshot). The topic keeps a day of
+   * messages, and a worker that stops deletes its group.
    */
-  consumeControl(handler: (message: JobControlMessage) => Promise<void>): Promise<Unsubscribe> {
+  async consumeControl(handler: (message: JobControlMessage) => Promise<void>): Promise<Unsubscribe> {
     const group = `${this.options.workerGroup}-control-${randomUUID()}`;
-    return this.consume(group, [this.topics.jobControl], jobControlProblem, handler as (value: unknown) => Promise<void>);
+    const unsubscribe = await this.consume(
+      group,
+      [this.topics.jobControl],
+      jobControlProblem,
+      handler as (value: unknown) => Promise<void>,
+    );
+    return async () => {
+      await unsubscribe();
+      // The group was this worker's alone: leave no empty group behind on the broker.
+      const admin = this.kafka.admin();
+      await admin
+        .connect()
+        .then(() => admin.deleteGroups([group]))
+        .catch(() => undefined)
+        .finally(() => admin.disconnect());
+    };
   }
 
   /** Reads the whole dead-letter topic (a fresh, throw-away consumer group). */

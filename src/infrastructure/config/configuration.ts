@@ -48,7 +48,11 @@ export class ConfigurationError extends Error {
   }
 }
 
-export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
+/**
+ * `api: false` for processes that serve no API (workers, maintenance commands): they neither
+ * read the tokens file nor check HOST, so a worker machine needs no copy of the tokens.
+ */
+export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options: { api?: boolean } = {}): Configuration {
   const dataDir = path.resolve(env.DATA_DIR ?? './data');
   const restoreRoots = (env.RESTORE_ROOTS ?? path.join(dataDir, 'restores'))
     .split(':')
@@ -98,7 +102,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     );
   }
   return {
-    ...apiAccessSettings(env),
+    ...(options.api === false ? { host: '127.0.0.1', apiTokens: null } : apiAccessSettings(env)),
     pseudonymSecret,
     eventStore,
     bus,

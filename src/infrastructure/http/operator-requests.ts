@@ -81,6 +81,8 @@ export class OperatorRequests {
   }
 
   async cancelBackup(id: string, reason: string | undefined, context: CommandContext) {
+    // CancelBackupDto's rule, for GraphQL's bare argument too.
+    if (reason !== undefined && reason.length > 500) throw new DomainError('INVALID_INPUT', 'reason must be at most 500 characters');
     await this.commands.execute(
       new ExecuteBackupCommand({ type: 'CancelBackup', backupId: id, reason: reason ?? `cancelled by ${context.actor}` }, context),
     );
