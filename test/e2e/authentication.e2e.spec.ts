@@ -163,6 +163,9 @@ describe('API authentication and roles', () => {
     expect(audit.body.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', statusCode: 403 });
     const mutation = await gql(bearer('auditor'), 'mutation { deleteBackup(id: "00000000-0000-4000-8000-000000000000") { id } }');
     expect(mutation.body.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', statusCode: 403 });
+    // The schema is not handed out when tokens are in use: introspection is off.
+    const introspection = await service.http().post('/graphql').send({ query: '{ __schema { types { name } } }' }).expect(400);
+    expect(introspection.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const allowed = await gql(bearer('auditor'), '{ auditVerification { valid } }');
     expect(allowed.body.data.auditVerification.valid).toBe(true);
   });

@@ -157,6 +157,13 @@ describe('GraphQL API', () => {
     expect(refused.errors?.[0].extensions.code).toBe('INVALID_TRANSITION');
   });
 
+  it('lets a tool read the schema by introspection (an installation without tokens)', async () => {
+    const schema = await gql('{ __schema { mutationType { fields { name } } } }');
+    expect(schema.data?.__schema.mutationType.fields.map((field: { name: string }) => field.name)).toEqual(
+      expect.arrayContaining(['cancelBackup', 'deleteBackup', 'registerSource', 'requestErasure', 'updateSource', 'verifyBackup']),
+    );
+  });
+
   it('answers bad input with the REST error codes, never a stack trace', async () => {
     const invalid = await gql('mutation { requestBackup(input: {sourceId: "not-a-uuid"}) { id } }');
     expect(invalid.errors?.[0]).toMatchObject({
