@@ -1,4 +1,5 @@
-import { BackupCommand, RestoreCommand, SourceCommand, SubjectCommand } from '../../domain';
+import type { CommandBus, ICommand } from '@nestjs/cqrs';
+import { BackupCommand, isInvalidTransition, RestoreCommand, SourceCommand, SubjectCommand } from '../../domain';
 import { CommandContext } from '../event-envelope';
 
 /** `Omit` that keeps a union a union: the handler stamps `at` from the clock. */
@@ -43,4 +44,19 @@ export interface CommandResult<State> {
   state: State;
   appended: number;
   position: number | null;
+}
+
+/**
+ * For the system's own commands (process managers, schedulers), which act on a read model or a
+ * message that may lag the log: false when the aggregate has moved on and refuses the command
+ * as an invalid transition, which for such a caller is nothing to do, not an error.
+ */
+export async function executeUnlessMovedOn(commands: CommandBus, command: ICommand): Promise<boolean> {
+  try {
+    await commands.execute(command);
+    return true;
+  } catch (error) {
+    if (isInvalidTransition(error)) return false;
+    throw error;
+  }
 }

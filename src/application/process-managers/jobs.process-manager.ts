@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { backupDecider, isInvalidTransition, PruneSummaryData, sourceDecider, Streams } from '../../domain';
+import { backupDecider, PruneSummaryData, sourceDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
-import { ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
+import { executeUnlessMovedOn, ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
 import { CommandContext, deterministicUuid, toDomainEvent } from '../event-envelope';
 import { Clock } from '../ports/clock';
 import { EventStore, RecordedEvent } from '../ports/event-store';
@@ -277,14 +277,8 @@ export class JobsProcessManager {
       correlationId: tracked.job.correlationId ?? tracked.job.jobId,
       causationId: origin.cause ?? `job:${origin.jobId}:${origin.attempt}:${origin.status ?? ''}`,
     };
-    try {
-      await this.commands.execute(commandMessage(tracked.job, command, context));
-      return true;
-    } catch (error) {
-      // The aggregate has moved on (cancelled, or already settled by a duplicate): nothing to do.
-      if (isInvalidTransition(error)) return false;
-      throw error;
-    }
+    // Refused when the aggregate has moved on (cancelled, or already settled by a duplicate).
+    return executeUnlessMovedOn(this.commands, commandMessage(tracked.job, command, context));
   }
 
   private async closeJobsFor(aggregateId: string): Promise<void> {

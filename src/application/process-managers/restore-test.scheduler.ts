@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { isInvalidTransition, RetentionPolicy, restoreTestDue, retentionStatus } from '../../domain';
-import { ExecuteBackupCommand } from '../commands/commands';
+import { RetentionPolicy, restoreTestDue, retentionStatus } from '../../domain';
+import { executeUnlessMovedOn, ExecuteBackupCommand } from '../commands/commands';
 import { userContext } from '../event-envelope';
 import { Clock } from '../ports/clock';
 import { ReadModel } from '../projections/read-model';
@@ -55,15 +55,9 @@ export class RestoreTestScheduler {
       seen.add(backup.source_id);
       if (!backup.finished_at || retentionStatus(backup.finished_at, now, this.policy).phase === 'expired') continue;
       if (backup.verification_status === 'requested' || !restoreTestDue(backup.verified_at, now, this.policy)) continue;
-      try {
-        await this.commands.execute(
-          new ExecuteBackupCommand({ type: 'VerifyBackup', backupId: backup.id, verificationId: randomUUID() }, userContext(ACTOR)),
-        );
-        requested.push(backup.id);
-      } catch (error) {
-        // Already being verified (the read model lags the log): nothing to do this time.
-        if (!isInvalidTransition(error)) throw error;
-      }
+      const command = { type: 'VerifyBackup' as const, backupId: backup.id, verificationId: randomUUID() };
+      // Refused when already being verified (the read model lags the log): nothing to do this time.
+      if (await executeUnlessMovedOn(this.commands, new ExecuteBackupCommand(command, userContext(ACTOR)))) requested.push(backup.id);
     }
     if (requested.length > 0) this.logger.log(`requested ${requested.length} restore test(s)`);
     return requested;

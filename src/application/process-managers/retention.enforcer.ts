@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { isInvalidTransition, retentionCutoffs, RetentionPolicy } from '../../domain';
-import { ExecuteBackupCommand } from '../commands/commands';
+import { retentionCutoffs, RetentionPolicy } from '../../domain';
+import { executeUnlessMovedOn, ExecuteBackupCommand } from '../commands/commands';
 import { userContext } from '../event-envelope';
 import { Clock } from '../ports/clock';
 import { ReadModel } from '../projections/read-model';
@@ -44,18 +44,9 @@ export class RetentionEnforcer {
       .execute();
     const requested: string[] = [];
     for (const { id } of expired) {
-      try {
-        await this.commands.execute(
-          new ExecuteBackupCommand(
-            { type: 'DeleteBackup', backupId: id, deletionId: randomUUID(), reason: 'retention' },
-            userContext(ACTOR),
-          ),
-        );
-        requested.push(id);
-      } catch (error) {
-        // Being verified or deleted already (the read model lags the log): next run.
-        if (!isInvalidTransition(error)) throw error;
-      }
+      const command = { type: 'DeleteBackup' as const, backupId: id, deletionId: randomUUID(), reason: 'retention' as const };
+      // Refused when being verified or deleted already (the read model lags the log): next run.
+      if (await executeUnlessMovedOn(this.commands, new ExecuteBackupCommand(command, userContext(ACTOR)))) requested.push(id);
     }
     if (requested.length > 0) this.logger.log(`requested the deletion of ${requested.length} expired backup(s)`);
     return requested;
