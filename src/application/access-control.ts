@@ -35,8 +35,3 @@ export function isRole(value: string): value is Role {
 export function grants(role: Role, permission: Permission): boolean {
   return GRANTS[role].includes(permission);
 }
-
-/** The permissions of a role, for error messages and the README. */
-export function permissionsOf(role: Role): readonly Permission[] {
-  return GRANTS[role];
-}

@@ -173,13 +173,13 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
           },
         ];
       case 'RecordBackupDeleted':
-        if (backup.pendingDeletion !== command.deletionId && !backup.pendingDiscards.includes(command.deletionId))
+        if (!isDeletionPending(backup, command.deletionId))
           throw invalidTransition(`deletion ${command.deletionId} of backup ${backupId} is not pending`);
         return [
           { type: 'BackupDeleted', data: { backupId, deletionId: command.deletionId, jobId: command.jobId, prune: command.prune, at } },
         ];
       case 'FailBackupDeletion':
-        if (backup.pendingDeletion !== command.deletionId && !backup.pendingDiscards.includes(command.deletionId))
+        if (!isDeletionPending(backup, command.deletionId))
           throw invalidTransition(`deletion ${command.deletionId} of backup ${backupId} is not pending`);
         return [
           {
@@ -267,6 +267,11 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
 function requireBackup(state: BackupState, backupId: string): Existing {
   if (state.status === 'none') throw new DomainError('NOT_FOUND', `backup ${backupId} does not exist`);
   return state;
+}
+
+/** Whether a deletion (of the backup, or a discard of a late snapshot) is still running. */
+export function isDeletionPending(state: BackupState, deletionId: string): boolean {
+  return state.status !== 'none' && (state.pendingDeletion === deletionId || state.pendingDiscards.includes(deletionId));
 }
 
 export function isFinal(status: BackupStatus): boolean {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { backupDecider, PruneSummaryData, sourceDecider, Streams } from '../../domain';
+import { backupDecider, isDeletionPending, PruneSummaryData, sourceDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
 import { executeUnlessMovedOn, ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
 import { CommandContext, deterministicUuid, toDomainEvent } from '../event-envelope';
@@ -109,10 +109,7 @@ export class JobsProcessManager {
         );
       case 'BackupDeletionRequested': {
         const { state: backup } = await this.aggregates.load(backupDecider, Streams.backup(event.data.backupId));
-        const pending =
-          backup.status !== 'none' &&
-          (backup.pendingDeletion === event.data.deletionId || backup.pendingDiscards.includes(event.data.deletionId));
-        if (!pending) return; // settled since (a replay)
+        if (backup.status === 'none' || !isDeletionPending(backup, event.data.deletionId)) return; // settled since (a replay)
         return this.dispatch(
           {
             jobId: `delete-${recorded.id}`,
@@ -134,10 +131,9 @@ export class JobsProcessManager {
       case 'BackupCancelled':
         // Workers are told to stop the job. One that finishes first anyway has its snapshot
         // discarded (discardLateSnapshot), so a cancel never leaves a snapshot behind.
-        for (const tracked of await this.tracker.openFor(event.data.backupId)) {
-          await this.bus.publishControl({ jobId: tracked.job.jobId, action: 'cancel', at: this.now() });
-        }
-        return this.closeJobsFor(event.data.backupId);
+        return this.closeJobsFor(event.data.backupId, (tracked) =>
+          this.bus.publishControl({ jobId: tracked.job.jobId, action: 'cancel', at: this.now() }),
+        );
       case 'BackupCompleted':
       case 'BackupFailed':
         return this.closeJobsFor(event.data.backupId);
@@ -281,8 +277,12 @@ export class JobsProcessManager {
     return executeUnlessMovedOn(this.commands, commandMessage(tracked.job, command, context));
   }
 
-  private async closeJobsFor(aggregateId: string): Promise<void> {
-    for (const tracked of await this.tracker.openFor(aggregateId)) await this.tracker.markDone(tracked.job.jobId, this.now());
+  /** Marks the aggregate's open jobs done, after `before` (e.g. telling the workers to stop them). */
+  private async closeJobsFor(aggregateId: string, before?: (tracked: TrackedJob) => Promise<void>): Promise<void> {
+    for (const tracked of await this.tracker.openFor(aggregateId)) {
+      await before?.(tracked);
+      await this.tracker.markDone(tracked.job.jobId, this.now());
+    }
   }
 
   private later(delayMs: number, action: () => Promise<void>): void {

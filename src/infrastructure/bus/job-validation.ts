@@ -1,4 +1,4 @@
-import { Job, JobControlMessage, JobKind, JobStatusMessage } from '../../application/ports/job-bus';
+import { Job, JobKind, JobStatusMessage } from '../../application/ports/job-bus';
 import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 
 /**
@@ -124,8 +124,4 @@ export function jobControlProblem(value: unknown): string | undefined {
   if (missing) return `${missing} must be a non-empty string`;
   if (Number.isNaN(Date.parse(value.at as string))) return 'at must be a timestamp';
   return value.action === 'cancel' ? undefined : 'unknown action';
-}
-
-export function isJobControl(value: unknown): value is JobControlMessage {
-  return jobControlProblem(value) === undefined;
 }

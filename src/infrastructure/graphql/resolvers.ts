@@ -1,4 +1,3 @@
-import { Inject } from '@nestjs/common';
 import { Args, ID, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
@@ -12,8 +11,6 @@ import {
   ListSourcesQuery,
 } from '../../application/queries/catalog.queries';
 import { ErasureView, GetErasureQuery, SubjectDataView } from '../../application/queries/subject.queries';
-import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
-import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { BackupView, Page, RestoreView, SourceView } from '../../application/queries/views';
 import { ApiRequests } from '../http/api-requests';
 import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto, SubjectLookupDto, UpdateSourceDto } from '../http/dto';
@@ -54,7 +51,6 @@ export class CustodiaResolver {
     private readonly queries: QueryBus,
     private readonly requests: ApiRequests,
     private readonly operator: OperatorRequests,
-    @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
 
   @Requires('catalog:read')
@@ -105,7 +101,7 @@ export class CustodiaResolver {
   @Requires('subjects:access')
   @Query(() => SubjectDataType)
   subjectData(@Args('input') input: SubjectLookupDto, @GraphQLRequestContext() context: CommandContext): Promise<SubjectDataView> {
-    return this.requests.lookUpSubject(this.pseudonyms.pseudonymOf(input.subjectId), context);
+    return this.requests.lookUpSubjectById(input.subjectId, context);
   }
 
   @Requires('erasures:request', 'audit:read')

@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { CommandContext, userContext } from '../../application/event-envelope';
 import type { AuthenticatedRequest } from './access.guard';
+import { ACTOR_NAME } from './api-tokens';
 
 /**
  * Who is asking. With API tokens, the actor and role the AccessGuard authenticated; without
@@ -21,5 +22,5 @@ export function contextOf(request: AuthenticatedRequest): CommandContext {
 function sanitize(value: string | undefined): string | undefined {
   if (!value) return undefined;
   const trimmed = value.trim().slice(0, 100);
-  return /^[\w.:@-]+$/.test(trimmed) ? trimmed : undefined;
+  return ACTOR_NAME.test(trimmed) ? trimmed : undefined;
 }

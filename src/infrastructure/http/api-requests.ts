@@ -31,6 +31,11 @@ export class ApiRequests {
    * person, so the lookup is recorded (SubjectDataLookedUp, an audit entry with the actor) before
    * the answer is given.
    */
+  /** The same, for the subject's external id (as in its folder name): pseudonymised at once. */
+  lookUpSubjectById(subjectId: string, context: CommandContext): Promise<SubjectDataView> {
+    return this.lookUpSubject(this.pseudonyms.pseudonymOf(subjectId), context);
+  }
+
   async lookUpSubject(pseudonym: string, context: CommandContext): Promise<SubjectDataView> {
     await this.commands.execute(
       new ExecuteSubjectCommand(

@@ -1,9 +1,7 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
-import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
 import { ErasureView, GetErasureQuery, SubjectDataView } from '../../application/queries/subject.queries';
-import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 import { DomainError } from '../../domain';
 import { RequestContext } from './actor';
@@ -21,7 +19,6 @@ export class SubjectsController {
   constructor(
     private readonly queries: QueryBus,
     private readonly requests: ApiRequests,
-    @Inject(SUBJECT_PSEUDONYMS) private readonly pseudonyms: SubjectPseudonyms,
   ) {}
 
   /**
@@ -47,7 +44,7 @@ export class SubjectsController {
   @Post('subjects/lookup')
   @HttpCode(200)
   lookup(@Body() body: SubjectLookupDto, @RequestContext() context: CommandContext): Promise<SubjectDataView> {
-    return this.requests.lookUpSubject(this.pseudonyms.pseudonymOf(body.subjectId), context);
+    return this.requests.lookUpSubjectById(body.subjectId, context);
   }
 
   /** The same, for a pseudonym already known (from the audit trail or an earlier lookup). */
