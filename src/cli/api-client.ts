@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { EngineError } from '../engine';
 
 /** Where the service is and who is calling it (`custodia api`). */
 export interface ApiConnection {
@@ -10,12 +11,13 @@ export interface ApiConnection {
   actor: string | null;
 }
 
-/** A failure of a call to the service, with the service's own code (or a client-side one). */
+/** A failure of a call to the service, with the service's own code (bad arguments are EngineErrors). */
 export class ApiCallError extends Error {
+  readonly exitCode = 1;
+
   constructor(
     readonly code: string,
     message: string,
-    readonly exitCode = 1,
   ) {
     super(message);
     this.name = 'ApiCallError';
@@ -38,16 +40,15 @@ export class ApiClient {
   static connect(flags: { url?: string; tokenFile?: string }, env: NodeJS.ProcessEnv = process.env): ApiClient {
     const url = (flags.url ?? env.CUSTODIA_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
     if (!/^https?:\/\/[^/]+/.test(url))
-      throw new ApiCallError('INVALID_ARGUMENT', `the service URL must be http(s)://host[:port], got "${url}"`, 2);
+      throw new EngineError('INVALID_ARGUMENT', `the service URL must be http(s)://host[:port], got "${url}"`);
     let token = env.CUSTODIA_TOKEN || null;
     if (flags.tokenFile) {
       try {
         token = readFileSync(flags.tokenFile, 'utf8').trim();
       } catch (error) {
-        throw new ApiCallError(
+        throw new EngineError(
           'INVALID_ARGUMENT',
           `cannot read the token file ${flags.tokenFile} (${(error as NodeJS.ErrnoException).code})`,
-          2,
         );
       }
     }

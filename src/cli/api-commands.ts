@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ApiCallError, ApiClient } from './api-client';
-import { collect } from './output';
+import { EngineError } from '../engine';
+import { ApiClient } from './api-client';
+import { collect, printJson } from './output';
 
 interface ConnectionFlags {
   url?: string;
@@ -60,8 +61,9 @@ export function registerApiCommands(program: Command): void {
     .requiredOption('--source <id>', 'the source id')
     .option('--type <type>', 'full or incremental', 'incremental')
     .action(async (flags: WaitFlags & { source: string; type: string }) => {
-      const accepted = await client().post<{ id: string }>('/backups', { sourceId: flags.source, type: flags.type });
-      await printOrWait(client(), `/backups/${accepted.id}`, accepted, flags);
+      const api = client();
+      const accepted = await api.post<{ id: string }>('/backups', { sourceId: flags.source, type: flags.type });
+      await printOrWait(api, `/backups/${accepted.id}`, accepted, flags);
     });
   backups
     .command('list')
@@ -89,14 +91,15 @@ export function registerApiCommands(program: Command): void {
     .option('--subject <id>', `only this data subject's files: an access request (Art. 15); ${FROM_STDIN}`)
     .option('--purpose <text>', 'why the data is restored (recorded in the audit trail)')
     .action(async (flags: WaitFlags & { backup: string; target: string; include: string[]; subject?: string; purpose?: string }) => {
-      const accepted = await client().post<{ id: string }>('/restores', {
+      const api = client();
+      const accepted = await api.post<{ id: string }>('/restores', {
         backupId: flags.backup,
         target: flags.target,
         ...(flags.include.length > 0 && { include: flags.include }),
         ...(flags.subject !== undefined && { subjectId: subjectId(flags.subject) }),
         ...(flags.purpose !== undefined && { purpose: flags.purpose }),
       });
-      await printOrWait(client(), `/restores/${accepted.id}`, accepted, flags);
+      await printOrWait(api, `/restores/${accepted.id}`, accepted, flags);
     });
   restores
     .command('list')
@@ -119,8 +122,9 @@ export function registerApiCommands(program: Command): void {
     .requiredOption('--requested-by <who>', 'a role or staff id, or data-subject')
     .action(async (flags: WaitFlags & { subject: string; legalBasis: string; requestedBy: string }) => {
       const body = { subjectId: subjectId(flags.subject), legalBasis: flags.legalBasis, requestedBy: flags.requestedBy };
-      const accepted = await client().post<{ id: string }>('/erasures', body);
-      await printOrWait(client(), `/erasures/${accepted.id}`, accepted, flags);
+      const api = client();
+      const accepted = await api.post<{ id: string }>('/erasures', body);
+      await printOrWait(api, `/erasures/${accepted.id}`, accepted, flags);
     });
 
   const audit = api.command('audit').description('the audit trail, as a DPO or auditor reads it');
@@ -148,9 +152,12 @@ const FROM_STDIN = '"-" reads it from standard input (it is personal data: keep 
 function subjectId(value: string): string {
   if (value !== '-') return value;
   const id = readFileSync(0, 'utf8').split('\n')[0].trim();
-  if (id === '') throw new ApiCallError('INVALID_ARGUMENT', 'standard input holds no subject id', 2);
+  if (id === '') throw new EngineError('INVALID_ARGUMENT', 'standard input holds no subject id');
   return id;
 }
+
+/** Answers as the service gave them, indented for a person to read (still JSON for a script). */
+const print = (value: unknown) => printJson(value, 2);
 
 function withWait(command: Command): Command {
   return command
@@ -162,14 +169,10 @@ async function printOrWait(client: ApiClient, path: string, accepted: unknown, f
   if (!flags.wait) return print(accepted);
   const seconds = Number(flags.timeout);
   if (!Number.isFinite(seconds) || seconds <= 0)
-    throw new ApiCallError('INVALID_ARGUMENT', '--timeout must be a positive number of seconds', 2);
+    throw new EngineError('INVALID_ARGUMENT', '--timeout must be a positive number of seconds');
   const settled = await client.waitUntilSettled(path, seconds * 1000);
   print(settled);
   if (settled.status !== 'completed') process.exitCode = 1;
-}
-
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 function query(parameters: Record<string, string | boolean | undefined>): string {

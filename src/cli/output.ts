@@ -1,7 +1,8 @@
 /** Terminal and JSON output shared by the CLI commands. */
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+/** One JSON line, or with `indent`, JSON laid out over several lines. */
+export function printJson(value: unknown, indent?: number): void {
+  process.stdout.write(`${JSON.stringify(value, null, indent)}\n`);
 }
 
 /** A repeatable option's parser: each use adds one value. */

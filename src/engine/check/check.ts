@@ -3,7 +3,7 @@ import { EngineError } from '../errors';
 import { SubjectKey } from '../crypto/subject-key';
 import { BlobLocation, Keys, parseSubjectScope, StoredEntry, TreeEntry } from '../repository/format';
 import { readPackHeader } from '../repository/pack-file';
-import { isRepositoryObjectName } from '../repository/object-names';
+import { isRepositoryObjectName, packIdOf } from '../repository/object-names';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { ObjectNotFoundError } from '../storage/object-store';
 import { SubjectKeyRing } from '../subjects/key-ring';
@@ -111,7 +111,7 @@ export async function inspect(
   const stored = new Map(
     everything
       .filter((object) => object.key.startsWith('data/') && isRepositoryObjectName(object.key))
-      .map((object) => [object.key.split('/').pop() ?? '', object.size]),
+      .map((object) => [packIdOf(object.key), object.size]),
   );
 
   const indexed = repository.index.allPacks();

@@ -1,3 +1,4 @@
+import { isEngineError } from '../errors';
 import { Keys } from '../repository/format';
 import { Repository } from '../repository/repository';
 
@@ -13,7 +14,7 @@ export async function forget(repository: Repository, references: string[], optio
       try {
         ids.add((await repository.resolveSnapshot(reference)).id);
       } catch (error) {
-        if (!(options.missingOk && (error as { code?: string }).code === 'SNAPSHOT_NOT_FOUND')) throw error;
+        if (!(options.missingOk && isEngineError(error, 'SNAPSHOT_NOT_FOUND'))) throw error;
       }
     }
     for (const id of ids) await repository.store.delete(Keys.snapshot(id));

@@ -3,7 +3,7 @@ import { inspect } from '../check/check';
 import { SubjectKey } from '../crypto/subject-key';
 import { EngineError } from '../errors';
 import { BlobLocation, Keys, PackRecord, parseSubjectScope } from '../repository/format';
-import { listRepositoryObjects } from '../repository/object-names';
+import { listRepositoryObjects, packIdOf } from '../repository/object-names';
 import { assemblePack } from '../repository/pack-file';
 import { Repository } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
@@ -70,7 +70,7 @@ async function pruneUnderLock(repository: Repository, options: PruneOptions): Pr
     packs: { before: plans.length, kept: 0, rewritten: 0, deleted: 0, written: 0 },
     blobs: { removed: 0, erasedRemoved: 0, copied: 0 },
     bytes: { before: sum(plans.map((plan) => plan.record.size)), after: 0 },
-    unindexedPacks: stored.filter((object) => !repository.index.pack(object.key.split('/').pop() ?? '')).length,
+    unindexedPacks: stored.filter((object) => !repository.index.pack(packIdOf(object.key))).length,
   };
   for (const plan of plans) {
     result.packs[plan.action === 'keep' ? 'kept' : plan.action === 'rewrite' ? 'rewritten' : 'deleted']++;

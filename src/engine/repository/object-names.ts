@@ -18,6 +18,11 @@ export function isRepositoryObjectName(key: string): boolean {
   return packFolder === undefined || packId.startsWith(packFolder);
 }
 
+/** The pack id in a pack's key (`data/<2 hex>/<id>`): the inverse of Keys.pack. */
+export function packIdOf(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}
+
 /**
  * The repository's own objects under `prefix`. A listing can show other names: S3Proxy's
  * filesystem backend lists an upload in progress as `<key>-<uuid>` (a GET of it then fails

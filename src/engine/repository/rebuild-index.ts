@@ -1,5 +1,5 @@
 import { Keys, PackRecord } from './format';
-import { listRepositoryObjects } from './object-names';
+import { listRepositoryObjects, packIdOf } from './object-names';
 import { readPackHeader } from './pack-file';
 import { describe, Repository } from './repository';
 
@@ -31,7 +31,7 @@ async function rebuildUnderLock(repository: Repository): Promise<RebuildResult> 
   const records: PackRecord[] = [];
   const unreadablePacks: RebuildResult['unreadablePacks'] = [];
   for (const object of await listRepositoryObjects(repository.store, 'data/')) {
-    const id = object.key.split('/').pop() ?? '';
+    const id = packIdOf(object.key);
     try {
       const blobs = readPackHeader(repository.master, await repository.store.get(Keys.pack(id)));
       records.push({ id, size: object.size, blobs });

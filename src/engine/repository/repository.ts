@@ -3,7 +3,7 @@ import { Chunker, ChunkerParams, DEFAULT_CHUNKER_PARAMS } from '../chunker';
 import { decompressBlob } from '../compression';
 import { DecryptionError, open, seal } from '../crypto/aead';
 import { MasterKey } from '../crypto/master-key';
-import { EngineError } from '../errors';
+import { EngineError, isEngineError } from '../errors';
 import { ObjectNotFoundError, ObjectStore } from '../storage/object-store';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { KeyVault, RepositoryKeyVault } from '../subjects/key-vault';
@@ -276,7 +276,7 @@ export class Repository {
       try {
         found.push({ id, snapshot: await this.loadSnapshot(id) });
       } catch (error) {
-        const vanished = error instanceof EngineError && error.code === 'SNAPSHOT_NOT_FOUND';
+        const vanished = isEngineError(error, 'SNAPSHOT_NOT_FOUND');
         if (vanished && !options.missingIsDamage) continue;
         if (!(error instanceof EngineError) || !onDamaged) throw error;
         onDamaged(id, error);
