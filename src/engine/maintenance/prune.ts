@@ -94,20 +94,17 @@ async function pruneUnderLock(repository: Repository, options: PruneOptions): Pr
   );
   result.packs.written = written.length;
   const records = [...kept, ...written];
-  const newIndexFiles = new Set<string>();
-  for (let i = 0; i < records.length; i += 256) {
-    newIndexFiles.add(Keys.index(await repository.writeIndexFile(records.slice(i, i + 256))));
-  }
+  const loadedBefore = repository.indexFilesLoaded;
+  // The handle's in-memory index becomes exactly these records.
+  const newIndexFiles = await repository.writeWholeIndex(records);
   // Last look before anything is deleted: the snapshots must be those whose references were counted.
   await assertSameSnapshots(repository, snapshotsBefore, checked.snapshots);
   // Every old index file goes, as seen by any of three looks: one left behind would name packs
   // deleted below, and a storage may leave a file out of one listing.
   const relisted = await listRepositoryObjects(repository.store, 'index/');
-  const oldIndexFiles = new Set([...indexFiles, ...relisted].map((object) => object.key).concat(repository.indexFilesLoaded));
+  const oldIndexFiles = new Set([...indexFiles, ...relisted].map((object) => object.key).concat(loadedBefore));
   for (const key of oldIndexFiles) if (!newIndexFiles.has(key)) await repository.store.delete(key);
   for (const plan of obsolete) await repository.store.delete(Keys.pack(plan.record.id));
-  // The in-memory index now matches the new files.
-  await repository.loadIndex();
   result.bytes.after = sum(records.map((record) => record.size));
   return result;
 }

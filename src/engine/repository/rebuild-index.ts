@@ -42,14 +42,9 @@ async function rebuildUnderLock(repository: Repository): Promise<RebuildResult> 
       unreadablePacks.push({ pack: object.key, reason: describe(error), keptFromOldIndex });
     }
   }
-  // Several smaller files keep each one's size bounded.
-  const written = new Set<string>();
-  for (let i = 0; i < records.length; i += 256) {
-    written.add(Keys.index(await repository.writeIndexFile(records.slice(i, i + 256))));
-  }
+  const written = await repository.writeWholeIndex(records);
   const replaced = oldIndexFiles.filter((object) => !written.has(object.key));
   for (const object of replaced) await repository.store.delete(object.key);
-  for (const record of records) repository.index.addPack(record);
   return {
     packs: records.length,
     blobs: records.reduce((sum, record) => sum + record.blobs.length, 0),

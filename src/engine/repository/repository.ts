@@ -166,6 +166,22 @@ export class Repository {
     return keys;
   }
 
+  /**
+   * Writes a whole new index (prune, index rebuild) as files of at most 256 packs each, so each
+   * file's size stays bounded, and makes the in-memory index exactly these records, with no reload.
+   * Returns the new files' keys: deleting the old files is the caller's step (prune first checks
+   * the snapshots again).
+   */
+  async writeWholeIndex(records: PackRecord[]): Promise<Set<string>> {
+    const written = new Set<string>();
+    for (let i = 0; i < records.length; i += 256) written.add(Keys.index(await this.writeIndexFile(records.slice(i, i + 256))));
+    this.index.clear();
+    for (const record of records) this.index.addPack(record);
+    this.loadedIndexFiles.clear();
+    for (const key of written) this.loadedIndexFiles.add(key);
+    return written;
+  }
+
   async writeIndexFile(packs: PackRecord[]): Promise<string> {
     const file: IndexFile = { version: FORMAT_VERSION, packs };
     const sealed = seal(this.master.metadataKey, Buffer.from(JSON.stringify(file)), AAD.index);
