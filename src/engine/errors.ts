@@ -26,6 +26,8 @@ export const ErrorCodes = {
   UNSAFE_PATH: 1,
   TARGET_NOT_DIRECTORY: 1,
   TARGET_NOT_EMPTY: 1,
+  /** A folder of the restore target kept vanishing as it was created: something else writes there. */
+  TARGET_CHANGED: 1,
   SUBJECT_ERASED: 1,
   SUBJECT_KEY_MISSING: 1,
   PSEUDONYM_SECRET_MISSING: 1,

@@ -1,12 +1,16 @@
-import { constants, promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { EngineError, errnoCode } from '../errors';
+import { write, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { EngineError } from '../errors';
 import { TreeEntry } from '../repository/format';
 import { describe, Repository } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { assertPseudonym } from '../subjects/pseudonym';
 import { ErasedCounts, planRestore } from './plan';
-import { replaceAtomically, SMALL_FILE_BYTES, writeSmallFile } from './atomic-write';
+import { ConfinedTarget } from './confined-target';
+
+/** Files up to this size are gathered in memory and written in one synchronous go. */
+const SMALL_FILE_BYTES = 4 * 1024 * 1024;
+const writeAsync = promisify(write);
 
 export interface RestoreOptions {
   include?: string[];
@@ -18,6 +22,12 @@ export interface RestoreOptions {
    * lead to them: the copy a subject access request (GDPR Art. 15) asks for.
    */
   onlySubject?: string;
+  /**
+   * The folder the target must lie in (the service's restore root). Every folder from there
+   * down to the target is opened without following symlinks, so the target cannot have been
+   * steered elsewhere since the restore was accepted.
+   */
+  within?: string;
 }
 
 export interface RestoreProgress {
@@ -43,7 +53,8 @@ export interface RestoreResult {
  * Restores a snapshot (or the included parts of it) into `target`. Every blob is authenticated
  * and hash-checked as it is read; each file is written under a temporary name and renamed into
  * place, so a damaged blob or a crash never leaves a half-written file under the real name.
- * Nothing is ever written through a symlink or outside the target.
+ * Nothing is ever written through a symlink or outside the target: every write is made
+ * relative to handles opened from the target down, one name at a time (ConfinedTarget).
  */
 export async function restore(
   repository: Repository,
@@ -73,7 +84,7 @@ async function restoreUnderLock(
     keys,
     onlySubject: options.onlySubject,
   });
-  const target = await prepareTarget(path.resolve(targetPath), options.overwrite ?? false);
+  const target = ConfinedTarget.open(targetPath, { within: options.within, overwrite: options.overwrite ?? false });
   const files = plan.filter((item) => item.entry.type === 'file');
   const progress: RestoreProgress = {
     filesDone: 0,
@@ -83,127 +94,89 @@ async function restoreUnderLock(
     currentFile: null,
   };
   const result: RestoreResult = { snapshotId: id, files: 0, directories: 0, symlinks: 0, bytes: 0, errors: [...errors], skippedErased };
-  const directories: { absolute: string; entry: TreeEntry }[] = [];
-  const verified = new Set<string>();
-
-  for (const { relativePath, entry } of plan) {
-    const absolute = path.join(target, ...relativePath.split('/'));
-    try {
-      await assertInsideTarget(target, path.dirname(absolute), verified);
-      if (entry.type === 'dir') {
-        await ensureDirectory(absolute);
-        directories.push({ absolute, entry });
-        result.directories++;
-      } else if (entry.type === 'symlink') {
-        await replaceAtomically(absolute, (temp) => fs.symlink(entry.target, temp));
-        await fs.lutimes(absolute, mtimeOf(entry), mtimeOf(entry));
-        result.symlinks++;
-      } else {
-        progress.currentFile = relativePath;
-        const onBytes = (bytes: number) => {
-          progress.bytesDone += bytes;
-          options.onProgress?.({ ...progress });
-        };
-        if (entry.size <= SMALL_FILE_BYTES) {
-          // Every blob is read (authenticated, hash-checked) before the file is created at all.
-          const blobs: Buffer[] = [];
-          for (const blobId of entry.content) blobs.push(await repository.readBlob(blobId, keys));
-          writeSmallFile(absolute, blobs, entry.mode, mtimeOf(entry));
-          onBytes(entry.size);
+  try {
+    for (const { relativePath, entry } of plan) {
+      const parts = relativePath.split('/');
+      try {
+        if (entry.type === 'dir') {
+          target.makeFolder(parts, { mode: entry.mode, mtimeNs: BigInt(entry.mtimeNs) });
+          result.directories++;
+        } else if (entry.type === 'symlink') {
+          target.symlink(parts, entry.target, BigInt(entry.mtimeNs));
+          result.symlinks++;
         } else {
-          await replaceAtomically(absolute, (temp) => writeFile(repository, keys, temp, entry, onBytes));
+          progress.currentFile = relativePath;
+          const onBytes = (bytes: number) => {
+            progress.bytesDone += bytes;
+            options.onProgress?.({ ...progress });
+          };
+          await restoreFile(repository, keys, target, parts, entry, onBytes);
+          result.files++;
+          result.bytes += entry.size;
+          progress.filesDone++;
+          options.onProgress?.({ ...progress });
         }
-        result.files++;
-        result.bytes += entry.size;
-        progress.filesDone++;
-        options.onProgress?.({ ...progress });
+      } catch (error) {
+        if (error instanceof EngineError && error.code === 'UNSAFE_PATH') throw error;
+        result.errors.push({ path: relativePath, message: error instanceof EngineError ? error.message : describe(error) });
       }
-    } catch (error) {
-      if (error instanceof EngineError && error.code === 'UNSAFE_PATH') throw error;
-      result.errors.push({ path: relativePath, message: error instanceof EngineError ? error.message : describe(error) });
     }
-  }
-  // Directory modes and times last, deepest first: writing children would change the mtimes.
-  for (const { absolute, entry } of directories.reverse()) {
-    await fs.chmod(absolute, entry.mode).catch(() => undefined);
-    await fs.utimes(absolute, mtimeOf(entry), mtimeOf(entry)).catch(() => undefined);
+  } finally {
+    // Folder modes and times are applied as the walk leaves each folder, the rest here.
+    target.close();
   }
   return result;
 }
 
-async function prepareTarget(target: string, overwrite: boolean): Promise<string> {
-  try {
-    const stats = await fs.lstat(target);
-    if (!stats.isDirectory()) {
-      throw new EngineError('TARGET_NOT_DIRECTORY', `restore target ${target} exists and is not a directory`);
-    }
-    if (!overwrite && (await fs.readdir(target)).length > 0) {
-      throw new EngineError('TARGET_NOT_EMPTY', `restore target ${target} is not empty; pass --overwrite to restore into it`);
-    }
-  } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw error;
-    await fs.mkdir(target, { recursive: true, mode: 0o700 });
-  }
-  return fs.realpath(target);
-}
-
 /**
- * Refuses to write if any existing component between the target and `directory` is a symlink.
- * `verified` holds the folders this restore has already found to be real directories, so that
- * each is looked at once, not once per file below it.
+ * Setuid and setgid bits are kept only where the owner is restored too: a file owned by
+ * someone else in the snapshot would otherwise come back as a setuid binary of whoever runs
+ * the restore (root, for the service). Owners are not restored yet, so the bits are dropped.
  */
-async function assertInsideTarget(target: string, directory: string, verified: Set<string>): Promise<void> {
-  const relative = path.relative(target, directory);
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
-    throw new EngineError('UNSAFE_PATH', `refusing to write outside the restore target: ${directory}`);
-  }
-  let current = target;
-  for (const part of relative.split(path.sep).filter(Boolean)) {
-    current = path.join(current, part);
-    if (verified.has(current)) continue;
-    const stats = await fs.lstat(current);
-    if (!stats.isDirectory()) {
-      throw new EngineError('UNSAFE_PATH', `refusing to write through ${current}: it is not a directory (symlink or file)`);
-    }
-    verified.add(current);
-  }
+function restorableMode(mode: number): number {
+  return mode & ~0o6000;
 }
 
-async function ensureDirectory(absolute: string): Promise<void> {
-  try {
-    await fs.mkdir(absolute, { mode: 0o700 });
-  } catch (error) {
-    if (errnoCode(error) !== 'EEXIST') throw error;
-    const stats = await fs.lstat(absolute);
-    if (!stats.isDirectory()) {
-      throw new EngineError('UNSAFE_PATH', `cannot restore directory ${absolute}: a file or symlink is in the way`);
-    }
-  }
-}
-
-async function writeFile(
+async function restoreFile(
   repository: Repository,
   keys: SubjectKeyRing,
-  temp: string,
+  target: ConfinedTarget,
+  parts: string[],
   entry: Extract<TreeEntry, { type: 'file' }>,
   onBytes: (bytes: number) => void,
 ): Promise<void> {
-  // O_EXCL|O_NOFOLLOW: the temporary name is new, never an existing file or a planted symlink.
-  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    for (const id of entry.content) {
-      const data = await repository.readBlob(id, keys);
-      await handle.write(data);
-      onBytes(data.length);
-    }
-    await handle.chmod(entry.mode);
-    await handle.utimes(mtimeOf(entry), mtimeOf(entry));
-  } finally {
-    await handle.close();
+  const mode = restorableMode(entry.mode);
+  const mtimeNs = BigInt(entry.mtimeNs);
+  if (entry.size <= SMALL_FILE_BYTES) {
+    // Every blob is read (authenticated, hash-checked) before the file is created at all, and
+    // written synchronously: for the many small files of a typical tree, thread-pool round trips
+    // would cost more than the writing itself.
+    const blobs: Buffer[] = [];
+    for (const blobId of entry.content) blobs.push(await repository.readBlob(blobId, keys));
+    await target.writeFile(parts, (fd) => blobs.forEach((blob) => writeAllSync(fd, blob)), mode, mtimeNs);
+    onBytes(entry.size);
+    return;
   }
+  await target.writeFile(
+    parts,
+    async (fd) => {
+      for (const blobId of entry.content) {
+        const data = await repository.readBlob(blobId, keys);
+        await writeAll(fd, data);
+        onBytes(data.length);
+      }
+    },
+    mode,
+    mtimeNs,
+  );
 }
 
-function mtimeOf(entry: TreeEntry): number {
-  // fs.utimes takes seconds as a number; microsecond precision is what Node keeps.
-  return Number(BigInt(entry.mtimeNs) / 1000n) / 1e6;
+function writeAllSync(fd: number, data: Buffer): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+}
+
+async function writeAll(fd: number, data: Buffer): Promise<void> {
+  let written = 0;
+  while (written < data.length) written += (await writeAsync(fd, data, written, data.length - written)).bytesWritten;
 }

@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineError, errnoCode } from '../errors';
+import { nativeFs } from '../platform/native-fs';
+
+/** A folder opened without following a symlink at its name; never a symlink, always a folder. */
+const DIRECTORY_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+/** A restored file is first created under a new name of this form, then renamed into place. */
+const TEMP_PREFIX = '.custodia-restore-';
+
+/** Mode and times a restored folder gets once everything inside it has been written. */
+export interface FolderMetadata {
+  mode: number;
+  mtimeNs: bigint;
+}
+
+interface OpenFolder {
+  name: string;
+  fd: number;
+  metadata: FolderMetadata | null;
+}
+
+export interface OpenTargetOptions {
+  /**
+   * The restore root the target must lie in (the service's RESTORE_ROOTS). The walk from the
+   * root down to the target opens one component at a time and refuses any symlink on the way.
+   */
+  within?: string;
+  /** Allow a non-empty target. */
+  overwrite: boolean;
+}
+
+/**
+ * The restore target, held open, and every folder a restore writes into, opened from it one
+ * name at a time without following symlinks. Writes are confined by construction: nothing is
+ * ever resolved by path below the target, so a symlink planted or swapped into the tree while
+ * the restore runs (by another restore, or by a local user) makes the restore stop with
+ * UNSAFE_PATH instead of steering a write elsewhere.
+ *
+ * Entries must come in depth-first order, parents before children (as the restore plan lists
+ * them): the open folders form a stack along the current path, so the number of open handles is
+ * bounded by the tree's depth, and a folder's own mode and times are applied when the walk leaves
+ * it, after all its children were written.
+ */
+export class ConfinedTarget {
+  private readonly stack: OpenFolder[];
+
+  private constructor(
+    readonly path: string,
+    rootFd: number,
+  ) {
+    this.stack = [{ name: '', fd: rootFd, metadata: null }];
+  }
+
+  static open(targetPath: string, options: OpenTargetOptions): ConfinedTarget {
+    const target = path.resolve(targetPath);
+    const fd = options.within === undefined ? openGivenFolder(target) : openBelowRoot(path.resolve(options.within), target);
+    const confined = new ConfinedTarget(target, fd);
+    try {
+      if (!options.overwrite && nativeFs().readdirfd(fd).length > 0) {
+        throw new EngineError('TARGET_NOT_EMPTY', `restore target ${target} is not empty; pass --overwrite to restore into it`);
+      }
+    } catch (error) {
+      confined.close();
+      throw error;
+    }
+    return confined;
+  }
+
+  /** Creates (or, when overwriting, reuses) the folder at `parts`; its metadata is applied later. */
+  makeFolder(parts: string[], metadata: FolderMetadata): void {
+    const parent = this.folderAt(parts.slice(0, -1));
+    const name = parts[parts.length - 1];
+    this.stack.push({ name, fd: openChildFolder(parent, name, () => inTheWay(path.join(this.path, ...parts))), metadata });
+  }
+
+  /**
+   * Writes a file at `parts`: created under a temporary name with O_EXCL|O_NOFOLLOW (never an
+   * existing file or a planted symlink), filled by `write`, given its mode and times, then
+   * renamed over the real name. On failure the temporary file is removed.
+   */
+  async writeFile(parts: string[], write: (fd: number) => Promise<void> | void, mode: number, mtimeNs: bigint): Promise<void> {
+    const folder = this.folderAt(parts.slice(0, -1));
+    const temp = temporaryName();
+    const native = nativeFs();
+    try {
+      const fd = native.openat(folder, temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        await write(fd);
+        fchmodSync(fd, mode);
+        native.futimens(fd, mtimeNs, mtimeNs);
+      } finally {
+        closeSync(fd);
+      }
+      this.putInPlace(folder, temp, parts);
+    } catch (error) {
+      removeQuietly(folder, temp);
+      throw error;
+    }
+  }
+
+  /** Creates a symlink at `parts` (replacing what is there when overwriting), with its mtime. */
+  symlink(parts: string[], linkTarget: string, mtimeNs: bigint): void {
+    const folder = this.folderAt(parts.slice(0, -1));
+    const temp = temporaryName();
+    const native = nativeFs();
+    try {
+      native.symlinkat(linkTarget, folder, temp);
+      native.lutimesat(folder, temp, mtimeNs, mtimeNs);
+      this.putInPlace(folder, temp, parts);
+    } catch (error) {
+      removeQuietly(folder, temp);
+      throw error;
+    }
+  }
+
+  /** Applies the metadata of every folder still open, deepest first, and closes all handles. */
+  close(): void {
+    while (this.stack.length > 0) finishFolder(this.stack.pop()!);
+  }
+
+  /** The handle of the folder at `parts`, leaving (and finishing) folders the walk is done with. */
+  private folderAt(parts: string[]): number {
+    let common = 0;
+    while (common + 1 < this.stack.length && common < parts.length && this.stack[common + 1].name === parts[common]) common++;
+    while (this.stack.length - 1 > common) finishFolder(this.stack.pop()!);
+    // A folder the plan did not list (it lists every one on the way) is created plainly.
+    for (let i = common; i < parts.length; i++) {
+      const parent = this.stack[this.stack.length - 1].fd;
+      this.stack.push({
+        name: parts[i],
+        fd: openChildFolder(parent, parts[i], () => inTheWay(path.join(this.path, ...parts.slice(0, i + 1)))),
+        metadata: null,
+      });
+    }
+    return this.stack[this.stack.length - 1].fd;
+  }
+
+  private putInPlace(folder: number, temp: string, parts: string[]): void {
+    try {
+      nativeFs().renameat(folder, temp, folder, parts[parts.length - 1]);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
+        throw new EngineError('UNSAFE_PATH', `cannot restore ${parts.join('/')}: a directory is in the way`);
+      }
+      throw error;
+    }
+  }
+}
+
+/** The CLI's target: the folder the user named (created if missing), which must not be a symlink. */
+function openGivenFolder(target: string): number {
+  try {
+    return openSync(target, DIRECTORY_FLAGS);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ENOENT') {
+      mkdirSync(target, { recursive: true, mode: 0o700 });
+      return openGivenFolder(target);
+    }
+    if (code === 'ENOTDIR' || code === 'ELOOP') {
+      throw new EngineError('TARGET_NOT_DIRECTORY', `restore target ${target} exists and is not a directory`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The service's target: inside a configured restore root. The root itself is the operator's
+ * setting and is opened as configured (created if missing); below it, every component is
+ * opened with O_NOFOLLOW, so no symlink anywhere between the root and the target is followed.
+ */
+function openBelowRoot(root: string, target: string): number {
+  const relative = path.relative(root, target);
+  if (relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) {
+    throw new EngineError('UNSAFE_PATH', `restore target ${target} is not inside its restore root ${root}`);
+  }
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  let fd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  const parts = relative.split(path.sep);
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      const refuse =
+        i === parts.length - 1
+          ? () => new EngineError('TARGET_NOT_DIRECTORY', `restore target ${target} exists and is not a directory`)
+          : () =>
+              new EngineError(
+                'UNSAFE_PATH',
+                `refusing to restore through ${path.join(root, ...parts.slice(0, i + 1))}: a symlink or file lies on the way to the target`,
+              );
+      const next = openChildFolder(fd, parts[i], refuse);
+      closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+function inTheWay(absolute: string): EngineError {
+  return new EngineError('UNSAFE_PATH', `refusing to restore through ${absolute}: it is a symlink or a file, not a directory`);
+}
+
+/**
+ * Opens (creating it if missing) folder `name` inside `parent`, refusing a symlink or a file
+ * there. A folder that vanishes again and again as it is created, or whose parent was removed,
+ * means another process is changing the target: TARGET_CHANGED, not a raw errno.
+ */
+function openChildFolder(parent: number, name: string, notAFolder: () => EngineError): number {
+  const native = nativeFs();
+  const changed = () =>
+    new EngineError('TARGET_CHANGED', `folder "${name}" changed while the restore created it; is something else writing there?`);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      return native.openat(parent, name, DIRECTORY_FLAGS, 0);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ELOOP' || code === 'ENOTDIR') throw notAFolder();
+      if (code !== 'ENOENT') throw error;
+    }
+    try {
+      native.mkdirat(parent, name, 0o700);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT') throw changed();
+      if (code !== 'EEXIST') throw error;
+    }
+  }
+  throw changed();
+}
+
+function finishFolder(folder: OpenFolder): void {
+  try {
+    if (folder.metadata !== null) {
+      fchmodSync(folder.fd, folder.metadata.mode);
+      nativeFs().futimens(folder.fd, folder.metadata.mtimeNs, folder.metadata.mtimeNs);
+    }
+  } catch {
+    // A folder whose mode or times cannot be set keeps its contents; nothing to undo.
+  } finally {
+    closeSync(folder.fd);
+  }
+}
+
+function temporaryName(): string {
+  return `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`;
+}
+
+function removeQuietly(folder: number, name: string): void {
+  try {
+    nativeFs().unlinkat(folder, name, 0);
+  } catch {
+    // Nothing was created under that name, or it is gone already.
+  }
+}
