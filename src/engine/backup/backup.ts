@@ -5,7 +5,8 @@ import { chunkStream } from '../chunker';
 import { EngineError, errnoCode } from '../errors';
 import { ScopeKeys } from '../crypto/scope-keys';
 import { SubjectKey } from '../crypto/subject-key';
-import { BackupStatistics, FORMAT_VERSION, SealedEntry, Snapshot, StoredEntry, Tree, TreeEntry } from '../repository/format';
+import { assertLegalName, displayName, FileName, nameKey, storedName } from '../file-names';
+import { BackupStatistics, EntryMetadata, FORMAT_VERSION, SealedEntry, Snapshot, StoredEntry, Tree, TreeEntry } from '../repository/format';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { assertPseudonym, Pseudonymiser } from '../subjects/pseudonym';
@@ -198,7 +199,7 @@ interface PreviousEntries {
   sealed: Map<string, SealedEntry[]>;
 }
 
-type Meta = { name: string; mode: number; mtimeNs: string };
+type Meta = EntryMetadata;
 
 class BackupRun {
   readonly errors: BackupError[] = [];
@@ -253,7 +254,7 @@ class BackupRun {
       return previous;
     }
     for (const entry of tree.entries) {
-      if (!isSealedEntry(entry)) previous.named.set(entry.name, entry);
+      if (!isSealedEntry(entry)) previous.named.set(nameKey(entry), entry);
       else if (this.subjects) previous.sealed.set(entry.subject, [...(previous.sealed.get(entry.subject) ?? []), entry]);
     }
     return previous;
@@ -263,7 +264,12 @@ class BackupRun {
   async saveDirectory(directory: ScannedEntry, parentTreeId: string | null, context: WalkContext): Promise<string> {
     const previous = await this.previousEntries(parentTreeId);
     const entries: StoredEntry[] = [];
+    const names = new Set<string>();
     for (const child of directory.children) {
+      // Never write a tree a restore would refuse (the file system cannot hand out such names).
+      assertLegalName(child.stored, ` in "${context.parts.join('/')}"`);
+      if (names.has(nameKey(child.stored))) throw new EngineError('UNSAFE_PATH', `"${child.stored.name}" is listed twice in one folder`);
+      names.add(nameKey(child.stored));
       const entry = await this.entryFor(child, previous, context);
       if (entry) entries.push(entry);
     }
@@ -278,12 +284,12 @@ class BackupRun {
   /** `context` is the containing directory's. */
   async entryFor(entry: ScannedEntry, previous: PreviousEntries, context: WalkContext): Promise<StoredEntry | null> {
     this.throwIfCancelled();
-    const parts = [...context.parts, entry.name];
+    const parts = [...context.parts, entry.stored.name];
     if (this.subjects && !context.subject) {
       const match = this.subjects.rules.matchRoot(parts);
       if (match) return this.subjectEntry(entry, previous, parts, match.externalId);
     }
-    return this.plainEntry(entry, previous.named.get(entry.name), context, parts);
+    return this.plainEntry(entry, previous.named.get(nameKey(entry.stored)), context, parts);
   }
 
   /**
@@ -307,7 +313,7 @@ class BackupRun {
         continue;
       }
       const opened = await openSealedEntry(this.keys, candidate);
-      if (opened.status === 'open' && opened.entry.name === entry.name) {
+      if (opened.status === 'open' && nameKey(opened.entry) === nameKey(entry.stored)) {
         before = { entry: opened.entry, sealed: candidate, plaintext: opened.plaintext };
         break;
       }
@@ -347,7 +353,7 @@ class BackupRun {
     context: WalkContext,
     parts: string[],
   ): Promise<TreeEntry | null> {
-    const meta = { name: entry.name, mode: Number(entry.stats.mode & 0o7777n), mtimeNs: entry.stats.mtimeNs.toString() };
+    const meta: Meta = { ...entry.stored, mode: Number(entry.stats.mode & 0o7777n), mtimeNs: entry.stats.mtimeNs.toString() };
     switch (entry.kind) {
       case 'dir': {
         this.statistics.directories++;
@@ -357,9 +363,10 @@ class BackupRun {
       case 'symlink': {
         this.statistics.symlinks++;
         try {
-          return { ...meta, type: 'symlink', target: await fs.readlink(entry.absolutePath) };
+          const target = storedName(await fs.readlink(entry.absolutePath, { encoding: 'buffer' }));
+          return { ...meta, type: 'symlink', target: target.name, ...(target.rawName ? { rawTarget: target.rawName } : {}) };
         } catch (error) {
-          this.errors.push({ path: entry.absolutePath, message: `cannot read symlink: ${describe(error)}` });
+          this.errors.push({ path: displayName(entry.absolutePath), message: `cannot read symlink: ${describe(error)}` });
           return null;
         }
       }
@@ -385,7 +392,7 @@ class BackupRun {
   ): Promise<Extract<TreeEntry, { type: 'file' }> | null> {
     const size = Number(entry.stats.size);
     const inode = entry.stats.ino.toString();
-    this.report(entry.absolutePath);
+    this.report(displayName(entry.absolutePath));
     if (
       !this.options.full &&
       before?.type === 'file' &&
@@ -410,13 +417,13 @@ class BackupRun {
       return { ...meta, type: 'file', size: bytes, inode, content };
     } catch (error) {
       if (error instanceof EngineError) throw error;
-      this.errors.push({ path: entry.absolutePath, message: `cannot read file: ${describe(error)}` });
+      this.errors.push({ path: displayName(entry.absolutePath), message: `cannot read file: ${describe(error)}` });
       this.fileDone(0);
       return null;
     }
   }
 
-  private async readContent(file: string, scope: ScopeKeys, expectedSize: number): Promise<{ content: string[]; bytes: number }> {
+  private async readContent(file: FileName, scope: ScopeKeys, expectedSize: number): Promise<{ content: string[]; bytes: number }> {
     const content: string[] = [];
     let bytes = 0;
     const small = expectedSize <= this.repository.chunker.params.minSize ? readSmallFile(file, this.workBuffer(), expectedSize) : null;
@@ -425,7 +432,7 @@ class BackupRun {
       if (small.length > 0) {
         const { id, isNew } = await this.saver.save('data', small, scope);
         content.push(id);
-        this.countChunk(small.length, isNew, file);
+        this.countChunk(small.length, isNew, displayName(file));
       }
       return { content, bytes: small.length };
     }
@@ -438,7 +445,7 @@ class BackupRun {
         const { id, isNew } = await this.saver.save('data', chunk, scope);
         content.push(id);
         bytes += chunk.length;
-        this.countChunk(chunk.length, isNew, file);
+        this.countChunk(chunk.length, isNew, displayName(file));
       }
     } finally {
       await handle.close();

@@ -1,11 +1,13 @@
 import { BigIntStats, promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { displayName, FileName, joinName, storedName, StoredName } from '../file-names';
 import { describe } from '../repository/repository';
 
 /** A file-system entry found by the scan, before any content is read. */
 export interface ScannedEntry {
-  name: string;
-  absolutePath: string;
+  /** The name as stored in the tree: exact bytes, whatever they are (see file-names.ts). */
+  stored: StoredName;
+  absolutePath: FileName;
   kind: 'file' | 'dir' | 'symlink' | 'other';
   stats: BigIntStats;
   children: ScannedEntry[];
@@ -38,39 +40,36 @@ export async function scanSource(root: string): Promise<ScanResult> {
     errors: [],
   };
   const rootStats = await fs.lstat(root, { bigint: true });
-  result.root = { name: path.basename(root), absolutePath: root, kind: kindOf(rootStats), stats: rootStats, children: [] };
+  result.root = { stored: { name: path.basename(root) }, absolutePath: root, kind: kindOf(rootStats), stats: rootStats, children: [] };
   const visit = async (entry: ScannedEntry): Promise<void> => {
     if (entry.kind === 'file') {
       result.totalFiles++;
       result.totalBytes += Number(entry.stats.size);
     }
     if (entry.kind !== 'dir') return;
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = (await fs.readdir(entry.absolutePath)).sort(compareNames);
+      // As bytes: a name that is not UTF-8 would otherwise come back mangled and unreadable.
+      names = (await fs.readdir(entry.absolutePath, { encoding: 'buffer' })).sort(Buffer.compare);
     } catch (error) {
-      result.errors.push({ path: entry.absolutePath, message: `cannot list directory: ${describe(error)}` });
+      result.errors.push({ path: displayName(entry.absolutePath), message: `cannot list directory: ${describe(error)}` });
       return;
     }
-    for (const name of names) {
-      const absolutePath = path.join(entry.absolutePath, name);
+    for (const bytes of names) {
+      const stored = storedName(bytes);
+      const absolutePath = joinName(entry.absolutePath, stored.rawName !== undefined ? bytes : stored.name);
       let stats: BigIntStats;
       try {
         stats = await fs.lstat(absolutePath, { bigint: true });
       } catch (error) {
-        result.errors.push({ path: absolutePath, message: `cannot stat: ${describe(error)}` });
+        result.errors.push({ path: displayName(absolutePath), message: `cannot stat: ${describe(error)}` });
         continue;
       }
-      const child: ScannedEntry = { name, absolutePath, kind: kindOf(stats), stats, children: [] };
+      const child: ScannedEntry = { stored, absolutePath, kind: kindOf(stats), stats, children: [] };
       entry.children.push(child);
       await visit(child);
     }
   };
   await visit(result.root);
   return result;
-}
-
-/** Byte-wise order, so trees sort the same way on every platform and locale. */
-export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -1,4 +1,5 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { FileName } from '../file-names';
 
 /**
  * Reads a small file (the scan found it `expectedSize` bytes, at most the chunker's minimum, so
@@ -10,7 +11,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
  * caller then streams it as any other file). O_NOFOLLOW: a file swapped for a symlink since the
  * scan is not read through. Errors are the caller's, as for the streaming read.
  */
-export function readSmallFile(file: string, buffer: Buffer, expectedSize: number): Buffer | null {
+export function readSmallFile(file: FileName, buffer: Buffer, expectedSize: number): Buffer | null {
   const limit = expectedSize + 1;
   if (limit > buffer.length) throw new RangeError('the work buffer is too small for this file');
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);

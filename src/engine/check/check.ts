@@ -6,6 +6,7 @@ import { readPackHeader } from '../repository/pack-file';
 import { isRepositoryObjectName, packIdOf } from '../repository/object-names';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { ObjectNotFoundError } from '../storage/object-store';
+import { planRestore } from '../restore/plan';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { isSealedEntry, openSealedEntry } from '../subjects/sealed-entry';
 
@@ -28,7 +29,8 @@ export interface CheckProblem {
     | 'pack-damaged'
     | 'subject-key-missing'
     | 'subject-key-damaged'
-    | 'sealed-entry-damaged';
+    | 'sealed-entry-damaged'
+    | 'snapshot-unrestorable';
   object: string;
   message: string;
   /** Snapshots and files that cannot be fully restored because of this problem. */
@@ -148,6 +150,7 @@ export async function inspect(
   const missingKeys = new MissingKeys();
   const references = new ReferenceMap(keys, missingKeys);
   for (const stored of snapshots) await references.collect(repository, stored, result);
+  for (const stored of snapshots) await checkRestorable(repository, keys, stored, result);
   await countSubjectBlobs(repository, keys, missingKeys, result);
   missingKeys.report(result);
 
@@ -364,6 +367,25 @@ class BlobUsers {
 
   summary(): { snapshot: string; paths: string[] }[] {
     return [...this.bySnapshot].map(([snapshot, paths]) => ({ snapshot, paths: [...paths].sort() }));
+  }
+}
+
+/**
+ * Runs the restore planner's own checks over the whole snapshot: a manifest that a restore
+ * would refuse (an unsafe or repeated name) is a damaged snapshot, never a healthy one. Trees
+ * that cannot be read are reported by the reference walk already.
+ */
+async function checkRestorable(repository: Repository, keys: SubjectKeyRing, stored: StoredSnapshot, result: CheckResult): Promise<void> {
+  try {
+    await planRestore(repository, stored.snapshot.tree, [], { keys });
+  } catch (error) {
+    if (!(error instanceof EngineError) || error.code !== 'UNSAFE_PATH') return;
+    result.errors.push({
+      kind: 'snapshot-unrestorable',
+      object: Keys.snapshot(stored.id),
+      message: `snapshot ${stored.id.slice(0, 8)} cannot be restored: ${error.message}`,
+      affected: [{ snapshot: stored.id, paths: ['/'] }],
+    });
   }
 }
 

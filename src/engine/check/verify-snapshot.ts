@@ -1,6 +1,7 @@
 import { EngineError } from '../errors';
 import { Tree } from '../repository/format';
 import { Repository } from '../repository/repository';
+import { planRestore } from '../restore/plan';
 import { isSealedEntry, openSealedEntry } from '../subjects/sealed-entry';
 
 export interface SnapshotVerification {
@@ -15,7 +16,8 @@ export interface SnapshotVerification {
  * Reads every blob one snapshot references (its trees and file chunks), authenticating and
  * hash-checking each: proof that this backup can be restored, without writing anything.
  * Entries of erased subjects are counted and skipped. Throws the first EngineError met
- * (BLOB_DAMAGED, PACK_MISSING, SUBJECT_KEY_MISSING, ...).
+ * (UNSAFE_PATH for a manifest a restore would refuse, BLOB_DAMAGED, PACK_MISSING,
+ * SUBJECT_KEY_MISSING, ...).
  */
 export async function verifySnapshot(repository: Repository, snapshotReference: string): Promise<SnapshotVerification> {
   return repository.withCurrentIndex(() => verifyUnderLock(repository, snapshotReference));
@@ -24,6 +26,8 @@ export async function verifySnapshot(repository: Repository, snapshotReference: 
 async function verifyUnderLock(repository: Repository, snapshotReference: string): Promise<SnapshotVerification> {
   const { id, snapshot } = await repository.resolveSnapshot(snapshotReference);
   const keys = repository.subjectKeys();
+  // The restore's own plan first: a manifest it would refuse must not be reported verified.
+  await planRestore(repository, snapshot.tree, [], { keys });
   const seen = new Set<string>();
   const skippedErased = { entries: 0, files: 0, bytes: 0 };
   let bytesChecked = 0;

@@ -8,7 +8,11 @@ import type { ChunkerParams } from '../chunker';
 import type { Codec } from '../compression';
 import type { KdfParams } from '../crypto/kdf';
 
-export const FORMAT_VERSION = 1;
+/**
+ * 2: names and symlink targets as exact bytes (`rawName`, `rawTarget`), backslashes allowed in
+ * names. Version 1 repositories and snapshots are still read; see docs/repository-format.md.
+ */
+export const FORMAT_VERSION = 2;
 
 /** `config`: plaintext, identifies the repository and fixes the chunker for deduplication. */
 export interface RepositoryConfig {
@@ -67,10 +71,19 @@ export interface IndexFile {
 export type TreeEntry =
   | (EntryMetadata & { type: 'file'; size: number; inode: string; content: string[] })
   | (EntryMetadata & { type: 'dir'; subtree: string })
-  | (EntryMetadata & { type: 'symlink'; target: string });
+  | (EntryMetadata & {
+      type: 'symlink';
+      /** The link's target; escaped when it is not UTF-8 (then `rawTarget` holds its bytes). */
+      target: string;
+      /** base64 of the target's exact bytes, present only when they are not valid UTF-8. */
+      rawTarget?: string;
+    });
 
 export interface EntryMetadata {
+  /** The name; escaped (`\xNN`) when it is not UTF-8, and then `rawName` holds its bytes. */
   name: string;
+  /** base64 of the name's exact bytes, present only when they are not valid UTF-8 (format 2). */
+  rawName?: string;
   mode: number;
   /** Nanoseconds since the epoch, as a decimal string (exceeds Number precision). */
   mtimeNs: string;

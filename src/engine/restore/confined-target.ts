@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, errnoCode } from '../errors';
+import { displayName, FileName } from '../file-names';
 import { nativeFs } from '../platform/native-fs';
 
 /** A folder opened without following a symlink at its name; never a symlink, always a folder. */
@@ -16,7 +17,7 @@ export interface FolderMetadata {
 }
 
 interface OpenFolder {
-  name: string;
+  name: FileName;
   fd: number;
   metadata: FolderMetadata | null;
 }
@@ -69,10 +70,10 @@ export class ConfinedTarget {
   }
 
   /** Creates (or, when overwriting, reuses) the folder at `parts`; its metadata is applied later. */
-  makeFolder(parts: string[], metadata: FolderMetadata): void {
+  makeFolder(parts: FileName[], metadata: FolderMetadata): void {
     const parent = this.folderAt(parts.slice(0, -1));
     const name = parts[parts.length - 1];
-    this.stack.push({ name, fd: openChildFolder(parent, name, () => inTheWay(path.join(this.path, ...parts))), metadata });
+    this.stack.push({ name, fd: openChildFolder(parent, name, () => inTheWay(this.display(parts))), metadata });
   }
 
   /**
@@ -80,7 +81,7 @@ export class ConfinedTarget {
    * existing file or a planted symlink), filled by `write`, given its mode and times, then
    * renamed over the real name. On failure the temporary file is removed.
    */
-  async writeFile(parts: string[], write: (fd: number) => Promise<void> | void, mode: number, mtimeNs: bigint): Promise<void> {
+  async writeFile(parts: FileName[], write: (fd: number) => Promise<void> | void, mode: number, mtimeNs: bigint): Promise<void> {
     const folder = this.folderAt(parts.slice(0, -1));
     const temp = temporaryName();
     const native = nativeFs();
@@ -101,7 +102,7 @@ export class ConfinedTarget {
   }
 
   /** Creates a symlink at `parts` (replacing what is there when overwriting), with its mtime. */
-  symlink(parts: string[], linkTarget: string, mtimeNs: bigint): void {
+  symlink(parts: FileName[], linkTarget: FileName, mtimeNs: bigint): void {
     const folder = this.folderAt(parts.slice(0, -1));
     const temp = temporaryName();
     const native = nativeFs();
@@ -121,29 +122,33 @@ export class ConfinedTarget {
   }
 
   /** The handle of the folder at `parts`, leaving (and finishing) folders the walk is done with. */
-  private folderAt(parts: string[]): number {
+  private folderAt(parts: FileName[]): number {
     let common = 0;
-    while (common + 1 < this.stack.length && common < parts.length && this.stack[common + 1].name === parts[common]) common++;
+    while (common + 1 < this.stack.length && common < parts.length && sameName(this.stack[common + 1].name, parts[common])) common++;
     while (this.stack.length - 1 > common) finishFolder(this.stack.pop()!);
     // A folder the plan did not list (it lists every one on the way) is created plainly.
     for (let i = common; i < parts.length; i++) {
       const parent = this.stack[this.stack.length - 1].fd;
       this.stack.push({
         name: parts[i],
-        fd: openChildFolder(parent, parts[i], () => inTheWay(path.join(this.path, ...parts.slice(0, i + 1)))),
+        fd: openChildFolder(parent, parts[i], () => inTheWay(this.display(parts.slice(0, i + 1)))),
         metadata: null,
       });
     }
     return this.stack[this.stack.length - 1].fd;
   }
 
-  private putInPlace(folder: number, temp: string, parts: string[]): void {
+  private display(parts: FileName[]): string {
+    return path.join(this.path, ...parts.map(displayName));
+  }
+
+  private putInPlace(folder: number, temp: string, parts: FileName[]): void {
     try {
       nativeFs().renameat(folder, temp, folder, parts[parts.length - 1]);
     } catch (error) {
       const code = errnoCode(error);
       if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
-        throw new EngineError('UNSAFE_PATH', `cannot restore ${parts.join('/')}: a directory is in the way`);
+        throw new EngineError('UNSAFE_PATH', `cannot restore ${parts.map(displayName).join('/')}: a directory is in the way`);
       }
       throw error;
     }
@@ -210,10 +215,13 @@ function inTheWay(absolute: string): EngineError {
  * there. A folder that vanishes again and again as it is created, or whose parent was removed,
  * means another process is changing the target: TARGET_CHANGED, not a raw errno.
  */
-function openChildFolder(parent: number, name: string, notAFolder: () => EngineError): number {
+function openChildFolder(parent: number, name: FileName, notAFolder: () => EngineError): number {
   const native = nativeFs();
   const changed = () =>
-    new EngineError('TARGET_CHANGED', `folder "${name}" changed while the restore created it; is something else writing there?`);
+    new EngineError(
+      'TARGET_CHANGED',
+      `folder "${displayName(name)}" changed while the restore created it; is something else writing there?`,
+    );
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
       return native.openat(parent, name, DIRECTORY_FLAGS, 0);
@@ -244,6 +252,10 @@ function finishFolder(folder: OpenFolder): void {
   } finally {
     closeSync(folder.fd);
   }
+}
+
+function sameName(a: FileName, b: FileName): boolean {
+  return typeof a === 'string' && typeof b === 'string' ? a === b : Buffer.from(a).equals(Buffer.from(b));
 }
 
 function temporaryName(): string {

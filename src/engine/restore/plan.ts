@@ -1,4 +1,5 @@
 import { EngineError } from '../errors';
+import { assertLegalName, FileName, fsName, nameKey } from '../file-names';
 import { TreeEntry } from '../repository/format';
 import { Repository } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
@@ -6,7 +7,10 @@ import { isSealedEntry, openSealedEntry } from '../subjects/sealed-entry';
 
 /** One entry to restore, at a path relative to the target that has been checked to be safe. */
 export interface PlannedEntry {
+  /** For messages and --include: '/'-separated, names that are not UTF-8 escaped. */
   relativePath: string;
+  /** The exact names from the target down to the entry, as the fs calls take them. */
+  names: FileName[];
   entry: TreeEntry;
 }
 
@@ -37,8 +41,10 @@ export interface PlanOptions {
 
 /**
  * Walks a snapshot's trees and lists what to restore, parents before children. Every name is
- * checked before anything is written: a manifest holding "..", "/", an empty name or a NUL
- * byte could otherwise steer a write outside the target, so the whole restore is refused.
+ * checked before anything is written: a manifest holding "..", "/", an empty name, a NUL byte
+ * or the same name twice could otherwise steer a write outside the target or lose a file, so
+ * the whole restore is refused. Check and verify run this same walk, so a snapshot a restore
+ * would refuse is never reported healthy.
  * Sealed entries are opened with their subject's key; those of erased subjects are counted and
  * left out, those whose key is lost are reported.
  */
@@ -55,7 +61,7 @@ export async function planRestore(
   const erased = { entries: 0, files: 0, bytes: 0, subjects: new Set<string>() };
   const matchedIncludes = new Set<string>();
   let unopenedOnTheWay = false;
-  const visit = async (treeId: string, prefix: string[], subject: string | null): Promise<void> => {
+  const visit = async (treeId: string, prefix: string[], names: FileName[], subject: string | null): Promise<void> => {
     const tree = await repository.readTree(treeId, keys);
     // Entries of an erased subject here are restored (or counted) only if this folder is wanted whole.
     const folderWanted = selection(prefix, wanted) === 'all';
@@ -87,12 +93,14 @@ export async function planRestore(
       } else {
         entry = stored;
       }
-      assertSafeName(entry.name, prefix);
-      if (seen.has(entry.name)) {
+      assertLegalName(entry, prefix.length ? ` in "${prefix.join('/')}"` : '');
+      const key = nameKey(entry);
+      if (seen.has(key)) {
         throw new EngineError('UNSAFE_PATH', `snapshot manifest lists "${[...prefix, entry.name].join('/')}" twice; refusing to restore`);
       }
-      seen.add(entry.name);
+      seen.add(key);
       const parts = [...prefix, entry.name];
+      const entryNames = [...names, fsName(entry)];
       const relativePath = parts.join('/');
       const selected = selection(parts, wanted);
       if (selected === 'none') continue;
@@ -101,17 +109,17 @@ export async function planRestore(
         // Outside the subject's entries only folders are restored, and only those leading to them.
         if (entry.type !== 'dir') continue;
         const mark = planned.length;
-        planned.push({ relativePath, entry });
-        await visit(entry.subtree, parts, null);
+        planned.push({ relativePath, names: entryNames, entry });
+        await visit(entry.subtree, parts, entryNames, null);
         if (planned.length === mark + 1) planned.pop();
         continue;
       }
       // A directory on the way to an included path is created; only its selected children are restored.
-      if (selected === 'all' || entry.type === 'dir') planned.push({ relativePath, entry });
-      if (entry.type === 'dir') await visit(entry.subtree, parts, entrySubject);
+      if (selected === 'all' || entry.type === 'dir') planned.push({ relativePath, names: entryNames, entry });
+      if (entry.type === 'dir') await visit(entry.subtree, parts, entryNames, entrySubject);
     }
   };
-  await visit(rootTree, [], null);
+  await visit(rootTree, [], [], null);
   // A typo in --include would otherwise restore nothing and report success.
   const unmatched = wanted.filter((include) => !matchedIncludes.has(include.join('/')));
   if (unmatched.length > 0) {
@@ -126,21 +134,6 @@ export async function planRestore(
     skippedErased: { entries: erased.entries, files: erased.files, bytes: erased.bytes, subjects: erased.subjects.size },
     errors,
   };
-}
-
-function assertSafeName(name: unknown, prefix: string[]): void {
-  if (
-    typeof name !== 'string' ||
-    name === '' ||
-    name === '.' ||
-    name === '..' ||
-    name.includes('/') ||
-    name.includes('\\') ||
-    name.includes('\0')
-  ) {
-    const where = prefix.length ? ` in "${prefix.join('/')}"` : '';
-    throw new EngineError('UNSAFE_PATH', `snapshot manifest holds an unsafe name ${JSON.stringify(name)}${where}; refusing to restore`);
-  }
 }
 
 function normaliseInclude(include: string): string[] {

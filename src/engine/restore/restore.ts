@@ -1,6 +1,7 @@
 import { write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { EngineError } from '../errors';
+import { FileName, fsName } from '../file-names';
 import { TreeEntry } from '../repository/format';
 import { describe, Repository } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
@@ -95,14 +96,13 @@ async function restoreUnderLock(
   };
   const result: RestoreResult = { snapshotId: id, files: 0, directories: 0, symlinks: 0, bytes: 0, errors: [...errors], skippedErased };
   try {
-    for (const { relativePath, entry } of plan) {
-      const parts = relativePath.split('/');
+    for (const { relativePath, names: parts, entry } of plan) {
       try {
         if (entry.type === 'dir') {
           target.makeFolder(parts, { mode: entry.mode, mtimeNs: BigInt(entry.mtimeNs) });
           result.directories++;
         } else if (entry.type === 'symlink') {
-          target.symlink(parts, entry.target, BigInt(entry.mtimeNs));
+          target.symlink(parts, fsName({ name: entry.target, rawName: entry.rawTarget }), BigInt(entry.mtimeNs));
           result.symlinks++;
         } else {
           progress.currentFile = relativePath;
@@ -141,7 +141,7 @@ async function restoreFile(
   repository: Repository,
   keys: SubjectKeyRing,
   target: ConfinedTarget,
-  parts: string[],
+  parts: FileName[],
   entry: Extract<TreeEntry, { type: 'file' }>,
   onBytes: (bytes: number) => void,
 ): Promise<void> {

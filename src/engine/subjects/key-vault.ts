@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { DecryptionError, open, seal } from '../crypto/aead';
 import { MasterKey } from '../crypto/master-key';
 import { EngineError } from '../errors';
-import { AAD, FORMAT_VERSION, Keys, SUBJECT_KEY_ID_PATTERN, SubjectTombstone } from '../repository/format';
+import { AAD, Keys, SUBJECT_KEY_ID_PATTERN, SubjectTombstone } from '../repository/format';
+
+/** Tombstones have kept their shape since the first format. */
+const TOMBSTONE_VERSION = 1;
 import { listRepositoryObjects } from '../repository/object-names';
 import { ObjectNotFoundError, ObjectStore } from '../storage/object-store';
 import { assertPseudonym } from './pseudonym';
@@ -120,7 +123,7 @@ export class RepositoryKeyVault implements KeyVault {
     let keysShredded = 0;
     for (const keyId of await this.keyIds(pseudonym)) {
       if (!tombstoned.has(keyId)) {
-        const tombstone: SubjectTombstone = { version: FORMAT_VERSION, pseudonym, keyId, shreddedAt: new Date().toISOString() };
+        const tombstone: SubjectTombstone = { version: TOMBSTONE_VERSION, pseudonym, keyId, shreddedAt: new Date().toISOString() };
         // The tombstone first: from here on the key is shredded, whatever happens next.
         await this.store.put(Keys.subjectTombstone(pseudonym, keyId), Buffer.from(JSON.stringify(tombstone)));
         keysShredded++;
