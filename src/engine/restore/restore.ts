@@ -18,6 +18,12 @@ export interface RestoreOptions {
    * lead to them: the copy a subject access request (GDPR Art. 15) asks for.
    */
   onlySubject?: string;
+  /**
+   * The restore root the target must stay inside (one of RESTORE_ROOTS): the restore opens it
+   * once and creates everything relative to that handle without following symlinks, so a
+   * symlink swapped in on the way cannot lead it outside. Unset: the target alone is the bound.
+   */
+  within?: string;
 }
 
 export interface RestoreProgress {
