@@ -90,9 +90,9 @@ describe('the worker re-checks paths when a job starts', () => {
       attempt: 1,
       payload: { backupId: randomUUID(), sourceId: randomUUID(), path: outside, full: true },
     });
-    expect((await outcome(jobId)).failure).toMatchObject({
-      code: 'SOURCE_FORBIDDEN',
-      reason: expect.stringContaining('outside SOURCE_ROOTS'),
+    expect(await outcome(jobId)).toMatchObject({
+      status: 'failed',
+      failure: { code: 'SOURCE_FORBIDDEN', reason: expect.stringContaining('outside SOURCE_ROOTS') },
     });
   });
 
