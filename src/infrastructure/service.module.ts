@@ -1,4 +1,4 @@
-import { DynamicModule, Module, Provider, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Logger, Module, Provider, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { BackupCommandHandler } from '../application/commands/backup-command.handler';
@@ -64,7 +64,7 @@ import { Orchestrator, WORKER_IN_PROCESS } from './orchestration/orchestrator';
 import { WorkerLifecycle } from './orchestration/worker-lifecycle';
 import { NodeSourcePaths } from './persistence/node-source-paths';
 import { PathConfinement } from './persistence/path-confinement';
-import { mkdirSync } from 'node:fs';
+import { prepareDataDir } from './config/file-permissions';
 import { ServiceRepositoryProvider } from './repository/service-repository.provider';
 
 /** Adapters opened before Nest starts, so that an unreachable server is one clear line, not a stack. */
@@ -131,7 +131,7 @@ export const API_CONTROLLERS = [
 @Module({})
 export class ServiceModule {
   static forRoot(config: Configuration, adapters?: OpenedAdapters): DynamicModule {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    prepareDataDir(config.dataDir, new Logger('Files'));
     return {
       module: ServiceModule,
       imports: [CqrsModule.forRoot(), graphQLModule(config.apiTokens === null)],

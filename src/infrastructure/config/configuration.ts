@@ -3,6 +3,7 @@ import { DEFAULT_ORCHESTRATION_SETTINGS, OrchestrationSettings } from '../../app
 import { DEFAULT_RETENTION_POLICY, RetentionPolicy } from '../../domain';
 import { ApiTokenFile } from '../http/api-token-file';
 import { ApiTokensError } from '../http/api-tokens';
+import { existingFileProblem } from './file-permissions';
 
 /** Everything the service reads from its environment, checked once at start-up. */
 export interface Configuration {
@@ -113,6 +114,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
     tokens: options.api !== false && apiTokensFile !== null,
     distributed: bus === 'kafka' || storage === 's3' || eventStore === 'postgres',
   });
+  assertPrivateKeyFiles(dataDir);
   return {
     ...(options.api === false ? { host: '127.0.0.1', apiTokens: null } : apiAccessSettings(env)),
     sourceRoots,
@@ -169,6 +171,9 @@ function apiAccessSettings(env: NodeJS.ProcessEnv): Pick<Configuration, 'host' |
   const file = env.CUSTODIA_API_TOKENS_FILE || null;
   let apiTokens: ApiTokenFile | null = null;
   if (file !== null) {
+    // Whoever can write the file admits themselves with a token of their own.
+    const problem = existingFileProblem(path.resolve(file), { secret: false });
+    if (problem !== null) throw new ConfigurationError(`CUSTODIA_API_TOKENS_FILE: ${problem}`);
     try {
       apiTokens = ApiTokenFile.open(path.resolve(file));
     } catch (error) {
@@ -187,6 +192,14 @@ function apiAccessSettings(env: NodeJS.ProcessEnv): Pick<Configuration, 'host' |
 /** The key and secret files the embedded mode generates in DATA_DIR (see ServiceRepositoryProvider). */
 export function generatedKeyFiles(dataDir: string): string[] {
   return [path.join(dataDir, 'repository.key'), path.join(dataDir, 'pseudonym.secret')];
+}
+
+/** A key file others can read gives away every backup; one they can write swaps the key. */
+function assertPrivateKeyFiles(dataDir: string): void {
+  for (const file of generatedKeyFiles(dataDir)) {
+    const problem = existingFileProblem(file, { secret: true });
+    if (problem !== null) throw new ConfigurationError(problem);
+  }
 }
 
 /**
