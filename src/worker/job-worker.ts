@@ -62,11 +62,12 @@ const PERMANENT_CODES = new Set([
   'REPO_NOT_FOUND',
   'REPO_NOT_INITIALISED',
   'CANCELLED',
-  'SOURCE_FORBIDDEN',
-  'TARGET_OUTSIDE_RESTORE_ROOTS',
 ]);
 
-/** A job whose paths the confinement rules refuse at its start: nothing is read or written. */
+/**
+ * A job whose paths the confinement rules refuse at its start: nothing is read or written, and
+ * retrying cannot help (the failure is permanent).
+ */
 export class JobRefused extends Error {
   constructor(
     readonly code: 'SOURCE_FORBIDDEN' | 'TARGET_OUTSIDE_RESTORE_ROOTS',
