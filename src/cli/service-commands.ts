@@ -4,9 +4,9 @@ import type * as AdaptersFile from '../infrastructure/adapters';
 import type * as ServiceModuleFile from '../infrastructure/service.module';
 import type * as ConfigurationFile from '../infrastructure/config/configuration';
 import type * as MainFile from '../main';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { isRole, ROLES } from '../application/access-control';
 import { EngineError } from '../engine';
+import { appendToPrivateFile } from '../infrastructure/config/file-permissions';
 import { ACTOR_NAME, newApiToken } from '../infrastructure/http/api-tokens';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see below */
@@ -82,7 +82,7 @@ export function registerServiceCommands(program: Command): void {
     .description('create a token for one actor and role; the tokens file keeps only its SHA-256')
     .requiredOption('--actor <name>', 'who the token belongs to, as the audit trail will name them (e.g. dpo:jane)')
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
-    .option('--file <path>', 'append the line to this tokens file (created with mode 0600) and print only the token')
+    .option('--file <path>', 'append the line to this tokens file (kept 0600; refused when others may write it) and print only the token')
     .action((flags: { actor: string; role: string; file?: string }) => {
       if (!ACTOR_NAME.test(flags.actor)) {
         throw new EngineError('INVALID_ARGUMENT', '--actor may hold letters, digits and . _ : @ - only (at most 100)');
@@ -91,9 +91,7 @@ export function registerServiceCommands(program: Command): void {
       const { token, line } = newApiToken(flags.actor, flags.role);
       if (flags.file) {
         // A file whose last line has no newline would otherwise get this line glued to it.
-        const before = existsSync(flags.file) ? readFileSync(flags.file, 'utf8') : '';
-        const separator = before === '' || before.endsWith('\n') ? '' : '\n';
-        appendFileSync(flags.file, `${separator}${line}\n`, { mode: 0o600 });
+        appendToPrivateFile(flags.file, (before) => `${before === '' || before.endsWith('\n') ? '' : '\n'}${line}\n`);
         console.log(token);
         process.stderr.write(
           `token for ${flags.actor} (${flags.role}) added to ${flags.file}; it is shown only now, and a running service takes it within a second\n`,

@@ -1,8 +1,14 @@
 /**
- * A command the domain refuses. `code` is stable for clients; the API maps INVALID_TRANSITION
- * to 409, NOT_FOUND to 404 and INVALID_INPUT to 400.
+ * A command the domain refuses. `code` is stable for clients; the API maps INVALID_TRANSITION,
+ * ALREADY_EXISTS, TARGET_IN_USE and TARGET_IN_SOURCE to 409, NOT_FOUND to 404, INVALID_INPUT and
+ * SOURCE_FORBIDDEN to 400.
+ *
+ * - SOURCE_FORBIDDEN: a source folder a confinement rule refuses (the message names the rule);
+ * - TARGET_IN_USE: a restore target inside, or holding, the target of a restore still open;
+ * - TARGET_IN_SOURCE: a restore target inside, or holding, a registered source.
  */
-export type DomainErrorCode = 'INVALID_TRANSITION' | 'NOT_FOUND' | 'INVALID_INPUT' | 'ALREADY_EXISTS';
+export type DomainErrorCode =
+  'INVALID_TRANSITION' | 'NOT_FOUND' | 'INVALID_INPUT' | 'ALREADY_EXISTS' | 'SOURCE_FORBIDDEN' | 'TARGET_IN_USE' | 'TARGET_IN_SOURCE';
 
 export class DomainError extends Error {
   constructor(

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
 import * as path from 'node:path';
 import { CheckpointStore, EventStore } from '../application/ports/event-store';
 import { JobBus } from '../application/ports/job-bus';
@@ -7,6 +7,7 @@ import { describeForLog } from '../application/describe-for-log';
 import { InProcessJobBus } from './bus/in-process-job-bus';
 import { KafkaJobBus } from './bus/kafka-job-bus';
 import { Configuration, ConfigurationError } from './config/configuration';
+import { prepareDataDir } from './config/file-permissions';
 import { EventStoreDbEventStore } from './event-store/eventstoredb-event-store';
 import { PostgresEventStore } from './event-store/postgres-event-store';
 import { SqliteEventStore } from './event-store/sqlite-event-store';
@@ -56,7 +57,7 @@ function postgresConnection(config: Configuration) {
 export async function openEventStore(config: Configuration): Promise<EventStore & CheckpointStore> {
   switch (config.eventStore) {
     case 'sqlite':
-      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      prepareDataDir(config.dataDir, new Logger('Files'));
       return new SqliteEventStore(eventStoreFile(config));
     case 'postgres':
       return reach('PostgreSQL', 'DATABASE_URL or PGHOST', () =>
@@ -72,7 +73,7 @@ export async function openEventStore(config: Configuration): Promise<EventStore 
 /** Read models sit next to the events: SQLite beside the SQLite log, PostgreSQL otherwise. */
 export async function openReadModel(config: Configuration): Promise<ReadModel> {
   if (config.eventStore === 'sqlite' || (config.eventStore === 'eventstoredb' && !config.postgres.connectionString)) {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    prepareDataDir(config.dataDir, new Logger('Files'));
     return openSqliteReadModel(readModelFile(config));
   }
   return reach('PostgreSQL', 'DATABASE_URL or PGHOST', () =>

@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { DynamicModule, Module, Provider, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Logger, Module, Provider, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { BackupCommandHandler } from '../application/commands/backup-command.handler';
@@ -64,6 +63,8 @@ import { IntegrationEventsRelay, INTEGRATION_PUBLISHER } from './orchestration/i
 import { Orchestrator, WORKER_IN_PROCESS } from './orchestration/orchestrator';
 import { WorkerLifecycle } from './orchestration/worker-lifecycle';
 import { NodeSourcePaths } from './persistence/node-source-paths';
+import { PathConfinement } from './persistence/path-confinement';
+import { prepareDataDir } from './config/file-permissions';
 import { ServiceRepositoryProvider } from './repository/service-repository.provider';
 
 /** Adapters opened before Nest starts, so that an unreachable server is one clear line, not a stack. */
@@ -103,6 +104,8 @@ function workerProvider(config: Configuration): Provider {
       new JobWorker(bus, repositories, systemClock, {
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         pseudonymise: await repositories.pseudonymiser(),
+        // The same rules as the API's, from the same settings, checked again as each job starts.
+        paths: PathConfinement.of(config),
       }),
     inject: [JOB_BUS, ServiceRepositoryProvider],
   };
@@ -128,7 +131,7 @@ export const API_CONTROLLERS = [
 @Module({})
 export class ServiceModule {
   static forRoot(config: Configuration, adapters?: OpenedAdapters): DynamicModule {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    prepareDataDir(config.dataDir, new Logger('Files'));
     return {
       module: ServiceModule,
       imports: [CqrsModule.forRoot(), graphQLModule(config.apiTokens === null)],
@@ -143,8 +146,17 @@ export class ServiceModule {
         { provide: READ_MODEL, useFactory: () => adapters?.readModel ?? openReadModel(config), inject: [EVENT_STORE] },
         { provide: JOB_BUS, useFactory: () => adapters?.bus ?? openJobBus(config) },
         { provide: WORKER_IN_PROCESS, useValue: config.workerInProcess },
-        { provide: SOURCE_PATHS, useClass: NodeSourcePaths },
-        { provide: RestoreTargets, useFactory: () => new RestoreTargets(config.restoreRoots) },
+        { provide: PathConfinement, useValue: PathConfinement.of(config) },
+        {
+          provide: SOURCE_PATHS,
+          useFactory: (confinement: PathConfinement) => new NodeSourcePaths(confinement),
+          inject: [PathConfinement],
+        },
+        {
+          provide: RestoreTargets,
+          useFactory: (confinement: PathConfinement, db: ReadModel) => new RestoreTargets(confinement, config.restoreRoots, db),
+          inject: [PathConfinement, READ_MODEL],
+        },
         { provide: JobTracker, useFactory: (db: ReadModel) => new JobTracker(db), inject: [READ_MODEL] },
         { provide: ProjectionRunner, useFactory: projectionsFor, inject: [EVENT_STORE, READ_MODEL] },
         repositoryProvider(config),

@@ -27,8 +27,21 @@ import {
 } from '../application/ports/job-bus';
 import { RepositoryProvider } from './repository-provider';
 
+/**
+ * The confinement rules a job's paths are checked against as the job starts (the API checked
+ * them when the source was registered and the restore requested, but a folder may have been
+ * swapped for a symlink since).
+ */
+export interface JobPaths {
+  /** null if the folder may be backed up; otherwise the rule it breaks (code SOURCE_FORBIDDEN). */
+  sourceProblem(path: string): Promise<{ rule: string } | null>;
+  /** The restore root (RESTORE_ROOTS) holding the target once resolved; null when none does. */
+  restoreRootOf(target: string): Promise<string | null>;
+}
+
 export interface WorkerOptions {
   heartbeatIntervalMs: number;
+  paths: JobPaths;
   /** Turns a data subject's external id (a path component) into its pseudonym; needed by subject rules. */
   pseudonymise?: Pseudonymiser;
 }
@@ -50,6 +63,20 @@ const PERMANENT_CODES = new Set([
   'REPO_NOT_INITIALISED',
   'CANCELLED',
 ]);
+
+/**
+ * A job whose paths the confinement rules refuse at its start: nothing is read or written, and
+ * retrying cannot help (the failure is permanent).
+ */
+export class JobRefused extends Error {
+  constructor(
+    readonly code: 'SOURCE_FORBIDDEN' | 'TARGET_OUTSIDE_RESTORE_ROOTS',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'JobRefused';
+  }
+}
 
 /** How many cancelled job ids a worker remembers for jobs it has not started yet. */
 const REMEMBERED_CANCELS = 1_000;
@@ -129,7 +156,7 @@ export class JobWorker {
     } catch (error) {
       const failure = toFailure(error);
       // An engine error's code says enough; anything else is a bug or an outage: say where it came from.
-      const detail = error instanceof EngineError ? '' : ` (${describeOrigin(error)})`;
+      const detail = error instanceof EngineError || error instanceof JobRefused ? '' : ` (${describeOrigin(error)})`;
       this.logger.warn(`job ${job.jobId} attempt ${job.attempt} failed: ${failure.code}${detail}`);
       await this.report({ ...base, at: this.now(), status: 'failed', failure });
     } finally {
@@ -174,6 +201,9 @@ export class JobWorker {
     onProgress: (p: JobProgress) => void,
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
+    const refusal = await this.options.paths.sourceProblem(payload.path);
+    // The reason names the rule only: it is recorded in the event, and the paths are the setting's.
+    if (refusal !== null) throw new JobRefused('SOURCE_FORBIDDEN', `the source folder is refused (${refusal.rule}); nothing was backed up`);
     const jobTag = `job:${jobId}`;
     // A damaged snapshot (of any source) must not stop backups; check reports it.
     const earlier = (await repository.listSnapshots(() => undefined)).find((stored) => stored.snapshot.tags.includes(jobTag));
@@ -225,9 +255,14 @@ export class JobWorker {
     payload: RestoreJobPayload,
     onProgress: (p: JobProgress) => void,
   ): Promise<Record<string, unknown>> {
+    const within = await this.options.paths.restoreRootOf(payload.target);
+    if (within === null) {
+      throw new JobRefused('TARGET_OUTSIDE_RESTORE_ROOTS', 'the restore target is not inside a restore root (RESTORE_ROOTS) once resolved');
+    }
     // The target was checked to be new or empty when the restore was requested; a later
     // attempt finds the first attempt's partial files there and replaces them.
     const result = await restore(repository, payload.snapshotId, payload.target, {
+      within,
       include: payload.include,
       overwrite: attempt > 1,
       onProgress,
@@ -284,6 +319,7 @@ export class JobWorker {
 }
 
 function toFailure(error: unknown): JobFailure {
+  if (error instanceof JobRefused) return { code: error.code, reason: error.message, retryable: false };
   if (error instanceof EngineError) {
     // Engine messages may name files inside the source: keep them out of events.
     return { code: error.code, reason: publicReason(error), retryable: !PERMANENT_CODES.has(error.code) };

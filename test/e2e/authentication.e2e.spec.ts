@@ -42,7 +42,8 @@ describe('API authentication and roles', () => {
     tokensFile = path.join(source, '..', `${path.basename(source)}.tokens`);
     const lines = Object.values(tokens).map((entry) => entry.line);
     await fs.writeFile(tokensFile, ['# actor role digest', ...lines, ''].join('\n'), { mode: 0o600 });
-    service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', CUSTODIA_API_TOKENS_FILE: tokensFile });
+    // With tokens, SOURCE_ROOTS is required: the test's source folder is the one allowed.
+    service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', CUSTODIA_API_TOKENS_FILE: tokensFile, SOURCE_ROOTS: source });
   });
 
   afterAll(async () => {

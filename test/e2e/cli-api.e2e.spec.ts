@@ -32,8 +32,9 @@ describe('custodia api (the command line as a client of the service)', () => {
     await fs.writeFile(path.join(source, 'customers', 'c-2002', 'invoice.txt'), 'invoice of c-2002\n');
     await fs.writeFile(path.join(source, 'price-list.txt'), 'prices\n');
     tokensFile = `${source}.tokens`; // outside the backed-up folder, and kept: the service re-reads it
-    await fs.writeFile(tokensFile, `${operator.line}\n${dpo.line}\n`);
-    service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', CUSTODIA_API_TOKENS_FILE: tokensFile });
+    await fs.writeFile(tokensFile, `${operator.line}\n${dpo.line}\n`, { mode: 0o600 });
+    // With tokens, SOURCE_ROOTS is required: the test's source folder is the one allowed.
+    service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', CUSTODIA_API_TOKENS_FILE: tokensFile, SOURCE_ROOTS: source });
     await service.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(service.app.getHttpServer().address() as AddressInfo).port}`;
   });

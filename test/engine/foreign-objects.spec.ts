@@ -5,6 +5,7 @@ import { JobStatusMessage } from '../../src/application/ports/job-bus';
 import { backup, check, FsObjectStore, ObjectInfo, ObjectStore, Repository, restore } from '../../src/engine';
 import { isRepositoryObjectName } from '../../src/engine/repository/object-names';
 import { InProcessJobBus } from '../../src/infrastructure/bus/in-process-job-bus';
+import { PathConfinement } from '../../src/infrastructure/persistence/path-confinement';
 import { JobWorker } from '../../src/worker/job-worker';
 import { DEFAULT_PASSPHRASE } from '../support/cli';
 import { initRepository } from '../support/repository';
@@ -122,7 +123,19 @@ describe('names in a repository listing that are not readable repository objects
       const statuses: JobStatusMessage[] = [];
       await bus.consumeStatuses(async (status) => void statuses.push(status));
       const repository = await Repository.open(store, DEFAULT_PASSPHRASE);
-      const worker = new JobWorker(bus, { repository: async () => repository }, { now: () => new Date() }, { heartbeatIntervalMs: 60_000 });
+      const paths = new PathConfinement({
+        dataDir: path.join(work, 'data'),
+        repository: path.join(work, 'repo'),
+        secretFiles: [],
+        restoreRoots: [path.join(work, 'restores')],
+        sourceRoots: null,
+      });
+      const worker = new JobWorker(
+        bus,
+        { repository: async () => repository },
+        { now: () => new Date() },
+        { heartbeatIntervalMs: 60_000, paths },
+      );
       const backupId = randomUUID();
       await worker.handle({
         jobId: `backup-${randomUUID()}`,

@@ -62,15 +62,16 @@ describe('API access configuration', () => {
 
   it('reads the tokens file at start, and names the line of a bad one without echoing it', async () => {
     const file = path.join(dir, 'tokens');
-    await fs.writeFile(file, `${newApiToken('operator:olga', 'operator').line}\n`);
-    const config = loadConfiguration({ DATA_DIR: dir, HOST: '0.0.0.0', CUSTODIA_API_TOKENS_FILE: file });
+    await fs.writeFile(file, `${newApiToken('operator:olga', 'operator').line}\n`, { mode: 0o600 });
+    const SOURCE_ROOTS = '/srv';
+    const config = loadConfiguration({ DATA_DIR: dir, HOST: '0.0.0.0', CUSTODIA_API_TOKENS_FILE: file, SOURCE_ROOTS });
     expect(config.apiTokens?.size).toBe(1);
     await fs.writeFile(file, 'operator:olga root cst_secret-looking-value\n');
-    expect(() => loadConfiguration({ DATA_DIR: dir, CUSTODIA_API_TOKENS_FILE: file })).toThrow(
+    expect(() => loadConfiguration({ DATA_DIR: dir, CUSTODIA_API_TOKENS_FILE: file, SOURCE_ROOTS })).toThrow(
       `CUSTODIA_API_TOKENS_FILE: ${file}, line 1: the role must be one of operator, dpo, auditor`,
     );
-    expect(() => loadConfiguration({ DATA_DIR: dir, CUSTODIA_API_TOKENS_FILE: file })).not.toThrow(/cst_secret/);
-    expect(() => loadConfiguration({ DATA_DIR: dir, CUSTODIA_API_TOKENS_FILE: path.join(dir, 'missing') })).toThrow(
+    expect(() => loadConfiguration({ DATA_DIR: dir, CUSTODIA_API_TOKENS_FILE: file, SOURCE_ROOTS })).not.toThrow(/cst_secret/);
+    expect(() => loadConfiguration({ DATA_DIR: dir, CUSTODIA_API_TOKENS_FILE: path.join(dir, 'missing'), SOURCE_ROOTS })).toThrow(
       `CUSTODIA_API_TOKENS_FILE: cannot read ${path.join(dir, 'missing')} (ENOENT)`,
     );
   });

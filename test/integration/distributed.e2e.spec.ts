@@ -129,6 +129,8 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
       CUSTODIA_PSEUDONYM_SECRET: 'distributed-e2e-pseudonym-secret',
       CUSTODIA_KDF_N: '1024',
       DATA_DIR: path.join(work, 'data'),
+      // Required in the distributed setup: the test's sources are folders in `work`.
+      SOURCE_ROOTS: work,
       WORKER_CONCURRENCY: '1',
       WORKER_HEARTBEAT_INTERVAL_MS: '500',
       JOB_HEARTBEAT_TIMEOUT_MS: '8000',

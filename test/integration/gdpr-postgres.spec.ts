@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { escapeIdentifier } from 'pg';
 import { gdprScenario } from '../e2e/gdpr-scenario';
 import { dropSchema, postgresConnection, uniqueSchema, withClient } from './support/postgres';
@@ -19,6 +20,8 @@ gdprScenario({
       // A URL, not PG* variables: the service runs in this process, whose environment pg would read.
       DATABASE_URL: `postgres://${pg.user}${pg.password ? `:${encodeURIComponent(String(pg.password))}` : ''}@${pg.host}:${pg.port}/${pg.database}`,
       PG_SCHEMA: schema,
+      // Required with EVENT_STORE=postgres; the scenario's sources are temporary folders.
+      SOURCE_ROOTS: os.tmpdir(),
     };
   },
   keyVault: 'postgres',

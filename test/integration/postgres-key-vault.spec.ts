@@ -113,6 +113,7 @@ describe('attachKeyVault', () => {
     DATABASE_URL: `postgres://${connection.user}@${connection.host}:${connection.port}/${connection.database}`,
     PG_SCHEMA: schema,
     KEY_VAULT: keyVault,
+    SOURCE_ROOTS: '/srv',
   });
 
   it('KEY_VAULT defaults to postgres with the PostgreSQL event store, to repository otherwise, and refuses other values', () => {

@@ -23,7 +23,7 @@ export class SourceCommandHandler implements ICommandHandler<ExecuteSourceComman
   async execute({ command, context }: ExecuteSourceCommand): Promise<CommandResult<SourceState>> {
     if ('path' in command && command.path !== undefined) {
       const problem = await this.paths.problemWith(command.path);
-      if (problem) throw new DomainError('INVALID_INPUT', `path ${problem}`);
+      if (problem) throw new DomainError(problem.code, problem.message);
     }
     const at = this.clock.now().toISOString();
     return this.aggregates.execute(sourceDecider, Streams.source(command.sourceId), { ...command, at }, context, at);

@@ -27,7 +27,8 @@ export class FsObjectStore implements ObjectStore {
   async put(key: string, data: Buffer): Promise<void> {
     const file = this.pathOf(key);
     const dir = path.dirname(file);
-    await fs.mkdir(dir, { recursive: true });
+    // Objects are 0600 and their folders 0700: the repository is its owner's alone.
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const temp = `${file}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
     const handle = await fs.open(temp, 'wx', 0o600);
     try {

@@ -3,6 +3,7 @@ import { DEFAULT_ORCHESTRATION_SETTINGS, OrchestrationSettings } from '../../app
 import { DEFAULT_RETENTION_POLICY, RetentionPolicy } from '../../domain';
 import { ApiTokenFile } from '../http/api-token-file';
 import { ApiTokensError } from '../http/api-tokens';
+import { existingFileProblem } from './file-permissions';
 
 /** Everything the service reads from its environment, checked once at start-up. */
 export interface Configuration {
@@ -16,6 +17,13 @@ export interface Configuration {
   passphrase: string | null;
   /** Folders a restore may write into; any other target is refused. */
   restoreRoots: string[];
+  /**
+   * SOURCE_ROOTS: the folders sources may be in (required with API tokens and in the distributed
+   * setup); null: anywhere the other confinement rules allow (embedded defaults only).
+   */
+  sourceRoots: string[] | null;
+  /** CUSTODIA_API_TOKENS_FILE as a path, also for processes that do not read it: no source may hold it. */
+  apiTokensFile: string | null;
   orchestration: OrchestrationSettings;
   /** RETENTION_ACTIVE_DAYS, RETENTION_ARCHIVED_DAYS, RESTORE_TEST_INTERVAL_DAYS (0: no automatic restore tests). */
   retention: RetentionPolicy;
@@ -92,6 +100,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
   if (eventStore === 'eventstoredb' && !eventStoreDbConnectionString) {
     throw new ConfigurationError('EVENT_STORE=eventstoredb needs EVENTSTORE_CONNECTION_STRING (e.g. esdb://127.0.0.1:2113?tls=false)');
   }
+  const apiTokensFile = env.CUSTODIA_API_TOKENS_FILE ? path.resolve(env.CUSTODIA_API_TOKENS_FILE) : null;
   const pseudonymSecret = env.CUSTODIA_PSEUDONYM_SECRET || null;
   if (pseudonymSecret !== null && Buffer.byteLength(pseudonymSecret) < 16) {
     throw new ConfigurationError('CUSTODIA_PSEUDONYM_SECRET must be at least 16 bytes long');
@@ -101,8 +110,15 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
       'the distributed mode needs CUSTODIA_PSEUDONYM_SECRET (the same on every process): pseudonyms must match everywhere',
     );
   }
+  const sourceRoots = sourceRootsSetting(env, {
+    tokens: options.api !== false && apiTokensFile !== null,
+    distributed: bus === 'kafka' || storage === 's3' || eventStore === 'postgres',
+  });
+  assertPrivateKeyFiles(dataDir);
   return {
     ...(options.api === false ? { host: '127.0.0.1', apiTokens: null } : apiAccessSettings(env)),
+    sourceRoots,
+    apiTokensFile,
     pseudonymSecret,
     eventStore,
     bus,
@@ -155,6 +171,9 @@ function apiAccessSettings(env: NodeJS.ProcessEnv): Pick<Configuration, 'host' |
   const file = env.CUSTODIA_API_TOKENS_FILE || null;
   let apiTokens: ApiTokenFile | null = null;
   if (file !== null) {
+    // Whoever can write the file admits themselves with a token of their own.
+    const problem = existingFileProblem(path.resolve(file), { secret: false });
+    if (problem !== null) throw new ConfigurationError(`CUSTODIA_API_TOKENS_FILE: ${problem}`);
     try {
       apiTokens = ApiTokenFile.open(path.resolve(file));
     } catch (error) {
@@ -168,6 +187,42 @@ function apiAccessSettings(env: NodeJS.ProcessEnv): Pick<Configuration, 'host' |
     );
   }
   return { host, apiTokens };
+}
+
+/** The key and secret files the embedded mode generates in DATA_DIR (see ServiceRepositoryProvider). */
+export function generatedKeyFiles(dataDir: string): string[] {
+  return [path.join(dataDir, 'repository.key'), path.join(dataDir, 'pseudonym.secret')];
+}
+
+/** A key file others can read gives away every backup; one they can write swaps the key. */
+function assertPrivateKeyFiles(dataDir: string): void {
+  for (const file of generatedKeyFiles(dataDir)) {
+    const problem = existingFileProblem(file, { secret: true });
+    if (problem !== null) throw new ConfigurationError(problem);
+  }
+}
+
+/**
+ * SOURCE_ROOTS, colon-separated absolute folders. Required when the API is open to several
+ * people (tokens) or the setup is distributed: then a source outside them is refused. Unset on
+ * embedded defaults, any folder is allowed that the other confinement rules allow.
+ */
+function sourceRootsSetting(env: NodeJS.ProcessEnv, uses: { tokens: boolean; distributed: boolean }): string[] | null {
+  const raw = env.SOURCE_ROOTS ?? '';
+  const roots = raw.split(':').filter((root) => root.length > 0);
+  if (roots.length === 0) {
+    if (uses.tokens || uses.distributed) {
+      const why = uses.tokens
+        ? 'with CUSTODIA_API_TOKENS_FILE'
+        : 'in the distributed setup (BUS=kafka, STORAGE=s3 or EVENT_STORE=postgres)';
+      throw new ConfigurationError(`SOURCE_ROOTS must list the folders sources may be in (colon-separated absolute paths) ${why}`);
+    }
+    return null;
+  }
+  for (const root of roots) {
+    if (!path.isAbsolute(root)) throw new ConfigurationError(`SOURCE_ROOTS must list absolute folders, got "${root}"`);
+  }
+  return roots.map((root) => path.resolve(root));
 }
 
 function isLoopback(host: string): boolean {

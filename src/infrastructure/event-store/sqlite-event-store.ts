@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { preparePrivateDatabaseFile } from '../config/file-permissions';
 import {
   AppendResult,
   CheckpointStore,
@@ -36,6 +37,8 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   private readonly appendInTransaction: (stream: string, events: SerializedEvent[], expected: ExpectedRevision) => AppendOutcome;
 
   constructor(file: string, options: SqliteEventStoreOptions = {}) {
+    // The log holds every decision, paths and pseudonyms included: 0600, with its -wal and -shm.
+    preparePrivateDatabaseFile(file);
     this.db = new Database(file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
     try {
       this.db.pragma('journal_mode = WAL');

@@ -14,8 +14,9 @@ import { assertPermitted } from './access.guard';
 /**
  * Restores and data subjects' requests, shared by the REST controllers and the GraphQL
  * resolvers so both apply the same checks beyond the DTOs': restore targets inside
- * RESTORE_ROOTS, safe include paths, the permission an access request needs, and subject ids
- * turned into pseudonyms before anything is recorded. (Sources and backups: OperatorRequests.)
+ * RESTORE_ROOTS and clear of open restores' targets and of sources, safe include paths, the
+ * permission an access request needs, and subject ids turned into pseudonyms before anything is
+ * recorded. (Sources and backups: OperatorRequests.)
  */
 @Injectable()
 export class ApiRequests {
@@ -49,15 +50,20 @@ export class ApiRequests {
   async requestRestore(body: RequestRestoreDto, context: CommandContext) {
     const subjectId = body.subjectId ?? undefined;
     assertPermitted(context, subjectId === undefined ? 'restores:request' : 'subjects:access');
-    const target = await this.targets.check(body.target);
     const include = assertSafeIncludes(body.include ?? []);
     const restoreId = randomUUID();
     // An access request (Art. 15) restores one subject's files; only its pseudonym is recorded.
     const subject = subjectId === undefined ? undefined : this.pseudonyms.pseudonymOf(subjectId);
     const purpose = body.purpose ?? (subject ? 'data subject access request (GDPR Art. 15)' : 'operational restore');
-    await this.commands.execute(
-      new ExecuteRestoreCommand({ type: 'RequestRestore', restoreId, backupId: body.backupId, target, include, purpose, subject }, context),
-    );
+    const target = await this.targets.accept(body.target, restoreId, async (checked) => {
+      await this.commands.execute(
+        new ExecuteRestoreCommand(
+          { type: 'RequestRestore', restoreId, backupId: body.backupId, target: checked, include, purpose, subject },
+          context,
+        ),
+      );
+      return checked;
+    });
     return { id: restoreId, backupId: body.backupId, target, include, purpose, ...(subject && { subject }), status: 'requested' };
   }
 

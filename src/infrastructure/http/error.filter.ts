@@ -10,6 +10,9 @@ const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   NOT_FOUND: HttpStatus.NOT_FOUND,
   INVALID_TRANSITION: HttpStatus.CONFLICT,
   ALREADY_EXISTS: HttpStatus.CONFLICT,
+  SOURCE_FORBIDDEN: HttpStatus.BAD_REQUEST,
+  TARGET_IN_USE: HttpStatus.CONFLICT,
+  TARGET_IN_SOURCE: HttpStatus.CONFLICT,
 };
 
 /**

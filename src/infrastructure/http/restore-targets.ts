@@ -1,62 +1,92 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { ReadModel } from '../../application/projections/read-model';
+import { overlaps } from '../../application/source-confinement';
 import { DomainError } from '../../domain';
+import { PathConfinement, realpathOfExistingPart } from '../persistence/path-confinement';
 
 /**
  * Restores may only write into configured folders (RESTORE_ROOTS), so the API cannot be used to
  * overwrite arbitrary files on the server. The check resolves symlinks of the part of the target
- * that exists, and the target must be new or an empty folder.
+ * that exists, and the target must be new or an empty folder. It must also keep clear of the
+ * targets of restores still open (two restores writing into one tree would mix their files) and
+ * of registered sources (a restore would write into data that is backed up).
  */
 export class RestoreTargets {
-  constructor(private readonly roots: string[]) {}
+  /** Restores accepted here that the restore history does not show yet: id → resolved target. */
+  private readonly accepted = new Map<string, string>();
+  /** Checking and recording one request at a time, so two overlapping requests cannot both pass. */
+  private queue: Promise<unknown> = Promise.resolve();
 
-  async check(target: string): Promise<string> {
+  constructor(
+    private readonly confinement: PathConfinement,
+    private readonly roots: string[],
+    private readonly db: ReadModel,
+  ) {}
+
+  /**
+   * Checks the target, then runs `record` (which stores RestoreRequested) before the next
+   * request is checked; a target accepted here counts as open from then on.
+   */
+  accept<T>(target: string, restoreId: string, record: (target: string) => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      const resolved = await this.check(target);
+      const result = await record(resolved);
+      this.accepted.set(restoreId, resolved);
+      return result;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async check(target: string): Promise<string> {
     const resolved = path.resolve(target);
-    const real = await realpathOfExistingPart(resolved);
-    for (const root of this.roots) {
-      const realRoot = await realpathOfExistingPart(root);
-      if (real !== null && realRoot !== null && isInside(resolved, root) && isInside(real, realRoot)) {
-        await assertNewOrEmpty(resolved);
-        return resolved;
+    if ((await this.confinement.restoreRootOf(resolved)) === null) {
+      throw new DomainError('INVALID_INPUT', `target must be a folder inside ${this.roots.join(' or ')} (RESTORE_ROOTS)`);
+    }
+    await assertNewOrEmpty(resolved);
+    const spellings = await spellingsOf(resolved);
+    const sources = await this.db.selectFrom('sources').select('path').where('status', '!=', 'removed').execute();
+    for (const source of sources) {
+      if (overlapsAny(spellings, await spellingsOf(source.path))) {
+        throw new DomainError(
+          'TARGET_IN_SOURCE',
+          'target is inside, or holds, a registered source: a restore must not write into backed-up data',
+        );
       }
     }
-    throw new DomainError('INVALID_INPUT', `target must be a folder inside ${this.roots.join(' or ')} (RESTORE_ROOTS)`);
-  }
-}
-
-function isInside(candidate: string, root: string): boolean {
-  const relative = path.relative(root, candidate);
-  // Only a leading ".." segment leaves the root; a name such as "..archive" is inside it.
-  const leaves = relative === '..' || relative.startsWith(`..${path.sep}`);
-  return relative !== '' && !leaves && !path.isAbsolute(relative);
-}
-
-/**
- * The real path of the longest existing prefix, with the rest appended as given; null if that
- * prefix ends in a dangling symlink, whose destination (where the rest would be created) is
- * unknown here.
- */
-async function realpathOfExistingPart(target: string): Promise<string | null> {
-  const rest: string[] = [];
-  let current = target;
-  for (;;) {
-    try {
-      return path.join(await fs.realpath(current), ...rest.reverse());
-    } catch {
-      if (await isSymlink(current)) return null;
-      const parent = path.dirname(current);
-      if (parent === current) return target;
-      rest.push(path.basename(current));
-      current = parent;
+    for (const other of await this.openTargets()) {
+      if (overlapsAny(spellings, await spellingsOf(other))) {
+        throw new DomainError('TARGET_IN_USE', 'target is inside, or holds, the target of a restore still requested or running');
+      }
     }
+    return resolved;
+  }
+
+  /** Targets of restores requested or running: the restore history, and those accepted here it does not show yet. */
+  private async openTargets(): Promise<string[]> {
+    const open = await this.db.selectFrom('restores').select('target').where('status', 'in', ['requested', 'running']).execute();
+    if (this.accepted.size > 0) {
+      const shown = await this.db
+        .selectFrom('restores')
+        .select('id')
+        .where('id', 'in', [...this.accepted.keys()])
+        .execute();
+      for (const row of shown) this.accepted.delete(row.id);
+    }
+    return [...open.map((row) => row.target), ...this.accepted.values()];
   }
 }
 
-async function isSymlink(file: string): Promise<boolean> {
-  return fs.lstat(file).then(
-    (stats) => stats.isSymbolicLink(),
-    () => false,
-  );
+/** A path as given (absolute) and as resolved so far as it exists. */
+async function spellingsOf(given: string): Promise<string[]> {
+  const resolved = path.resolve(given);
+  const real = await realpathOfExistingPart(resolved);
+  return real === null || real === resolved ? [resolved] : [resolved, real];
+}
+
+function overlapsAny(a: string[], b: string[]): boolean {
+  return a.some((x) => b.some((y) => overlaps(x, y)));
 }
 
 async function assertNewOrEmpty(target: string): Promise<void> {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { preparePrivateDatabaseFile } from '../config/file-permissions';
 import { Kysely, sql, SqliteDialect } from 'kysely';
 import { ColumnLister, migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
 
@@ -7,6 +8,8 @@ const sqliteColumns: ColumnLister = async (db, table) =>
 
 /** The embedded read model: a SQLite file beside the event store, through Kysely. */
 export async function openSqliteReadModel(file: string): Promise<ReadModel> {
+  // The read models hold the audit trail and the idempotency records: 0600, with -wal and -shm.
+  preparePrivateDatabaseFile(file);
   const database = new Database(file);
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');
