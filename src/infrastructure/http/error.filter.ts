@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, BadRequestException, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { GqlContextType } from '@nestjs/graphql';
 import type { Response } from 'express';
 import { GraphQLError } from 'graphql';
@@ -32,9 +32,16 @@ export class ApiErrorFilter implements ExceptionFilter {
   }
 
   private toResponse(error: unknown): { status: number; body: Record<string, unknown> } {
+    // An exception thrown inside body-parser (the JSON depth check) comes back wrapped by Nest's
+    // Express adapter: answer with the inner one and its code.
+    if (error instanceof HttpException && error.cause instanceof HttpException) return this.toResponse(error.cause);
     if (error instanceof DomainError) {
       const status = DOMAIN_STATUS[error.code];
       return { status, body: { statusCode: status, code: error.code, message: error.message } };
+    }
+    if (error instanceof BadRequestException && isJsonParseFailure(error.cause)) {
+      // body-parser's SyntaxError, which Nest turns into a BadRequestException with it as the cause.
+      return { status: 400, body: { statusCode: 400, code: 'INVALID_JSON', message: `the body is not valid JSON: ${error.message}` } };
     }
     if (error instanceof HttpException) {
       const status = error.getStatus();
@@ -46,6 +53,10 @@ export class ApiErrorFilter implements ExceptionFilter {
     this.logger.error(`unexpected error (${describeForLog(error)})`);
     return { status: 500, body: { statusCode: 500, code: 'INTERNAL', message: 'internal error' } };
   }
+}
+
+function isJsonParseFailure(cause: unknown): boolean {
+  return cause instanceof SyntaxError && (cause as { type?: unknown }).type === 'entity.parse.failed';
 }
 
 function codeForStatus(status: number): string {
@@ -60,6 +71,8 @@ function codeForStatus(status: number): string {
       return 'PAYLOAD_TOO_LARGE';
     case 415:
       return 'UNSUPPORTED_MEDIA_TYPE';
+    case 429:
+      return 'RATE_LIMITED';
     default:
       return `HTTP_${status}`;
   }
