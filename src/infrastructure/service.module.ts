@@ -131,7 +131,7 @@ export class ServiceModule {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     return {
       module: ServiceModule,
-      imports: [CqrsModule.forRoot(), graphQLModule(config.apiTokens === null)],
+      imports: [CqrsModule.forRoot(), graphQLModule(config.apiTokens)],
       controllers: API_CONTROLLERS,
       providers: [
         { provide: CONFIGURATION, useValue: config },
