@@ -15,6 +15,7 @@ import {
   GRAPHQL_VALIDATION_RULES,
   limitError,
   queryTextNesting,
+  rateLimitStatusPlugin,
   responseSizePlugin,
 } from './limits';
 
@@ -39,7 +40,7 @@ export function graphQLModule(tokens: ApiTokenFile | null) {
     hideSchemaDetailsFromClientErrors: true,
     parseOptions: { maxTokens: GRAPHQL_LIMITS.maxTokens },
     validationRules: GRAPHQL_VALIDATION_RULES,
-    plugins: [costLimitPlugin(), responseSizePlugin()],
+    plugins: [costLimitPlugin(), responseSizePlugin(), rateLimitStatusPlugin()],
     // Codes are set by formatGraphQLError below, not by Nest's mapping of HTTP statuses (which
     // makes a 404 or 409 an INTERNAL_SERVER_ERROR).
     autoTransformHttpErrors: false,

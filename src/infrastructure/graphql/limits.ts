@@ -190,3 +190,26 @@ export function responseSizePlugin(maxBytes: number = GRAPHQL_LIMITS.maxResponse
       }),
   };
 }
+
+/**
+ * A mutation refused by the rate limit (CommandThrottlerGuard) is answered 429, as on REST, with
+ * the guard's Retry-After header: the request carries that one mutation, so its `data` is null
+ * and is left out (Nest's Apollo driver resets the status to 200 for an answer with `data`).
+ */
+export function rateLimitStatusPlugin(): ApolloServerPlugin {
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        willSendResponse: ({ response }: GraphQLRequestContext<object>) => {
+          const body = response.body;
+          if (body?.kind !== 'single') return Promise.resolve();
+          const errors = body.singleResult.errors ?? [];
+          if (errors.some((error) => error.extensions?.code === 'RATE_LIMITED') && !body.singleResult.data) {
+            body.singleResult = { errors };
+            response.http.status = 429;
+          }
+          return Promise.resolve();
+        },
+      }),
+  };
+}
