@@ -144,6 +144,19 @@ describe('API authentication and roles', () => {
       .set('Authorization', bearer('auditor'))
       .send({ subjectId: 'c-1001', legalBasis: 'Art. 17(1)(a)', requestedBy: 'data-subject' })
       .expect(403);
+
+    // An erasure's status (pseudonym and counts) is read by the DPO and the auditor, not the operator.
+    const { body: erasure } = await service
+      .http()
+      .post('/erasures')
+      .set('Authorization', bearer('dpo'))
+      .send({ subjectId: 'c-1001', legalBasis: 'Art. 17(1)(a)', requestedBy: 'data-subject' })
+      .expect(202);
+    const { body: status } = await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('auditor')).expect(200);
+    expect(status).toMatchObject({ subject: erasure.subject, legalBasis: 'Art. 17(1)(a)' });
+    await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('dpo')).expect(200);
+    const operatorRead = await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('operator')).expect(403);
+    expect(operatorRead.body.code).toBe('FORBIDDEN');
   });
 
   it('answers the health check without a token, and says nothing but whether the stores answer', async () => {

@@ -105,7 +105,7 @@ export class CustodiaResolver {
     return this.requests.lookUpSubjectById(input.subjectId, context);
   }
 
-  @Requires('erasures:request', 'audit:read')
+  @Requires('erasures:read')
   @Query(() => ErasureType)
   erasure(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<ErasureView> {
     return this.queries.execute(new GetErasureQuery(id));
