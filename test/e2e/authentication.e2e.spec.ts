@@ -152,7 +152,12 @@ describe('API authentication and roles', () => {
       .set('Authorization', bearer('dpo'))
       .send({ subjectId: 'c-1001', legalBasis: 'Art. 17(1)(a)', requestedBy: 'data-subject' })
       .expect(202);
-    const { body: status } = await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('auditor')).expect(200);
+    // (Polled: the erasures read model is a moment behind the event log.)
+    const status = await waitForStatus(
+      () => authorized('auditor'),
+      `/erasures/${erasure.id}`,
+      () => true,
+    );
     expect(status).toMatchObject({ subject: erasure.subject, legalBasis: 'Art. 17(1)(a)' });
     await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('dpo')).expect(200);
     const operatorRead = await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('operator')).expect(403);
