@@ -39,6 +39,9 @@ export function graphQLModule(tokens: ApiTokenFile | null) {
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: true,
     parseOptions: { maxTokens: GRAPHQL_LIMITS.maxTokens },
+    // No automatic persisted queries: no client of this API uses them, and their cache would be
+    // one more thing a caller fills.
+    persistedQueries: false,
     validationRules: GRAPHQL_VALIDATION_RULES,
     plugins: [costLimitPlugin(), responseSizePlugin(), rateLimitStatusPlugin()],
     // Codes are set by formatGraphQLError below, not by Nest's mapping of HTTP statuses (which
@@ -95,12 +98,16 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
     return formatted;
   }
   if (code !== undefined && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  // Apollo's own refusals of a request (a bad persisted query, a GET it cannot take) have no code.
+  if (error instanceof GraphQLError && error.originalError === undefined && error.path === undefined) {
+    return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+  }
   const original = unwrapResolverError(error);
   if (original instanceof HttpException || original instanceof DomainError) {
     const { status, body } = apiErrorResponse(original, logger);
     const message = Array.isArray(body.message) ? body.message.join('; ') : String(body.message);
     return { ...formatted, message, extensions: { code: body.code, statusCode: status } };
   }
-  logger.error(`unexpected GraphQL error (${original instanceof Error ? original.name : typeof original})`);
+  logger.error(`unexpected GraphQL error (${original instanceof Error ? original.name : typeof original}) ${JSON.stringify(formatted)}`);
   return { message: 'internal error', ...(formatted.path && { path: formatted.path }), extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
