@@ -48,6 +48,8 @@ function serviceEnv(dataDir: string): NodeJS.ProcessEnv {
     ...process.env,
     DATA_DIR: dataDir,
     CUSTODIA_PASSPHRASE: 'bench-passphrase',
+    // The bench posts thousands of commands a second from one caller: no rate limit.
+    RATE_LIMIT_COMMANDS_PER_MINUTE: '0',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   if (!distributed) return base;

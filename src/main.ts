@@ -6,6 +6,7 @@ import { ConfigurationError, loadConfiguration } from './infrastructure/config/c
 import { ServiceRepositoryProvider } from './infrastructure/repository/service-repository.provider';
 import { openJobBus } from './infrastructure/adapters';
 import { openAdapters, ServiceModule, WorkerModule } from './infrastructure/service.module';
+import { configureHttpApplication } from './infrastructure/http/body-limits';
 
 /**
  * `npm start` / `custodia serve`: the control plane (API, sagas, projections), plus the worker
@@ -16,6 +17,7 @@ export async function serve(): Promise<void> {
   const config = configurationOrExit();
   const adapters = await openAdapters(config);
   const app = await NestFactory.create(ServiceModule.forRoot(config, adapters), { bufferLogs: false, abortOnError: false });
+  configureHttpApplication(app);
   app.enableShutdownHooks();
   if (config.workerInProcess) {
     // Open (or create) the repository now, so a wrong passphrase stops the start, loudly.

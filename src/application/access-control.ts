@@ -3,7 +3,7 @@
  * one role (README, "Authentication"); each API operation needs one permission, and a role is
  * the set of permissions below. Separation of duties: operators run the backups but neither read
  * the audit trail nor touch data subjects; a DPO answers subjects' requests and reads the audit
- * trail; an auditor only reads.
+ * trail; an auditor only reads (the catalog, the audit trail and erasures' status).
  */
 export const ROLES = ['operator', 'dpo', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -20,12 +20,17 @@ export type Permission =
   | 'subjects:access'
   /** Art. 17. */
   | 'erasures:request'
+  /**
+   * An erasure's status (GET /erasures/:id): pseudonym, counts, legal basis and times, no personal
+   * data. The DPO who asked follows it; an auditor checks it against the audit trail.
+   */
+  | 'erasures:read'
   | 'audit:read';
 
 const GRANTS: Record<Role, readonly Permission[]> = {
   operator: ['catalog:read', 'sources:manage', 'backups:manage', 'restores:request'],
-  dpo: ['catalog:read', 'subjects:access', 'erasures:request', 'audit:read'],
-  auditor: ['catalog:read', 'audit:read'],
+  dpo: ['catalog:read', 'subjects:access', 'erasures:request', 'erasures:read', 'audit:read'],
+  auditor: ['catalog:read', 'erasures:read', 'audit:read'],
 };
 
 export function isRole(value: string): value is Role {

@@ -53,6 +53,8 @@ import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { ApiRequests } from './http/api-requests';
 import { CustodiaResolver } from './graphql/resolvers';
 import { graphQLModule } from './graphql/graphql.module';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { CommandThrottlerGuard } from './http/command-throttler.guard';
 import { AccessGuard } from './http/access.guard';
 import { HealthController } from './http/health.controller';
 import { OperatorRequests } from './http/operator-requests';
@@ -134,7 +136,11 @@ export class ServiceModule {
     prepareDataDir(config.dataDir, new Logger('Files'));
     return {
       module: ServiceModule,
-      imports: [CqrsModule.forRoot(), graphQLModule(config.apiTokens === null)],
+      imports: [
+        CqrsModule.forRoot(),
+        graphQLModule(config.apiTokens),
+        ThrottlerModule.forRoot({ throttlers: [{ name: 'default', ttl: 60_000, limit: config.commandsPerMinute }] }),
+      ],
       controllers: API_CONTROLLERS,
       providers: [
         { provide: CONFIGURATION, useValue: config },
@@ -195,6 +201,8 @@ export class ServiceModule {
         Orchestrator,
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
+        // After the AccessGuard, which names the caller the limit counts for; 0 turns it off.
+        ...(config.commandsPerMinute > 0 ? [{ provide: APP_GUARD, useClass: CommandThrottlerGuard }] : []),
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
         {
           provide: APP_PIPE,

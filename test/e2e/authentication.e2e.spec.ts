@@ -145,6 +145,24 @@ describe('API authentication and roles', () => {
       .set('Authorization', bearer('auditor'))
       .send({ subjectId: 'c-1001', legalBasis: 'Art. 17(1)(a)', requestedBy: 'data-subject' })
       .expect(403);
+
+    // An erasure's status (pseudonym and counts) is read by the DPO and the auditor, not the operator.
+    const { body: erasure } = await service
+      .http()
+      .post('/erasures')
+      .set('Authorization', bearer('dpo'))
+      .send({ subjectId: 'c-1001', legalBasis: 'Art. 17(1)(a)', requestedBy: 'data-subject' })
+      .expect(202);
+    // (Polled: the erasures read model is a moment behind the event log.)
+    const status = await waitForStatus(
+      () => authorized('auditor'),
+      `/erasures/${erasure.id}`,
+      () => true,
+    );
+    expect(status).toMatchObject({ subject: erasure.subject, legalBasis: 'Art. 17(1)(a)' });
+    await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('dpo')).expect(200);
+    const operatorRead = await service.http().get(`/erasures/${erasure.id}`).set('Authorization', bearer('operator')).expect(403);
+    expect(operatorRead.body.code).toBe('FORBIDDEN');
   });
 
   it('answers the health check without a token, and says nothing but whether the stores answer', async () => {
@@ -153,19 +171,20 @@ describe('API authentication and roles', () => {
   });
 
   it('guards GraphQL the same way, with the codes in extensions', async () => {
-    const gql = (authorization: string | null, query: string) => {
+    const gql = (authorization: string | null, query: string, status = 200) => {
       const call = service.http().post('/graphql');
       if (authorization) call.set('Authorization', authorization);
-      return call.send({ query }).expect(200);
+      return call.send({ query }).expect(status);
     };
-    const anonymous = await gql(null, '{ sources { id } }');
+    // Without a valid token nothing is parsed or run: the answer is a 401, as on REST.
+    const anonymous = await gql(null, '{ sources { id } }', 401);
     expect(anonymous.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', statusCode: 401 });
     const audit = await gql(bearer('operator'), '{ auditVerification { valid } }');
     expect(audit.body.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', statusCode: 403 });
     const mutation = await gql(bearer('auditor'), 'mutation { deleteBackup(id: "00000000-0000-4000-8000-000000000000") { id } }');
     expect(mutation.body.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', statusCode: 403 });
     // The schema is not handed out when tokens are in use: introspection is off.
-    const introspection = await service.http().post('/graphql').send({ query: '{ __schema { types { name } } }' }).expect(400);
+    const introspection = await gql(bearer('auditor'), '{ __schema { types { name } } }', 400);
     expect(introspection.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const allowed = await gql(bearer('auditor'), '{ auditVerification { valid } }');
     expect(allowed.body.data.auditVerification.valid).toBe(true);

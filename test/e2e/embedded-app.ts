@@ -6,6 +6,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { Configuration, loadConfiguration } from '../../src/infrastructure/config/configuration';
 import { ServiceModule } from '../../src/infrastructure/service.module';
+import { configureHttpApplication } from '../../src/infrastructure/http/body-limits';
 import { Clock } from '../../src/application/ports/clock';
 import { CLOCK } from '../../src/application/tokens';
 
@@ -39,6 +40,7 @@ export async function startApp(
   if (clock) builder.overrideProvider(CLOCK).useValue(clock);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({ logger: logger ?? ['error'] });
+  configureHttpApplication(app);
   app.enableShutdownHooks();
   await app.init();
   return {

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { METHOD_METADATA } from '@nestjs/common/constants';
-import { grants, ROLES } from '../../src/application/access-control';
+import { grants, Permission, ROLES } from '../../src/application/access-control';
+import { SubjectsController } from '../../src/infrastructure/http/subjects.controller';
 import { ConfigurationError, loadConfiguration } from '../../src/infrastructure/config/configuration';
 import { CustodiaResolver } from '../../src/infrastructure/graphql/resolvers';
 import { API_CONTROLLERS } from '../../src/infrastructure/service.module';
@@ -157,6 +158,7 @@ describe('API permissions', () => {
             'restores:request',
             'subjects:access',
             'erasures:request',
+            'erasures:read',
             'audit:read',
           ] as const
         )
@@ -166,9 +168,24 @@ describe('API permissions', () => {
     );
     expect(table).toEqual({
       operator: 'catalog:read sources:manage backups:manage restores:request',
-      dpo: 'catalog:read subjects:access erasures:request audit:read',
-      auditor: 'catalog:read audit:read',
+      dpo: 'catalog:read subjects:access erasures:request erasures:read audit:read',
+      auditor: 'catalog:read erasures:read audit:read',
     });
+  });
+
+  it('lets DPOs and auditors read an erasure’s status (REST and GraphQL), and nobody else', () => {
+    // Reading the status is its own permission: an auditor checks erasures against the audit
+    // trail (pseudonym, counts, legal basis; no personal data), an operator has no business there.
+    const readers = (type: { prototype: object }, name: string) => {
+      const method = (type.prototype as unknown as Record<string, object>)[name];
+      const needed = Reflect.getMetadata('custodia:requires', method) as Permission[];
+      return ROLES.filter((role) => needed.some((permission) => grants(role, permission)));
+    };
+    expect(readers(SubjectsController, 'getErasure')).toEqual(['dpo', 'auditor']);
+    expect(readers(CustodiaResolver, 'erasure')).toEqual(['dpo', 'auditor']);
+    // Reading is not requesting: an auditor still may not ask for an erasure.
+    expect(readers(SubjectsController, 'requestErasure')).toEqual(['dpo']);
+    expect(readers(CustodiaResolver, 'requestErasure')).toEqual(['dpo']);
   });
 });
 

@@ -47,6 +47,8 @@ export interface Configuration {
   eventStoreDbConnectionString: string | null;
   /** Secret of the HMAC that turns data subjects' ids into pseudonyms; null: a generated file (embedded only). */
   pseudonymSecret: string | null;
+  /** RATE_LIMIT_COMMANDS_PER_MINUTE: commands (POST/PATCH/DELETE, mutations) per caller a minute; 0: no limit. */
+  commandsPerMinute: number;
 }
 
 export class ConfigurationError extends Error {
@@ -159,6 +161,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 2, 1, 64),
     heartbeatIntervalMs: integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50),
     kdfN: integer(env, 'CUSTODIA_KDF_N', 2 ** 17, 1024),
+    commandsPerMinute: integer(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 0, 1_000_000),
   };
 }
 

@@ -33,6 +33,7 @@ import {
   VerificationRequestType,
 } from './types';
 import { Requires } from '../http/access.guard';
+import { COST } from './limits';
 
 const MAX_PAGE = 500;
 
@@ -54,13 +55,13 @@ export class CustodiaResolver {
   ) {}
 
   @Requires('catalog:read')
-  @Query(() => [SourceType])
+  @Query(() => [SourceType], { complexity: COST.unbounded })
   sources(@Args('includeRemoved', { type: () => Boolean, defaultValue: false }) includeRemoved: boolean): Promise<SourceView[]> {
     return this.queries.execute(new ListSourcesQuery(includeRemoved));
   }
 
   @Requires('catalog:read')
-  @Query(() => BackupPageType)
+  @Query(() => BackupPageType, { complexity: COST.page(50, MAX_PAGE) })
   backups(
     @Args('sourceId', { type: () => ID, nullable: true }) sourceId: string | undefined,
     @Args('status', { type: () => String, nullable: true }) status: string | undefined,
@@ -85,7 +86,7 @@ export class CustodiaResolver {
   }
 
   @Requires('catalog:read')
-  @Query(() => RestorePageType, { description: 'the restore history' })
+  @Query(() => RestorePageType, { description: 'the restore history', complexity: COST.page(50, MAX_PAGE) })
   restores(
     @Args('backupId', { type: () => ID, nullable: true }) backupId: string | undefined,
     @Args('status', { type: () => String, nullable: true }) status: string | undefined,
@@ -104,14 +105,17 @@ export class CustodiaResolver {
     return this.requests.lookUpSubjectById(input.subjectId, context);
   }
 
-  @Requires('erasures:request', 'audit:read')
+  @Requires('erasures:read')
   @Query(() => ErasureType)
   erasure(@Args('id', { type: () => ID }, ResourceIdPipe) id: string): Promise<ErasureView> {
     return this.queries.execute(new GetErasureQuery(id));
   }
 
   @Requires('audit:read')
-  @Query(() => AuditPageType, { description: 'the audit trail in chain order; subject is a pseudonym' })
+  @Query(() => AuditPageType, {
+    description: 'the audit trail in chain order; subject is a pseudonym',
+    complexity: COST.page(50, MAX_PAGE),
+  })
   async auditTrail(
     @Args('subject', { type: () => String, nullable: true }) subject: string | undefined,
     @Args('actor', { type: () => String, nullable: true }) actor: string | undefined,
@@ -128,7 +132,7 @@ export class CustodiaResolver {
   }
 
   @Requires('audit:read')
-  @Query(() => AuditVerificationType)
+  @Query(() => AuditVerificationType, { complexity: COST.auditVerification })
   auditVerification(): Promise<AuditVerification> {
     return this.queries.execute(new VerifyAuditTrailQuery());
   }

@@ -7,6 +7,7 @@ import type { CommandContext } from '../../application/event-envelope';
 import { CONFIGURATION } from '../configuration.token';
 import type { Configuration } from '../config/configuration';
 import { ApiCaller } from './api-tokens';
+import type { ApiTokenFile } from './api-token-file';
 
 const REQUIRES = 'custodia:requires';
 const PUBLIC = 'custodia:public';
@@ -43,14 +44,7 @@ export class AccessGuard implements CanActivate {
     if (tokens === null) return true;
     if (this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
     const request = requestOf(context);
-    const token = bearerToken(request);
-    const caller = token === null ? null : tokens.authenticate(token);
-    if (caller === null) {
-      throw new UnauthorizedException({
-        code: 'UNAUTHENTICATED',
-        message: token === null ? 'this API needs "Authorization: Bearer <token>"' : 'the bearer token is not valid',
-      });
-    }
+    const caller = authenticate(request, tokens);
     const needed = this.reflector.getAllAndOverride<Permission[] | undefined>(REQUIRES, [context.getHandler(), context.getClass()]) ?? [];
     if (!needed.some((permission) => grants(caller.role, permission))) {
       throw new ForbiddenException({
@@ -68,6 +62,19 @@ function requestOf(context: ExecutionContext): AuthenticatedRequest {
     return GqlExecutionContext.create(context).getContext<{ req: AuthenticatedRequest }>().req;
   }
   return context.switchToHttp().getRequest<AuthenticatedRequest>();
+}
+
+/** The caller the request's bearer token names; 401 UNAUTHENTICATED without a valid one. */
+export function authenticate(request: Request, tokens: ApiTokenFile): ApiCaller {
+  const token = bearerToken(request);
+  const caller = token === null ? null : tokens.authenticate(token);
+  if (caller === null) {
+    throw new UnauthorizedException({
+      code: 'UNAUTHENTICATED',
+      message: token === null ? 'this API needs "Authorization: Bearer <token>"' : 'the bearer token is not valid',
+    });
+  }
+  return caller;
 }
 
 function bearerToken(request: Request): string | null {

@@ -191,6 +191,8 @@ export class PageQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  // 1e308 is an integer to JavaScript, not to SQLite (SQLITE_MISMATCH, once a 500).
+  @Max(Number.MAX_SAFE_INTEGER)
   offset: number = 0;
 }
 

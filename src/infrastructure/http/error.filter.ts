@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, BadRequestException, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { GqlContextType } from '@nestjs/graphql';
 import type { Response } from 'express';
 import { GraphQLError } from 'graphql';
@@ -25,7 +25,7 @@ export class ApiErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('Api');
 
   catch(error: unknown, host: ArgumentsHost): GraphQLError | void {
-    const { status, body } = this.toResponse(error);
+    const { status, body } = apiErrorResponse(error, this.logger);
     if (host.getType<GqlContextType>() === 'graphql') {
       // GraphQL answers 200 with an error entry: the same code and message, in extensions.
       const message = Array.isArray(body.message) ? body.message.join('; ') : String(body.message);
@@ -33,25 +33,40 @@ export class ApiErrorFilter implements ExceptionFilter {
     }
     host.switchToHttp().getResponse<Response>().status(status).json(body);
   }
-
-  private toResponse(error: unknown): { status: number; body: Record<string, unknown> } {
-    if (error instanceof DomainError) {
-      const status = DOMAIN_STATUS[error.code];
-      return { status, body: { statusCode: status, code: error.code, message: error.message } };
-    }
-    if (error instanceof HttpException) {
-      const status = error.getStatus();
-      const payload = error.getResponse();
-      const details = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : { message: payload };
-      const code = typeof details.code === 'string' ? details.code : codeForStatus(status);
-      return { status, body: { statusCode: status, code, message: details.message ?? error.message } };
-    }
-    this.logger.error(`unexpected error (${describeForLog(error)})`);
-    return { status: 500, body: { statusCode: 500, code: 'INTERNAL', message: 'internal error' } };
-  }
 }
 
-function codeForStatus(status: number): string {
+/**
+ * The answer for an error: `{status, body: {statusCode, code, message}}`. Shared by the filter
+ * (REST, and GraphQL resolvers) and GraphQL's formatError (errors raised outside a resolver).
+ */
+export function apiErrorResponse(error: unknown, logger: Logger): { status: number; body: Record<string, unknown> } {
+  // An exception thrown inside body-parser (the JSON depth check) comes back wrapped by Nest's
+  // Express adapter: answer with the inner one and its code.
+  if (error instanceof HttpException && error.cause instanceof HttpException) return apiErrorResponse(error.cause, logger);
+  if (error instanceof DomainError) {
+    const status = DOMAIN_STATUS[error.code];
+    return { status, body: { statusCode: status, code: error.code, message: error.message } };
+  }
+  if (error instanceof BadRequestException && isJsonParseFailure(error.cause)) {
+    // body-parser's SyntaxError, which Nest turns into a BadRequestException with it as the cause.
+    return { status: 400, body: { statusCode: 400, code: 'INVALID_JSON', message: `the body is not valid JSON: ${error.message}` } };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const payload = error.getResponse();
+    const details = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : { message: payload };
+    const code = typeof details.code === 'string' ? details.code : codeForStatus(status);
+    return { status, body: { statusCode: status, code, message: details.message ?? error.message } };
+  }
+  logger.error(`unexpected error (${describeForLog(error)})`);
+  return { status: 500, body: { statusCode: 500, code: 'INTERNAL', message: 'internal error' } };
+}
+
+function isJsonParseFailure(cause: unknown): boolean {
+  return cause instanceof SyntaxError && (cause as { type?: unknown }).type === 'entity.parse.failed';
+}
+
+export function codeForStatus(status: number): string {
   switch (status) {
     case 400:
       return 'VALIDATION_FAILED';
@@ -63,6 +78,8 @@ function codeForStatus(status: number): string {
       return 'PAYLOAD_TOO_LARGE';
     case 415:
       return 'UNSUPPORTED_MEDIA_TYPE';
+    case 429:
+      return 'RATE_LIMITED';
     default:
       return `HTTP_${status}`;
   }

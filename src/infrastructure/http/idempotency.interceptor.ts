@@ -1,10 +1,50 @@
 import { BadRequestException, CallHandler, ConflictException, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { GqlContextType, GqlExecutionContext } from '@nestjs/graphql';
 import type { Response } from 'express';
+import { GraphQLResolveInfo, OperationTypeNode } from 'graphql';
 import { catchError, concatMap, from, Observable, of, switchMap } from 'rxjs';
 import { IdempotencyTable, ReadModel } from '../../application/projections/read-model';
 import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
 import { READ_MODEL, SUBJECT_PSEUDONYMS } from '../../application/tokens';
 import type { AuthenticatedRequest } from './access.guard';
+
+/** One request that may carry an Idempotency-Key: what identifies it, and where its answer goes. */
+interface IdempotentCall {
+  key: string | undefined;
+  request: AuthenticatedRequest;
+  /** The HTTP response: the REST answer's, or the one carrying the GraphQL answer. */
+  response: Response | undefined;
+  /** "POST /backups", or "graphql requestBackup". */
+  operation: string;
+  input: unknown;
+}
+
+/** A REST command: POST, PATCH or DELETE. */
+function restCall(context: ExecutionContext): IdempotentCall | null {
+  const http = context.switchToHttp();
+  const request = http.getRequest<AuthenticatedRequest>();
+  if (request.method === 'GET') return null;
+  return {
+    key: request.header('idempotency-key'),
+    request,
+    response: http.getResponse<Response>(),
+    operation: `${request.method} ${request.path}`,
+    input: request.body,
+  };
+}
+
+/**
+ * A GraphQL mutation field, i.e. one command (a request carries at most one: see
+ * graphql/limits.ts): its name and arguments identify it; the stored answer is the field's value,
+ * which GraphQL then shapes by the selection as usual.
+ */
+function graphQLCall(context: ExecutionContext): IdempotentCall | null {
+  const gql = GqlExecutionContext.create(context);
+  const info = gql.getInfo<GraphQLResolveInfo>();
+  if (info.operation.operation !== OperationTypeNode.MUTATION || info.parentType.name !== 'Mutation') return null;
+  const { req, res } = gql.getContext<{ req: AuthenticatedRequest; res?: Response }>();
+  return { key: req.header('idempotency-key'), request: req, response: res, operation: `graphql ${info.fieldName}`, input: gql.getArgs() };
+}
 
 /** status_code of a key whose first request is still being handled. */
 const IN_PROGRESS = 0;
@@ -14,7 +54,7 @@ const KEY_LIFETIME_MS = 24 * 3_600_000;
 const PURGE_INTERVAL_MS = 60_000;
 
 /**
- * `Idempotency-Key` on a POST, PATCH or DELETE: the first successful answer is stored and
+ * `Idempotency-Key` on a POST, PATCH or DELETE, or on a GraphQL mutation: the first successful answer is stored and
  * replayed for a repeat of the same request, so a client retrying after a timeout never creates
  * a second backup. The key is reserved (inserted) before the request runs, so two identical
  * requests arriving together cannot both act: the second gets a 409 until the first has answered.
@@ -31,27 +71,21 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    // REST only: a GraphQL operation has no method and path to key on.
-    if (context.getType() !== 'http') return next.handle();
-    const http = context.switchToHttp();
-    const request = http.getRequest<AuthenticatedRequest>();
-    const response = http.getResponse<Response>();
-    const key = request.header('idempotency-key');
-    if (!key || request.method === 'GET') return next.handle();
-    if (key.length > 200)
+    const call = context.getType<GqlContextType>() === 'graphql' ? graphQLCall(context) : restCall(context);
+    if (call === null || !call.key) return next.handle();
+    if (call.key.length > 200)
       throw new BadRequestException({ code: 'IDEMPOTENCY_KEY_INVALID', message: 'Idempotency-Key must be at most 200 characters' });
     // The caller is part of the request: another caller reusing a key gets a 409, never the
     // first caller's answer. The fingerprint is keyed (HMAC under the pseudonym secret): a body
     // may hold a data subject's id, and a plain hash of it could be matched against guesses.
-    const caller = request.custodiaCaller?.actor ?? request.header('x-actor') ?? '';
-    const fingerprint = this.pseudonyms.pseudonymOf(
-      `idempotency ${caller} ${request.method} ${request.path} ${JSON.stringify(request.body ?? null)}`,
-    );
+    const caller = call.request.custodiaCaller?.actor ?? call.request.header('x-actor') ?? '';
+    const fingerprint = this.pseudonyms.pseudonymOf(`idempotency ${caller} ${call.operation} ${JSON.stringify(call.input ?? null)}`);
+    const key = call.key;
     return from(this.reserve(key, fingerprint)).pipe(
       switchMap((stored) => {
-        if (stored) return of(this.replay(stored, fingerprint, response));
+        if (stored) return of(this.replay(stored, fingerprint, call.response, call.operation.startsWith('graphql ')));
         return next.handle().pipe(
-          concatMap((body) => from(this.complete(key, response.statusCode, body)).pipe(concatMap(() => of(body)))),
+          concatMap((body) => from(this.complete(key, call.response?.statusCode ?? 200, body)).pipe(concatMap(() => of(body)))),
           catchError((error: unknown) => from(this.release(key)).pipe(concatMap(() => Promise.reject(error)))),
         );
       }),
@@ -70,7 +104,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return this.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirstOrThrow();
   }
 
-  private replay(stored: IdempotencyTable, fingerprint: string, response: Response): unknown {
+  private replay(stored: IdempotencyTable, fingerprint: string, response: Response | undefined, graphQL: boolean): unknown {
     if (stored.fingerprint !== fingerprint) {
       throw new ConflictException({ code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different request' });
     }
@@ -80,8 +114,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
         message: 'a request with this Idempotency-Key is still being handled; retry shortly',
       });
     }
-    response.status(Number(stored.status_code));
-    response.setHeader('Idempotent-Replayed', 'true');
+    // On GraphQL the answer is the mutation field's value, and the status stays Apollo's.
+    if (response && !response.headersSent) {
+      if (!graphQL) response.status(Number(stored.status_code));
+      response.setHeader('Idempotent-Replayed', 'true');
+    }
     return JSON.parse(stored.body) as unknown;
   }
 

@@ -33,7 +33,7 @@ export class SubjectsController {
     return this.requests.requestErasure(body, context);
   }
 
-  @Requires('erasures:request', 'audit:read')
+  @Requires('erasures:read')
   @Get('erasures/:id')
   getErasure(@Param('id', ResourceIdPipe) id: string): Promise<ErasureView> {
     return this.queries.execute(new GetErasureQuery(id));
