@@ -338,7 +338,9 @@ function publicReason(error: EngineError): string {
     case 'TARGET_NOT_DIRECTORY':
       return 'the restore target is not a directory';
     case 'UNSAFE_PATH':
-      return 'the snapshot holds an unsafe path; nothing was written outside the target';
+      return 'the snapshot holds an unsafe name, or a symlink or file lies in the restore target; nothing was written outside the target';
+    case 'TARGET_CHANGED':
+      return 'the restore target was changed by something else while the restore ran';
     case 'BLOB_DAMAGED':
     case 'PACK_MISSING':
     case 'BLOB_NOT_FOUND':
