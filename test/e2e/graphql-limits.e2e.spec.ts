@@ -150,7 +150,8 @@ describe('GraphQL with API tokens', () => {
   beforeAll(async () => {
     tokensFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-gql-tokens-')), 'tokens');
     await fs.writeFile(tokensFile, `${auditor.line}\n`, { mode: 0o600 });
-    service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', CUSTODIA_API_TOKENS_FILE: tokensFile });
+    // With tokens, SOURCE_ROOTS is required; these tests register no source.
+    service = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', CUSTODIA_API_TOKENS_FILE: tokensFile, SOURCE_ROOTS: os.tmpdir() });
   });
   afterAll(async () => {
     await service.close();

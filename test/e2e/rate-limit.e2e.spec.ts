@@ -63,6 +63,8 @@ describe('rate limit on commands, with tokens (per actor)', () => {
       RESTORE_TEST_INTERVAL_DAYS: '0',
       RATE_LIMIT_COMMANDS_PER_MINUTE: '2',
       CUSTODIA_API_TOKENS_FILE: path.join(dir, 'tokens'),
+      // Required with tokens; the sources these tests register live in the temp folder.
+      SOURCE_ROOTS: os.tmpdir(),
     });
   });
   afterAll(async () => {
