@@ -249,3 +249,62 @@ describe('source confinement and restore targets', () => {
     });
   });
 });
+
+/**
+ * The attack from the security review: a backed-up folder holds an absolute symlink to a folder
+ * outside, and two restores are sent at once, one restoring the symlink into X, one into
+ * X/esc/new. Whatever the order they run in, and whichever the API accepts, nothing may be
+ * written through the link.
+ */
+describe('two chained restores through a restored symlink', () => {
+  let base: string;
+  let service: TestApp;
+
+  beforeAll(async () => {
+    base = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-chained-'));
+    await fs.mkdir(path.join(base, 'data'));
+    service = await startApp({ RESTORE_ROOTS: path.join(base, 'restores') }, path.join(base, 'data'));
+  });
+  afterAll(async () => {
+    await service.close();
+    await fs.rm(base, { recursive: true, force: true });
+  });
+
+  it('never writes outside the restore root, in five rounds', async () => {
+    const outside = path.join(base, 'outside');
+    const source = path.join(base, 'source');
+    await fs.mkdir(outside);
+    await fs.mkdir(source);
+    await fs.writeFile(path.join(source, 'file.txt'), 'inside\n');
+    await fs.symlink(outside, path.join(source, 'esc'));
+    const sourceId = (await service.http().post('/sources').send({ name: 'chained', path: source }).expect(201)).body.id;
+    const backupId = (await service.http().post('/backups').send({ sourceId, type: 'full' }).expect(202)).body.id;
+    expect((await waitForStatus(service.http, `/backups/${backupId}`)).status).toBe('completed');
+
+    for (let round = 0; round < 5; round++) {
+      const x = path.join(base, 'restores', `x-${round}`);
+      const answers = await Promise.all([
+        service
+          .http()
+          .post('/restores')
+          .send({ backupId, target: x, include: ['esc'] }),
+        service
+          .http()
+          .post('/restores')
+          .send({ backupId, target: path.join(x, 'esc', 'new') }),
+      ]);
+      for (const answer of answers) {
+        expect([202, 400, 409]).toContain(answer.status);
+        if (answer.status === 202) await waitForStatus(service.http, `/restores/${answer.body.id}`);
+      }
+      // And once the link is in place, a request into it is refused or fails; never written through.
+      const late = await service
+        .http()
+        .post('/restores')
+        .send({ backupId, target: path.join(x, 'esc', 'later') });
+      expect([202, 400, 409]).toContain(late.status);
+      if (late.status === 202) expect((await waitForStatus(service.http, `/restores/${late.body.id}`)).status).toBe('failed');
+    }
+    expect(await fs.readdir(outside)).toEqual([]);
+  });
+});
