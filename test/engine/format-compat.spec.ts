@@ -7,7 +7,8 @@ import { useTempDirs } from '../support/temp-dirs';
 /**
  * Repositories written by an earlier format version restore what was backed up into them,
  * byte for byte, with the engine of today. The fixture cannot be regenerated (the engine that
- * wrote it is gone): see test/fixtures/make-format-2-repository.md.
+ * wrote it is gone): see test/fixtures/make-format-1-repository.md and
+ * make-format-2-repository.md.
  */
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
@@ -60,31 +61,36 @@ function differences(expected: ExpectedEntry[], restored: Map<string, WalkRecord
   return out;
 }
 
-describe('a repository written in format 2 (names as exact bytes)', () => {
+describe.each([
+  [1, 'names as strings'],
+  [2, 'names as exact bytes'],
+])('a repository written in format %i (%s)', (version) => {
   const tempDir = useTempDirs();
   let expected: Expected;
   let repoPath: string;
   let work: string;
 
   beforeAll(async () => {
-    expected = JSON.parse(await fs.readFile(path.join(FIXTURES, 'format-2-repository.expected.json'), 'utf8')) as Expected;
-    work = await tempDir('format-2');
+    expected = JSON.parse(await fs.readFile(path.join(FIXTURES, `format-${version}-repository.expected.json`), 'utf8')) as Expected;
+    work = await tempDir(`format-${version}`);
     // A copy: opening and restoring take locks, which write into the repository.
     repoPath = path.join(work, 'repo');
-    await fs.cp(path.join(FIXTURES, 'format-2-repository'), repoPath, { recursive: true });
+    await fs.cp(path.join(FIXTURES, `format-${version}-repository`), repoPath, { recursive: true });
   });
 
   const open = () => Repository.open(new FsObjectStore(repoPath), expected.passphrase);
 
-  it('is the fixture it claims to be: a format-2 config and snapshot', async () => {
-    expect(expected.formatVersion).toBe(2);
+  it(`is the fixture it claims to be: a format-${version} config and snapshot`, async () => {
+    expect(expected.formatVersion).toBe(version);
     const config = JSON.parse(await fs.readFile(path.join(repoPath, 'config'), 'utf8')) as { version: number };
-    expect(config.version).toBe(2);
+    expect(config.version).toBe(version);
     const repository = await open();
     const { id, snapshot } = await repository.resolveSnapshot('latest');
     expect(id).toBe(expected.snapshotId);
-    expect(snapshot.version).toBe(2);
-    // The names that made format 2 are in the fixture.
+    expect(snapshot.version).toBe(version);
+    expect(expected.entries.map((entry) => entry.type).sort()).toEqual(expect.arrayContaining(['dir', 'file', 'symlink']));
+    if (version < 2) return;
+    // The names that made format 2 are in its fixture.
     const names = expected.entries.map((entry) => Buffer.from(entry.path, 'hex'));
     expect(names.some((name) => name.includes(0x5c))).toBe(true);
     expect(names.some((name) => !isUtf8(name))).toBe(true);
