@@ -32,7 +32,8 @@ export function compareWalks(expected: Walk, actual: Walk, options: CompareOptio
 
 export function compareRecords(want: WalkRecord, got: WalkRecord, options: CompareOptions = {}): string[] {
   const out: string[] = [];
-  const differ = (field: string, gotValue: string, wantValue: string) => out.push(`${want.display}: ${field} ${gotValue}, expected ${wantValue}`);
+  const differ = (field: string, gotValue: string, wantValue: string) =>
+    out.push(`${want.display}: ${field} ${gotValue}, expected ${wantValue}`);
   if (got.type !== want.type) {
     differ('type', got.type, want.type);
     return out;
@@ -46,11 +47,16 @@ export function compareRecords(want: WalkRecord, got: WalkRecord, options: Compa
     if (got.size !== want.size) differ('size', String(got.size), String(want.size));
     if (got.sha256 !== want.sha256) differ('content sha256', String(got.sha256), String(want.sha256));
     if (got.nlink !== want.nlink) differ('link count', String(got.nlink), String(want.nlink));
-    if (show(got.linkGroup ?? null) !== show(want.linkGroup ?? null)) differ('hard-link group', show(got.linkGroup ?? null), show(want.linkGroup ?? null));
+    if (show(got.linkGroup ?? null) !== show(want.linkGroup ?? null))
+      differ('hard-link group', show(got.linkGroup ?? null), show(want.linkGroup ?? null));
     if (want.sparse) {
       const slack = options.sparseSlackBytes ?? 1024 * 1024;
       if (got.blocks * 512 > want.blocks * 512 + slack) {
-        differ('allocated bytes', String(got.blocks * 512), `at most ${want.blocks * 512} + ${slack} (a sparse file of ${want.size} bytes)`);
+        differ(
+          'allocated bytes',
+          String(got.blocks * 512),
+          `at most ${want.blocks * 512} + ${slack} (a sparse file of ${want.size} bytes)`,
+        );
       }
       if (!got.sparse) differ('holes', 'none', 'some (a sparse file)');
     }
@@ -58,7 +64,8 @@ export function compareRecords(want: WalkRecord, got: WalkRecord, options: Compa
   if (want.type === 'symlink' && got.target !== want.target) {
     differ('symlink target (hex)', String(got.target), String(want.target));
   }
-  if ((want.type === 'chardev' || want.type === 'blockdev') && got.rdev !== want.rdev) differ('device', String(got.rdev), String(want.rdev));
+  if ((want.type === 'chardev' || want.type === 'blockdev') && got.rdev !== want.rdev)
+    differ('device', String(got.rdev), String(want.rdev));
   if (want.xattrs !== null) {
     const names = [...new Set([...Object.keys(want.xattrs), ...Object.keys(got.xattrs ?? {})])].sort();
     for (const name of names) {

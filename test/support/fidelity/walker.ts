@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BigIntStats, closeSync, constants as fsConstants, promises as fs, openSync, readSync } from 'node:fs';
+import { BigIntStats, closeSync, constants as fsConstants, promises as fs, readSync } from 'node:fs';
 import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { nativeFs, SEEK_DATA, SEEK_HOLE } from '../../../src/engine/platform/native-fs';
 import { majorMinor } from './tree-builder';
@@ -65,7 +65,7 @@ export function displayBytes(bytes: Buffer): string {
   } catch {
     return [...bytes].map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : hexEscape(byte))).join('');
   }
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => hexEscape(c.charCodeAt(0)));
+  return [...text].map((c) => (c.charCodeAt(0) < 0x20 || c === '\x7f' ? hexEscape(c.charCodeAt(0)) : c)).join('');
 }
 
 const hexEscape = (byte: number) => `\\x${byte.toString(16).padStart(2, '0')}`;
@@ -218,7 +218,10 @@ export async function walkTree(root: string): Promise<Walk> {
       const names = listFolder(absolute);
       putTimesBack(absolute, stats);
       for (const name of names) {
-        await visit(Buffer.concat([absolute, Buffer.from('/'), name]), relative.length ? Buffer.concat([relative, Buffer.from('/'), name]) : name);
+        await visit(
+          Buffer.concat([absolute, Buffer.from('/'), name]),
+          relative.length ? Buffer.concat([relative, Buffer.from('/'), name]) : name,
+        );
       }
     }
   };
