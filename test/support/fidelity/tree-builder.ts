@@ -292,9 +292,10 @@ export async function buildFidelityTree(root: string): Promise<FidelityTree> {
   await fs.chmod(abs(P.sticky), 0o1777);
   await fs.chmod(abs(P.allBits), 0o7777);
 
-  // The root folder's own owner and mode, then everyone's times, deepest first: distinct
+  // The root folder's own owner, mode and an xattr, then everyone's times, deepest first: distinct
   // nanosecond mtimes and atimes (atime before mtime, both long past), the root's last.
   await fs.chmod(abs(Buffer.alloc(0)), 0o2751);
+  setAttributeSync(root, 'user.custodia.root', 'on the root folder itself');
   if (isRoot) native.lchownat(AT_FDCWD, abs(Buffer.alloc(0)), OWNER.uid, OWNER.gid);
   const everything = await listPostOrder(b(root));
   everything.forEach((relative, i) => {
