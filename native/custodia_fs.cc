@@ -6,6 +6,8 @@
 // elsewhere. The same handles let a restore set nanosecond times (utimensat), owners of
 // symlinks (fchownat), create FIFOs and device nodes (mknodat) and hard links (linkat), and
 // find the holes of sparse files (lseek SEEK_DATA/SEEK_HOLE): none of which Node exposes.
+// Owner names are looked up through the C library (getpwuid_r and friends), so users and
+// groups from NSS (LDAP, SSSD) resolve as they do for ls and tar, not only those in /etc/passwd.
 //
 // Every function is synchronous: each is one short system call on a local handle. Errors are
 // thrown as Error objects with `code` (e.g. "ELOOP"), `errno` and `syscall`, like Node's own.
@@ -17,10 +19,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -328,6 +333,128 @@ napi_value ReadDirFd(napi_env env, napi_callback_info info) {
   return array;
 }
 
+// Owner lookups through NSS. Each returns null when the id or name is unknown (or the lookup
+// fails): callers then fall back to numbers, as tar and restic do.
+template <typename Entry, typename Key, int (*Lookup)(Key, Entry*, char*, size_t, Entry**)>
+bool LookUp(Key key, Entry* entry, std::vector<char>* buffer) {
+  buffer->resize(4096);
+  for (;;) {
+    Entry* found = nullptr;
+    int error = Lookup(key, entry, buffer->data(), buffer->size(), &found);
+    if (error == ERANGE && buffer->size() < (1u << 20)) {
+      buffer->resize(buffer->size() * 2);
+      continue;
+    }
+    return error == 0 && found != nullptr;
+  }
+}
+
+napi_value Null(napi_env env) {
+  napi_value value;
+  napi_get_null(env, &value);
+  return value;
+}
+
+napi_value String(napi_env env, const char* text) {
+  napi_value value;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
+  return value;
+}
+
+// userName(uid) -> string | null
+napi_value UserName(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  int64_t uid = args.Int64(0);
+  if (!args.ok) return nullptr;
+  passwd entry;
+  std::vector<char> buffer;
+  if (!LookUp<passwd, uid_t, getpwuid_r>(static_cast<uid_t>(uid), &entry, &buffer)) return Null(env);
+  return String(env, entry.pw_name);
+}
+
+// groupName(gid) -> string | null
+napi_value GroupName(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  int64_t gid = args.Int64(0);
+  if (!args.ok) return nullptr;
+  group entry;
+  std::vector<char> buffer;
+  if (!LookUp<group, gid_t, getgrgid_r>(static_cast<gid_t>(gid), &entry, &buffer)) return Null(env);
+  return String(env, entry.gr_name);
+}
+
+// userId(name) -> number | null
+napi_value UserId(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  std::string name = args.Bytes(0);
+  if (!args.ok) return nullptr;
+  passwd entry;
+  std::vector<char> buffer;
+  if (!LookUp<passwd, const char*, getpwnam_r>(name.c_str(), &entry, &buffer)) return Null(env);
+  return Number(env, entry.pw_uid);
+}
+
+// groupId(name) -> number | null
+napi_value GroupId(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  std::string name = args.Bytes(0);
+  if (!args.ok) return nullptr;
+  group entry;
+  std::vector<char> buffer;
+  if (!LookUp<group, const char*, getgrnam_r>(name.c_str(), &entry, &buffer)) return Null(env);
+  return Number(env, entry.gr_gid);
+}
+
+// fdxattrs(fd) -> [name, Buffer][]: every extended attribute of an open file or folder. The
+// @napi-rs/xattr binding takes paths as UTF-8 strings only; this reads the attributes of an
+// entry whose name is not UTF-8, which no string can name, through a handle instead.
+napi_value FdXattrs(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  int fd = args.Int(0);
+  if (!args.ok) return nullptr;
+  std::vector<char> names;
+  for (;;) {
+    ssize_t size = flistxattr(fd, nullptr, 0);
+    if (size < 0) return ThrowErrno(env, "flistxattr", errno);
+    names.resize(static_cast<size_t>(size));
+    ssize_t got = size == 0 ? 0 : flistxattr(fd, names.data(), names.size());
+    if (got >= 0) {
+      names.resize(static_cast<size_t>(got));
+      break;
+    }
+    if (errno != ERANGE) return ThrowErrno(env, "flistxattr", errno);
+  }
+  napi_value array;
+  napi_create_array(env, &array);
+  uint32_t index = 0;
+  for (size_t start = 0; start < names.size();) {
+    std::string name(names.data() + start);
+    start += name.size() + 1;
+    std::vector<char> value;
+    ssize_t got = -1;
+    for (int attempt = 0; attempt < 8; attempt++) {
+      ssize_t size = fgetxattr(fd, name.c_str(), nullptr, 0);
+      if (size < 0) break;
+      value.resize(size > 0 ? static_cast<size_t>(size) : 1);
+      got = fgetxattr(fd, name.c_str(), value.data(), static_cast<size_t>(size));
+      if (got >= 0 || errno != ERANGE) break;  // ERANGE: it grew between the two calls
+    }
+    if (got < 0) {
+      if (errno == ENODATA) continue;  // removed between the list and the read
+      return ThrowErrno(env, "fgetxattr", errno);
+    }
+    napi_value pair, js_name, js_value;
+    void* data = nullptr;
+    napi_create_array_with_length(env, 2, &pair);
+    napi_create_string_utf8(env, name.c_str(), name.size(), &js_name);
+    napi_create_buffer_copy(env, static_cast<size_t>(got), value.data(), &data, &js_value);
+    napi_set_element(env, pair, 0, js_name);
+    napi_set_element(env, pair, 1, js_value);
+    napi_set_element(env, array, index++, pair);
+  }
+  return array;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor functions[] = {
       {"openat", nullptr, OpenAt, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -342,6 +469,11 @@ napi_value Init(napi_env env, napi_value exports) {
       {"mknodat", nullptr, MknodAt, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"seekDataOrHole", nullptr, SeekDataOrHole, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"readdirfd", nullptr, ReadDirFd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fdxattrs", nullptr, FdXattrs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"userName", nullptr, UserName, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupName", nullptr, GroupName, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"userId", nullptr, UserId, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupId", nullptr, GroupId, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
   return exports;

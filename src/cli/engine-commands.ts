@@ -5,6 +5,7 @@ import {
   createKeySlot,
   EngineError,
   listKeySlots,
+  ProblemReason,
   rebuildIndex,
   removeKeySlot,
   Repository,
@@ -24,6 +25,19 @@ import {
 } from './repository-options';
 
 /** Sets the exit code without exiting, so output is flushed first. */
+/** How the backup's output names each kind of problem, before the path. */
+const PROBLEM_LABELS: Record<ProblemReason, string> = {
+  unreadable: 'skipped',
+  changed: 'changed during backup:',
+  socket: 'skipped',
+  metadata: 'metadata incomplete for',
+};
+
+/** A problem's path (relative to the source root, "." for the root) as the user gave the source. */
+function inSource(source: string, relative: string): string {
+  return relative === '.' ? source : `${source}/${relative}`;
+}
+
 function exitWith(code: number): void {
   process.exitCode = code;
 }
@@ -127,7 +141,14 @@ export function registerEngineCommands(program: Command): void {
       });
       const { statistics } = result.snapshot;
       if (flags.json) {
-        for (const error of result.errors) printJson({ message_type: 'error', path: error.path, message: error.message });
+        for (const problem of result.problems) {
+          printJson({
+            message_type: problem.reason === 'unreadable' ? 'error' : 'problem',
+            reason: problem.reason,
+            path: inSource(result.snapshot.path, problem.path),
+            message: problem.message,
+          });
+        }
         for (const warning of result.warnings) printJson({ message_type: 'warning', message: warning });
         printJson({
           message_type: 'summary',
@@ -137,15 +158,22 @@ export function registerEngineCommands(program: Command): void {
           ...statistics,
         });
       } else {
-        for (const error of result.errors) console.error(`custodia: skipped ${error.path}: ${error.message}`);
+        for (const problem of result.problems)
+          console.error(`custodia: ${PROBLEM_LABELS[problem.reason]} ${inSource(result.snapshot.path, problem.path)}: ${problem.message}`);
         for (const warning of result.warnings) console.error(`custodia: warning: ${warning}`);
+        const problems = Object.entries(statistics.problems ?? {}).map(([reason, count]) => `${reason} ${count}`);
         console.log(
           [
             `snapshot ${result.snapshotId.slice(0, 8)} saved${result.parent ? ` (parent ${result.parent.slice(0, 8)})` : ''}`,
             `merkle root ${result.snapshot.merkleRoot}`,
-            `files: ${statistics.files} (${statistics.filesRead} read, ${statistics.filesUnchanged} unchanged), directories: ${statistics.directories}, symlinks: ${statistics.symlinks}`,
+            `files: ${statistics.files} (${statistics.filesRead} read, ${statistics.filesUnchanged} unchanged, ${statistics.hardLinks ?? 0} hard links), directories: ${statistics.directories}, symlinks: ${statistics.symlinks}, special files: ${statistics.specialFiles ?? 0}`,
             `read ${formatBytes(statistics.bytesRead)} of ${formatBytes(statistics.totalBytes)}, new ${formatBytes(statistics.newBytes)}, duplicate ${formatBytes(statistics.duplicateBytes)}, stored ${formatBytes(statistics.storedBytes)}`,
             `chunks: ${statistics.chunks} (${statistics.newChunks} new), errors: ${statistics.errors}, duration ${(statistics.durationMs / 1000).toFixed(2)} s`,
+            ...(problems.length > 0
+              ? [
+                  `problems: ${problems.join(', ')} (listed above; also by \`custodia snapshots --errors ${result.snapshotId.slice(0, 8)}\`)`,
+                ]
+              : []),
             ...(statistics.subjects !== undefined
               ? [`data subjects: ${statistics.subjects} (their entries sealed under their own keys)`]
               : []),
@@ -190,6 +218,7 @@ export function registerEngineCommands(program: Command): void {
     .option('--overwrite', 'restore into a non-empty target, replacing files at restored paths')
     .option('--subject <id>', "restore only this data subject's files (external id; a pseudonym with --pseudonym)")
     .option('--pseudonym', 'the --subject value is the pseudonym itself')
+    .option('--numeric-owner', 'as root, restore owners by their stored numbers, ignoring user and group names')
     .option('--json', 'print progress and the summary as JSON lines')
     .option('--no-lock', 'take no repository lock (read-only storage); a prune running meanwhile can make it fail')
     .action(
@@ -201,6 +230,7 @@ export function registerEngineCommands(program: Command): void {
           overwrite?: boolean;
           subject?: string;
           pseudonym?: boolean;
+          numericOwner?: boolean;
           json?: boolean;
           lock: boolean;
         },
@@ -213,16 +243,19 @@ export function registerEngineCommands(program: Command): void {
           include: flags.include,
           overwrite: flags.overwrite,
           onlySubject,
+          numericOwner: flags.numericOwner,
           onProgress: (p) => progress.update(p),
         });
         progress.done();
         if (flags.json) {
           for (const error of result.errors) printJson({ message_type: 'error', path: error.path, message: error.message });
-          printJson({ message_type: 'summary', ...result, errors: result.errors.length });
+          for (const warning of result.warnings) printJson({ message_type: 'warning', message: warning });
+          printJson({ message_type: 'summary', ...result, errors: result.errors.length, warnings: result.warnings.length });
         } else {
           for (const error of result.errors) console.error(`custodia: could not restore ${error.path}: ${error.message}`);
+          for (const warning of result.warnings) console.error(`custodia: warning: ${warning}`);
           console.log(
-            `restored snapshot ${result.snapshotId.slice(0, 8)}: ${result.files} files, ${result.directories} directories, ${result.symlinks} symlinks, ${formatBytes(result.bytes)}`,
+            `restored snapshot ${result.snapshotId.slice(0, 8)}: ${result.files} files, ${result.hardLinks} hard links, ${result.directories} directories, ${result.symlinks} symlinks, ${result.specialFiles} special files, ${formatBytes(result.bytes)}`,
           );
           const erased = result.skippedErased;
           if (erased.entries > 0) {
@@ -232,7 +265,10 @@ export function registerEngineCommands(program: Command): void {
           }
         }
         if (result.errors.length > 0) {
-          if (!flags.json) console.error(`custodia: restore incomplete: ${result.errors.length} file(s) could not be restored`);
+          if (!flags.json)
+            console.error(
+              `custodia: restore incomplete: ${result.errors.length} entr${result.errors.length === 1 ? 'y' : 'ies'} (or their metadata) could not be restored`,
+            );
           exitWith(1);
         }
       },

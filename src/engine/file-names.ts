@@ -83,7 +83,7 @@ export function assertLegalName(stored: unknown, where: string): void {
   }
 }
 
-function decodeUtf8(bytes: Buffer): string | null {
+export function decodeUtf8(bytes: Buffer): string | null {
   try {
     return strictUtf8.decode(bytes);
   } catch {

@@ -1,7 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { backup, EngineError, Repository, restore } from '../../src/engine';
+import { isRoot, runCli } from '../support/cli';
 import { initRepository } from '../support/repository';
 import { listRelative, useTempDirs } from '../support/temp-dirs';
 
@@ -127,14 +128,41 @@ describe('restore confinement', () => {
     expect(await fs.readFile(path.join(target, 'sub', 'deeper', 'file-1.txt'), 'utf8')).toBe('deeper 1\n');
   });
 
-  it('drops setuid and setgid bits, since owners are not restored', async () => {
+  it('keeps setuid and setgid bits with the owner they were set for (restoring as root)', async () => {
+    if (!isRoot) throw new Error('this suite runs as root (CI does): owners can only be restored by root');
     const source = await tempDir('source');
     await fs.writeFile(path.join(source, 'tool'), '#!/bin/sh\n');
+    await fs.chown(path.join(source, 'tool'), 1234, 5678);
     await fs.chmod(path.join(source, 'tool'), 0o6755);
     const repository = await initRepository(path.join(await tempDir('repo'), 'repo'));
     const { snapshotId } = await backup(repository, source);
     const target = path.join(await tempDir('target'), 't');
-    await restore(repository, snapshotId, target);
+    const result = await restore(repository, snapshotId, target);
+    expect(result.warnings).toEqual([]);
+    const restored = await fs.stat(path.join(target, 'tool'));
+    expect([restored.mode & 0o7777, restored.uid, restored.gid]).toEqual([0o6755, 1234, 5678]);
+  });
+
+  it('drops setuid and setgid bits when it cannot restore the owner (not root), and says so', async () => {
+    if (!isRoot) throw new Error('this case runs the CLI as user nobody, which needs root to set up');
+    const work = await tempDir('unprivileged');
+    const source = path.join(work, 'source');
+    await fs.mkdir(source);
+    await fs.writeFile(path.join(source, 'tool'), '#!/bin/sh\n');
+    await fs.chmod(path.join(source, 'tool'), 0o6755);
+    const repo = path.join(work, 'repo');
+    expect((await runCli(['repo', 'init', '--repo', repo, '--kdf-n', '1024'])).code).toBe(0);
+    expect((await runCli(['backup', '--repo', repo, source])).code).toBe(0);
+    // The user nobody restores: it may read the repository and write the target, nothing more.
+    execFileSync('chown', ['-R', '65534:65534', repo]);
+    const target = path.join(work, 'target');
+    await fs.mkdir(target);
+    await fs.chown(target, 65534, 65534);
+    await fs.chmod(work, 0o755);
+    const result = await runCli(['restore', '--repo', repo, 'latest', '--target', target], { unprivileged: true });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('setuid/setgid bits of 1 entry were dropped, as their owners were not restored');
+    expect(result.stderr).toContain('owners of 2 entries were not restored: only root can restore owners');
     expect((await fs.stat(path.join(target, 'tool'))).mode & 0o7777).toBe(0o755);
   });
 });

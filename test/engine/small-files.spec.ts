@@ -15,10 +15,19 @@ describe('reading small files in one go', () => {
     const dir = await tempDir('small-files');
     const file = path.join(dir, 'a.txt');
     await fs.writeFile(file, 'hello');
-    expect(readSmallFile(file, buffer, 5)?.toString()).toBe('hello');
-    expect(readSmallFile(file, buffer, 10)?.toString()).toBe('hello');
+    expect(readSmallFile(file, buffer, 5)?.data.toString()).toBe('hello');
+    expect(readSmallFile(file, buffer, 10)?.data.toString()).toBe('hello');
     await fs.writeFile(file, '');
-    expect(readSmallFile(file, buffer, 0)).toEqual(Buffer.alloc(0));
+    expect(readSmallFile(file, buffer, 0)?.data).toEqual(Buffer.alloc(0));
+  });
+
+  it('returns the stats of the file as read, so a change during the read is seen', async () => {
+    const dir = await tempDir('small-files');
+    const file = path.join(dir, 'a.txt');
+    await fs.writeFile(file, 'hello');
+    const read = readSmallFile(file, buffer, 5);
+    expect(read?.after.size).toBe(5n);
+    expect(read?.after.mtimeNs).toBe((await fs.stat(file, { bigint: true })).mtimeNs);
   });
 
   it('returns null for a file that grew since the scan, so the caller streams it', async () => {

@@ -1,5 +1,5 @@
 import { createCipheriv, createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 export const MiB = 1024 * 1024;
@@ -138,7 +138,7 @@ export async function describeTree(root: string): Promise<Map<string, EntryState
         found.set(relative, { ...base, type: 'dir' });
         await visit(absolute, relative);
       } else if (stats.isFile()) {
-        found.set(relative, { ...base, type: 'file', size: Number(stats.size), sha256: sha256(await fs.readFile(absolute)) });
+        found.set(relative, { ...base, type: 'file', size: Number(stats.size), sha256: sha256(await readWithoutAtime(absolute)) });
       } else {
         found.set(relative, { ...base, type: 'other' });
       }
@@ -181,4 +181,22 @@ export function compareTrees(expected: Map<string, EntryState>, actual: Map<stri
   }
   for (const name of actual.keys()) if (!expected.has(name)) differences.push(`${name}: unexpected`);
   return differences;
+}
+
+/**
+ * A file's content, read without changing its access time where Linux allows it (root, or the
+ * file's owner): backups keep atimes, so a comparison must not make the next backup differ.
+ */
+export async function readWithoutAtime(file: string): Promise<Buffer> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_RDONLY | (constants.O_NOATIME ?? 0));
+  } catch {
+    handle = await fs.open(file, constants.O_RDONLY);
+  }
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
 }

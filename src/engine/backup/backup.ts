@@ -1,20 +1,34 @@
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { chunkStream } from '../chunker';
 import { EngineError, errnoCode } from '../errors';
 import { ScopeKeys } from '../crypto/scope-keys';
 import { SubjectKey } from '../crypto/subject-key';
-import { assertLegalName, displayName, FileName, nameKey, storedName } from '../file-names';
-import { BackupStatistics, EntryMetadata, FORMAT_VERSION, SealedEntry, Snapshot, StoredEntry, Tree, TreeEntry } from '../repository/format';
+import { assertLegalName, displayName, nameKey, storedName } from '../file-names';
+import {
+  BackupStatistics,
+  EntryMetadata,
+  FileEntry,
+  FORMAT_VERSION,
+  SealedEntry,
+  Snapshot,
+  SnapshotProblem,
+  StoredEntry,
+  Tree,
+  TreeEntry,
+} from '../repository/format';
 import { describe, Repository, StoredSnapshot } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { assertPseudonym, Pseudonymiser } from '../subjects/pseudonym';
 import { EntryCounts, isSealedEntry, openSealedEntry, orderEntries, sealEntry } from '../subjects/sealed-entry';
 import { SubjectRules } from '../subjects/subject-rules';
 import { BlobSaver, BlobSaverOptions } from './blob-saver';
+import { fileDataRegions, regionReader } from './data-regions';
+import { BackupProblem, countProblems, storeProblem } from './problems';
+import { MetadataReader } from './read-metadata';
 import { ScannedEntry, scanSource } from './scanner';
-import { readSmallFile } from './small-file';
+import { openForReading, readSmallFile } from './small-file';
 
 export interface BackupProgress {
   filesDone: number;
@@ -65,11 +79,16 @@ export interface BackupError {
   message: string;
 }
 
+export type { BackupProblem } from './problems';
+
 export interface BackupResult {
   snapshotId: string;
   snapshot: Snapshot;
   parent: string | null;
+  /** The `unreadable` problems: entries not in the snapshot (paths below the source root). */
   errors: BackupError[];
+  /** Everything the backup skipped or found changing, as recorded in the snapshot. */
+  problems: BackupProblem[];
   /** True when some entries could not be read: the snapshot holds everything else. */
   incomplete: boolean;
   /** Things the operator should know that did not stop the backup. */
@@ -105,7 +124,8 @@ async function backupUnderLock(repository: Repository, sourcePath: string, optio
   const parent = await findParent(repository, source);
   const subjects = rules && options.subjects ? { rules, pseudonymise: options.subjects.pseudonymise } : null;
   const run = new BackupRun(repository, new BlobSaver(repository, options), options, scan.totalFiles, scan.totalBytes, subjects);
-  run.errors.push(...scan.errors);
+  for (const problem of scan.problems) await run.recordProblem(problem, null);
+  const rootMeta = scan.root.kind === 'dir' ? await run.metadataOf(scan.root, null) : null;
 
   const root: WalkContext = { parts: [], scope: repository.master.scopeKeys(), subject: null, tally: null };
   const parentTree = parent?.snapshot.tree ?? null;
@@ -127,12 +147,14 @@ async function backupUnderLock(repository: Repository, sourcePath: string, optio
     throw error;
   }
 
+  const problems = countProblems(run.problems);
   const statistics: BackupStatistics = {
     ...run.statistics,
     ...run.saver.statistics,
     durationMs: Date.now() - started,
-    errors: run.errors.length,
+    errors: problems.unreadable ?? 0,
     ...(rules ? { subjects: run.subjectsSeen.size } : {}),
+    problems,
   };
   const snapshot: Snapshot = {
     version: FORMAT_VERSION,
@@ -146,6 +168,9 @@ async function backupUnderLock(repository: Repository, sourcePath: string, optio
     merkleRoot: rootTree,
     statistics,
     ...(rules ? { subjectRules: rules.texts } : {}),
+    // A file source's metadata is in its tree entry; a folder's own is kept here.
+    ...(rootMeta !== null ? { root: { ...scan.root.stored, ...rootMeta } } : {}),
+    ...(run.storedProblems.length > 0 ? { problems: run.storedProblems } : {}),
   };
   const snapshotId = await repository.saveSnapshot(snapshot);
   const warnings: string[] = [];
@@ -161,12 +186,14 @@ async function backupUnderLock(repository: Repository, sourcePath: string, optio
         [...run.reappeared].join(', '),
     );
   }
+  const errors = run.problems.filter((problem) => problem.reason === 'unreadable').map(({ path, message }) => ({ path, message }));
   return {
     snapshotId,
     snapshot,
     parent: parent?.id ?? null,
-    errors: run.errors,
-    incomplete: run.errors.length > 0,
+    errors,
+    problems: run.problems,
+    incomplete: errors.length > 0,
     warnings,
     subjects: run.subjectTotals(),
   };
@@ -177,6 +204,13 @@ async function findParent(repository: Repository, source: string): Promise<Store
   // A damaged snapshot cannot be a parent, and must not stop new backups: skip it.
   const candidates = await repository.listSnapshots(() => undefined);
   return candidates.filter((entry) => entry.snapshot.path === source && entry.snapshot.hostname === host).at(-1);
+}
+
+/** How a file differs from what the scan found, or null: size or mtime changed while it was read. */
+function changeOf(scanned: { size: bigint; mtimeNs: bigint }, after: { size: bigint; mtimeNs: bigint }): string | null {
+  if (after.size !== scanned.size) return `size ${scanned.size} → ${after.size}`;
+  if (after.mtimeNs !== scanned.mtimeNs) return 'mtime changed';
+  return null;
 }
 
 function compact<T>(items: (T | null)[]): T[] {
@@ -201,12 +235,25 @@ interface PreviousEntries {
 
 type Meta = EntryMetadata;
 
+/** A file already stored in this backup that other links of the same inode reuse. */
+interface LinkedFile {
+  size: number;
+  mtimeNs: string;
+  content: string[];
+  holes?: [number, number][];
+}
+
 class BackupRun {
-  readonly errors: BackupError[] = [];
+  /** What the backup met, as the caller sees it (paths in clear). */
+  readonly problems: BackupProblem[] = [];
+  /** The same, as the snapshot stores it (paths in data subjects' data sealed). */
+  readonly storedProblems: SnapshotProblem[] = [];
   readonly statistics = {
     files: 0,
     directories: 0,
     symlinks: 0,
+    specialFiles: 0,
+    hardLinks: 0,
     filesRead: 0,
     filesUnchanged: 0,
     bytesRead: 0,
@@ -214,6 +261,9 @@ class BackupRun {
     duplicateBytes: 0,
     chunks: 0,
   };
+  private readonly metadata = new MetadataReader();
+  /** Multiply linked files stored so far, by device, inode and key scope. */
+  private readonly linked = new Map<string, LinkedFile>();
   readonly subjectsSeen = new Set<string>();
   /** Files and bytes stored per subject (a subject may own several entries). */
   private readonly perSubject = new Map<string, { files: number; bytes: number }>();
@@ -235,6 +285,27 @@ class BackupRun {
     private readonly subjects: { rules: SubjectRules; pseudonymise: Pseudonymiser } | null,
   ) {
     this.keys = repository.subjectKeys();
+  }
+
+  /**
+   * Records a problem. One inside a data subject's data (by the walk's context, or by the
+   * subject rules for a path the scan could not even stat) is sealed under the subject's key.
+   */
+  async recordProblem(problem: BackupProblem, subject: SubjectKey | null): Promise<void> {
+    let key = subject;
+    if (key === null && this.subjects) {
+      const match = this.subjects.rules.subjectOf(problem.path);
+      if (match) key = await this.keys.active(this.pseudonymOf(match.externalId));
+    }
+    this.problems.push(problem);
+    this.storedProblems.push(storeProblem(problem, key));
+  }
+
+  /** The entry's metadata; what of it could not be read is recorded as a `metadata` problem. */
+  async metadataOf(entry: ScannedEntry, subject: SubjectKey | null): Promise<Omit<Meta, 'name' | 'rawName'>> {
+    const { metadata, problem } = this.metadata.read(entry.absolutePath, entry.stats);
+    if (problem !== undefined) await this.recordProblem({ reason: 'metadata', path: entry.relativePath || '.', message: problem }, subject);
+    return metadata;
   }
 
   subjectTotals(): BackupSubjectTotals[] {
@@ -353,7 +424,7 @@ class BackupRun {
     context: WalkContext,
     parts: string[],
   ): Promise<TreeEntry | null> {
-    const meta: Meta = { ...entry.stored, mode: Number(entry.stats.mode & 0o7777n), mtimeNs: entry.stats.mtimeNs.toString() };
+    const meta: Meta = { ...entry.stored, ...(await this.metadataOf(entry, context.subject)) };
     switch (entry.kind) {
       case 'dir': {
         this.statistics.directories++;
@@ -366,33 +437,67 @@ class BackupRun {
           const target = storedName(await fs.readlink(entry.absolutePath, { encoding: 'buffer' }));
           return { ...meta, type: 'symlink', target: target.name, ...(target.rawName ? { rawTarget: target.rawName } : {}) };
         } catch (error) {
-          this.errors.push({ path: displayName(entry.absolutePath), message: `cannot read symlink: ${describe(error)}` });
+          await this.recordProblem(
+            { reason: 'unreadable', path: entry.relativePath, message: `cannot read symlink: ${describe(error)}` },
+            context.subject,
+          );
           return null;
         }
       }
+      case 'fifo':
+        this.statistics.specialFiles++;
+        return { ...meta, type: 'fifo' };
+      case 'chardev':
+      case 'blockdev':
+        this.statistics.specialFiles++;
+        return { ...meta, type: entry.kind, rdev: entry.stats.rdev.toString() };
       case 'file': {
-        const file = await this.fileEntry(entry, meta, before, context.scope);
+        const file = await this.fileEntry(entry, meta, before, context);
         if (file && context.tally) {
           context.tally.files++;
           context.tally.bytes += file.size;
         }
         return file;
       }
-      default:
-        // Sockets, FIFOs and devices hold no data worth restoring; they are skipped, not failed.
+      case 'socket':
+        // A socket is an endpoint of a running program, not data: nothing could restore it.
+        await this.recordProblem(
+          { reason: 'socket', path: entry.relativePath, message: 'a socket holds no data and cannot be restored' },
+          context.subject,
+        );
         return null;
     }
   }
 
-  private async fileEntry(
-    entry: ScannedEntry,
-    meta: Meta,
-    before: TreeEntry | undefined,
-    scope: ScopeKeys,
-  ): Promise<Extract<TreeEntry, { type: 'file' }> | null> {
+  private async fileEntry(entry: ScannedEntry, meta: Meta, before: TreeEntry | undefined, context: WalkContext): Promise<FileEntry | null> {
     const size = Number(entry.stats.size);
     const inode = entry.stats.ino.toString();
+    const links = Number(entry.stats.nlink);
+    const linkFields = links > 1 ? { device: entry.stats.dev.toString(), links } : {};
+    const linkKey = links > 1 ? `${entry.stats.dev}:${inode}:${context.scope.scope}` : null;
     this.report(displayName(entry.absolutePath));
+    const stored = (file: LinkedFile, unchanged: boolean): FileEntry => {
+      this.statistics.files++;
+      if (unchanged) this.statistics.filesUnchanged++;
+      this.statistics.totalBytes += file.size;
+      this.statistics.chunks += file.content.length;
+      this.fileDone(file.size);
+      return {
+        ...meta,
+        type: 'file',
+        size: file.size,
+        inode,
+        content: file.content,
+        ...linkFields,
+        ...(file.holes ? { holes: file.holes } : {}),
+      };
+    };
+    // Another link of a file this backup stored already: the same content, read once.
+    const sibling = linkKey !== null ? this.linked.get(linkKey) : undefined;
+    if (sibling && sibling.size === size && sibling.mtimeNs === meta.mtimeNs) {
+      this.statistics.hardLinks++;
+      return stored(sibling, false);
+    }
     if (
       !this.options.full &&
       before?.type === 'file' &&
@@ -401,56 +506,83 @@ class BackupRun {
       before.inode === inode &&
       before.content.every((id) => this.saver.isKnown(id))
     ) {
-      this.statistics.files++;
-      this.statistics.filesUnchanged++;
-      this.statistics.totalBytes += size;
-      this.statistics.chunks += before.content.length;
-      this.fileDone(size);
-      return { ...meta, type: 'file', size, inode, content: before.content };
+      const file = { size, mtimeNs: meta.mtimeNs, content: before.content, ...(before.holes ? { holes: before.holes } : {}) };
+      if (linkKey !== null) this.linked.set(linkKey, file);
+      return stored(file, true);
     }
     try {
-      const { content, bytes } = await this.readContent(entry.absolutePath, scope, size);
+      const { content, bytes, holes, changed } = await this.readContent(entry, context.scope, size);
       this.statistics.files++;
       this.statistics.filesRead++;
       this.statistics.totalBytes += bytes;
       this.fileDone(0);
-      return { ...meta, type: 'file', size: bytes, inode, content };
+      if (changed) {
+        await this.recordProblem(
+          { reason: 'changed', path: entry.relativePath, message: `changed while it was read (${changed})` },
+          context.subject,
+        );
+      } else if (linkKey !== null) {
+        this.linked.set(linkKey, { size: bytes, mtimeNs: meta.mtimeNs, content, ...(holes ? { holes } : {}) });
+      }
+      return { ...meta, type: 'file', size: bytes, inode, content, ...linkFields, ...(holes ? { holes } : {}) };
     } catch (error) {
       if (error instanceof EngineError) throw error;
-      this.errors.push({ path: displayName(entry.absolutePath), message: `cannot read file: ${describe(error)}` });
+      await this.recordProblem(
+        { reason: 'unreadable', path: entry.relativePath, message: `cannot read file: ${describe(error)}` },
+        context.subject,
+      );
       this.fileDone(0);
       return null;
     }
   }
 
-  private async readContent(file: FileName, scope: ScopeKeys, expectedSize: number): Promise<{ content: string[]; bytes: number }> {
+  /**
+   * Reads a file's content into chunks. `changed` says how the file differed, once read, from
+   * what the scan found (size or mtime): the snapshot then holds what was read, and says so.
+   * A sparse file's holes are found with SEEK_DATA/SEEK_HOLE and left out of the content.
+   */
+  private async readContent(
+    entry: ScannedEntry,
+    scope: ScopeKeys,
+    expectedSize: number,
+  ): Promise<{ content: string[]; bytes: number; holes?: [number, number][]; changed: string | null }> {
+    const file = entry.absolutePath;
     const content: string[] = [];
     let bytes = 0;
     const small = expectedSize <= this.repository.chunker.params.minSize ? readSmallFile(file, this.workBuffer(), expectedSize) : null;
     if (small) {
       // At most the chunker's minimum size: the whole file is one chunk, as chunkStream would cut it.
-      if (small.length > 0) {
-        const { id, isNew } = await this.saver.save('data', small, scope);
+      if (small.data.length > 0) {
+        const { id, isNew } = await this.saver.save('data', small.data, scope);
         content.push(id);
-        this.countChunk(small.length, isNew, displayName(file));
+        this.countChunk(small.data.length, isNew, displayName(file));
       }
-      return { content, bytes: small.length };
+      return { content, bytes: small.data.length, changed: changeOf(entry.stats, small.after) };
     }
-    // O_NOFOLLOW: if the file was swapped for a symlink since the scan, do not read through it.
-    const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const handle = await openForReading(file);
     try {
-      const read = async (buffer: Buffer, offset: number, length: number) => (await handle.read(buffer, offset, length, null)).bytesRead;
-      for await (const chunk of chunkStream(this.repository.chunker, read, this.workBuffer())) {
+      // Only a file with fewer blocks than its size can have holes: the lseeks are spent on those alone.
+      const regions = entry.stats.blocks * 512n < entry.stats.size ? fileDataRegions(handle.fd, expectedSize) : null;
+      const reader = regionReader(handle, regions);
+      for await (const chunk of chunkStream(this.repository.chunker, reader.read, this.workBuffer())) {
         this.throwIfCancelled();
         const { id, isNew } = await this.saver.save('data', chunk, scope);
         content.push(id);
         bytes += chunk.length;
         this.countChunk(chunk.length, isNew, displayName(file));
       }
+      const changed = changeOf(entry.stats, await handle.stat({ bigint: true }));
+      if (regions === null) return { content, bytes, changed };
+      // The holes up to where the reading got (all of them unless the file shrank meanwhile).
+      const size = reader.logicalEnd();
+      const holes = regions.holes
+        .filter(([start]) => start < size)
+        .map(([start, length]): [number, number] => [start, Math.min(length, size - start)]);
+      this.bytesDone += size - bytes;
+      return { content, bytes: size, holes, changed: changed ?? (size !== regions.size ? 'it shrank' : null) };
     } finally {
       await handle.close();
     }
-    return { content, bytes };
   }
 
   throwIfCancelled(): void {

@@ -1,6 +1,7 @@
 import { EngineError } from '../errors';
 import { Tree } from '../repository/format';
 import { Repository } from '../repository/repository';
+import { dataLength } from '../restore/entry-rules';
 import { planRestore } from '../restore/plan';
 import { isSealedEntry, openSealedEntry } from '../subjects/sealed-entry';
 
@@ -29,6 +30,8 @@ async function verifyUnderLock(repository: Repository, snapshotReference: string
   // The restore's own plan first: a manifest it would refuse must not be reported verified.
   await planRestore(repository, snapshot.tree, [], { keys });
   const seen = new Set<string>();
+  /** Data blobs read so far, by id, with their lengths. */
+  const lengths = new Map<string, number>();
   const skippedErased = { entries: 0, files: 0, bytes: 0 };
   let bytesChecked = 0;
   const visit = async (treeId: string): Promise<void> => {
@@ -59,13 +62,24 @@ async function verifyUnderLock(repository: Repository, snapshotReference: string
       }
       if (entry.type === 'dir') await visit(entry.subtree);
       if (entry.type !== 'file') continue;
+      let length = 0;
       for (const blobId of entry.content) {
-        if (seen.has(blobId)) continue;
-        seen.add(blobId);
-        bytesChecked += (await repository.readBlob(blobId, keys)).length;
+        if (!lengths.has(blobId)) {
+          const blob = await repository.readBlob(blobId, keys);
+          lengths.set(blobId, blob.length);
+          bytesChecked += blob.length;
+        }
+        length += lengths.get(blobId)!;
+      }
+      // A restore would write this many bytes: a file whose chunks do not add up is not restorable.
+      if (length !== dataLength(entry)) {
+        throw new EngineError(
+          'SNAPSHOT_DAMAGED',
+          `a file in tree ${treeId.slice(0, 8)} holds ${length} bytes of data where its entry says ${dataLength(entry)}`,
+        );
       }
     }
   };
   await visit(snapshot.tree);
-  return { snapshotId: id, blobsChecked: seen.size, bytesChecked, skippedErased };
+  return { snapshotId: id, blobsChecked: seen.size + lengths.size, bytesChecked, skippedErased };
 }

@@ -22,6 +22,13 @@ export interface NativeFs {
   /** lseek with SEEK_DATA (3) or SEEK_HOLE (4); -1 when no data follows. */
   seekDataOrHole(fd: number, offset: number, whence: 3 | 4): number;
   readdirfd(dirfd: number): Buffer[];
+  /** flistxattr + fgetxattr: every extended attribute of an open file or folder, with its value. */
+  fdxattrs(fd: number): [string, Buffer][];
+  /** Owner names through NSS (getpwuid_r and friends); null when unknown. */
+  userName(uid: number): string | null;
+  groupName(gid: number): string | null;
+  userId(name: string): number | null;
+  groupId(name: string): number | null;
 }
 
 export const SEEK_DATA = 3;

@@ -1,5 +1,5 @@
 /**
- * The repository's on-disk format, version 1. docs/repository-format.md is the specification;
+ * The repository's on-disk format. docs/repository-format.md is the specification;
  * these types are its code form. Every structure below is stored encrypted except `config`,
  * the key slots and the subject tombstones (and a key slot or subject key object holds its key
  * only wrapped).
@@ -10,9 +10,12 @@ import type { KdfParams } from '../crypto/kdf';
 
 /**
  * 2: names and symlink targets as exact bytes (`rawName`, `rawTarget`), backslashes allowed in
- * names. Version 1 repositories and snapshots are still read; see docs/repository-format.md.
+ * names.
+ * 3: owners, atime, extended attributes (ACLs and capabilities included), hard links, sparse
+ * files, FIFOs and devices, the source root's own metadata, and the problems a backup met.
+ * Versions 1 and 2 are still read; see docs/repository-format.md.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** `config`: plaintext, identifies the repository and fixes the chunker for deduplication. */
 export interface RepositoryConfig {
@@ -68,8 +71,29 @@ export interface IndexFile {
   packs: PackRecord[];
 }
 
+export type FileEntry = EntryMetadata & {
+  type: 'file';
+  /** The file's length, holes included. */
+  size: number;
+  inode: string;
+  /** Chunk ids of the file's data, holes left out (so their lengths add up to size minus holes). */
+  content: string[];
+  /**
+   * Format 3, only for a file with more than one link: the file system's device number. Files
+   * of one snapshot with the same device and inode are one file, restored as hard links to it.
+   */
+  device?: string;
+  /** Format 3: the file's link count when more than 1. */
+  links?: number;
+  /**
+   * Format 3, only for a sparse file: its holes as [offset, length] pairs, sorted and apart,
+   * inside `size`. The data between them is `content`; a restore leaves the holes unwritten.
+   */
+  holes?: [number, number][];
+};
+
 export type TreeEntry =
-  | (EntryMetadata & { type: 'file'; size: number; inode: string; content: string[] })
+  | FileEntry
   | (EntryMetadata & { type: 'dir'; subtree: string })
   | (EntryMetadata & {
       type: 'symlink';
@@ -77,16 +101,41 @@ export type TreeEntry =
       target: string;
       /** base64 of the target's exact bytes, present only when they are not valid UTF-8. */
       rawTarget?: string;
-    });
+    })
+  /** Format 3: a named pipe. */
+  | (EntryMetadata & { type: 'fifo' })
+  /** Format 3: a device node; `rdev` is Linux's dev_t as a decimal string (major and minor). */
+  | (EntryMetadata & { type: 'chardev' | 'blockdev'; rdev: string });
+
+export type EntryType = TreeEntry['type'];
+export const ENTRY_TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'fifo', 'chardev', 'blockdev'];
+
+/** Format 3: one extended attribute, with its value's exact bytes. */
+export interface ExtendedAttribute {
+  /** Namespaced: `user.*`, `trusted.*`, `security.*` (capabilities), `system.posix_acl_*` (ACLs). */
+  name: string;
+  /** base64 of the value. */
+  value: string;
+}
 
 export interface EntryMetadata {
   /** The name; escaped (`\xNN`) when it is not UTF-8, and then `rawName` holds its bytes. */
   name: string;
   /** base64 of the name's exact bytes, present only when they are not valid UTF-8 (format 2). */
   rawName?: string;
+  /** Permission bits with setuid, setgid and sticky (st_mode & 07777). */
   mode: number;
   /** Nanoseconds since the epoch, as a decimal string (exceeds Number precision). */
   mtimeNs: string;
+  /** Format 3: last access, as mtimeNs; not kept for folders (listing one changes it). */
+  atimeNs?: string;
+  /** Format 3: owner and group by number, and by name where the backup host could resolve them. */
+  uid?: number;
+  gid?: number;
+  user?: string;
+  group?: string;
+  /** Format 3: extended attributes, sorted by name; absent when there are none. */
+  xattrs?: ExtendedAttribute[];
 }
 
 /**
@@ -136,7 +185,44 @@ export interface BackupStatistics {
   errors: number;
   /** Distinct data subjects whose entries the snapshot holds sealed (absent before subjects existed). */
   subjects?: number;
+  /** Format 3: FIFOs and device nodes stored. */
+  specialFiles?: number;
+  /** Format 3: files stored as another link of a file already in the snapshot. */
+  hardLinks?: number;
+  /** Format 3: the problems the backup met, counted by reason (the paths are in `problems`). */
+  problems?: ProblemCounts;
 }
+
+/**
+ * Why a path is in a snapshot's problem list:
+ * - `unreadable`: it could not be listed, stat'ed or read, and is not in the snapshot;
+ * - `changed`: its size or mtime changed while it was read; the snapshot holds what was read;
+ * - `socket`: sockets hold no data and cannot be restored; skipped;
+ * - `metadata`: stored, but some of its metadata (extended attributes) could not be read.
+ */
+export type ProblemReason = 'unreadable' | 'changed' | 'socket' | 'metadata';
+export const PROBLEM_REASONS: readonly ProblemReason[] = ['unreadable', 'changed', 'socket', 'metadata'];
+export type ProblemCounts = Partial<Record<ProblemReason, number>>;
+
+/**
+ * Format 3: one problem the backup met. The snapshot is encrypted, but a path inside a data
+ * subject's data would outlive the subject's erasure there, so such a problem keeps only the
+ * subject and its reason in clear and seals its path and message under the subject's key.
+ */
+export type SnapshotProblem =
+  | {
+      reason: ProblemReason;
+      /** '/'-separated below the source root, names that are not UTF-8 escaped. */
+      path: string;
+      message: string;
+    }
+  | {
+      reason: ProblemReason;
+      subject: string;
+      key: string;
+      /** base64 AEAD box of `{path, message}` JSON under the subject's entry key. */
+      box: string;
+    };
 
 /** `snapshots/<id>`: one completed backup. */
 export interface Snapshot {
@@ -154,6 +240,10 @@ export interface Snapshot {
   statistics: BackupStatistics;
   /** The subject rules the backup applied (absent when it had none). */
   subjectRules?: string[];
+  /** Format 3: the source root's own metadata, which a restore gives the target folder. */
+  root?: EntryMetadata;
+  /** Format 3: what the backup skipped, or stored as it found it changing (absent when nothing). */
+  problems?: SnapshotProblem[];
 }
 
 export const PACK_MAGIC = Buffer.from('CUSTPK01', 'ascii');
@@ -171,6 +261,7 @@ export const AAD = {
   subjectKey: (pseudonym: string, keyId: string) => `custodia:subject-key:${pseudonym}:${keyId}`,
   sealedEntry: (pseudonym: string, keyId: string, files: number, bytes: number) =>
     `custodia:sealed-entry:${pseudonym}:${keyId}:${files}:${bytes}`,
+  sealedProblem: (pseudonym: string, keyId: string, reason: string) => `custodia:sealed-problem:${pseudonym}:${keyId}:${reason}`,
 };
 
 /** The repository's own key scope: blobs that belong to no data subject. */

@@ -1,25 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, errnoCode } from '../errors';
 import { displayName, FileName } from '../file-names';
 import { nativeFs } from '../platform/native-fs';
+import { AppliedMetadata, applyByName, applyToHandle, failureReason } from './apply-metadata';
 
 /** A folder opened without following a symlink at its name; never a symlink, always a folder. */
 const DIRECTORY_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 /** A restored file is first created under a new name of this form, then renamed into place. */
 const TEMP_PREFIX = '.custodia-restore-';
 
-/** Mode and times a restored folder gets once everything inside it has been written. */
-export interface FolderMetadata {
-  mode: number;
-  mtimeNs: bigint;
-}
+/** File-type bits of mknod's mode. */
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
 
 interface OpenFolder {
   name: FileName;
   fd: number;
-  metadata: FolderMetadata | null;
+  /** Owner, mode, attributes and times given to the folder once everything inside it is written. */
+  metadata: AppliedMetadata | null;
+}
+
+/** A metadata change a restore could not make, by path below the target. */
+export interface MetadataProblem {
+  path: string;
+  message: string;
 }
 
 export interface OpenTargetOptions {
@@ -46,6 +53,8 @@ export interface OpenTargetOptions {
  */
 export class ConfinedTarget {
   private readonly stack: OpenFolder[];
+  /** Metadata that could not be applied; the entries themselves are restored. */
+  readonly metadataProblems: MetadataProblem[] = [];
 
   private constructor(
     readonly path: string,
@@ -69,8 +78,13 @@ export class ConfinedTarget {
     return confined;
   }
 
+  /** The metadata the target folder itself gets when the restore ends (the snapshot root's). */
+  setTargetMetadata(metadata: AppliedMetadata): void {
+    this.stack[0].metadata = metadata;
+  }
+
   /** Creates (or, when overwriting, reuses) the folder at `parts`; its metadata is applied later. */
-  makeFolder(parts: FileName[], metadata: FolderMetadata): void {
+  makeFolder(parts: FileName[], metadata: AppliedMetadata): void {
     const parent = this.folderAt(parts.slice(0, -1));
     const name = parts[parts.length - 1];
     this.stack.push({ name, fd: openChildFolder(parent, name, () => inTheWay(this.display(parts))), metadata });
@@ -81,7 +95,7 @@ export class ConfinedTarget {
    * existing file or a planted symlink), filled by `write`, given its mode and times, then
    * renamed over the real name. On failure the temporary file is removed.
    */
-  async writeFile(parts: FileName[], write: (fd: number) => Promise<void> | void, mode: number, mtimeNs: bigint): Promise<void> {
+  async writeFile(parts: FileName[], write: (fd: number) => Promise<void> | void, metadata: AppliedMetadata): Promise<void> {
     const folder = this.folderAt(parts.slice(0, -1));
     const temp = temporaryName();
     const native = nativeFs();
@@ -89,8 +103,7 @@ export class ConfinedTarget {
       const fd = native.openat(folder, temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
         await write(fd);
-        fchmodSync(fd, mode);
-        native.futimens(fd, mtimeNs, mtimeNs);
+        applyToHandle(fd, `/proc/self/fd/${folder}/${temp}`, metadata, this.failure(parts));
       } finally {
         closeSync(fd);
       }
@@ -101,14 +114,52 @@ export class ConfinedTarget {
     }
   }
 
-  /** Creates a symlink at `parts` (replacing what is there when overwriting), with its mtime. */
-  symlink(parts: FileName[], linkTarget: FileName, mtimeNs: bigint): void {
+  /** Creates a symlink at `parts` (replacing what is there when overwriting), with its metadata. */
+  symlink(parts: FileName[], linkTarget: FileName, metadata: AppliedMetadata): void {
+    this.createNode(parts, metadata, true, (folder, temp) => nativeFs().symlinkat(linkTarget, folder, temp));
+  }
+
+  /**
+   * Creates a FIFO or device node at `parts`. It is never opened (opening a device can act on
+   * it), so its mode is set through its fresh temporary name in the open folder.
+   */
+  special(parts: FileName[], type: 'fifo' | 'chardev' | 'blockdev', rdev: number, metadata: AppliedMetadata): void {
+    const bits = type === 'fifo' ? S_IFIFO : type === 'chardev' ? S_IFCHR : S_IFBLK;
+    this.createNode(parts, metadata, false, (folder, temp) => nativeFs().mknodat(folder, temp, bits | 0o600, type === 'fifo' ? 0 : rdev));
+  }
+
+  /**
+   * Makes `parts` another hard link to the file already restored at `existing`. The existing
+   * file's folder is opened from the target down, one name at a time without following
+   * symlinks, like every other folder; linkat itself does not follow a symlink at the name.
+   */
+  hardLink(parts: FileName[], existing: FileName[]): void {
+    const folder = this.folderAt(parts.slice(0, -1));
+    const source = this.openFromTarget(existing.slice(0, -1));
+    const temp = temporaryName();
+    try {
+      nativeFs().linkat(source, existing[existing.length - 1], folder, temp);
+      this.putInPlace(folder, temp, parts);
+    } catch (error) {
+      removeQuietly(folder, temp);
+      throw error;
+    } finally {
+      if (source !== this.stack[0].fd) closeSync(source);
+    }
+  }
+
+  private createNode(
+    parts: FileName[],
+    metadata: AppliedMetadata,
+    isSymlink: boolean,
+    create: (folder: number, temp: string) => void,
+  ): void {
     const folder = this.folderAt(parts.slice(0, -1));
     const temp = temporaryName();
-    const native = nativeFs();
     try {
-      native.symlinkat(linkTarget, folder, temp);
-      native.lutimesat(folder, temp, mtimeNs, mtimeNs);
+      create(folder, temp);
+      const chmod = (mode: number) => chmodSync(`/proc/self/fd/${folder}/${temp}`, mode);
+      applyByName(folder, temp, metadata, { isSymlink, chmod }, this.failure(parts));
       this.putInPlace(folder, temp, parts);
     } catch (error) {
       removeQuietly(folder, temp);
@@ -116,16 +167,35 @@ export class ConfinedTarget {
     }
   }
 
+  /** A folder below the target, opened apart from the walk's stack (the caller closes it). */
+  private openFromTarget(parts: FileName[]): number {
+    let fd = this.stack[0].fd;
+    for (let i = 0; i < parts.length; i++) {
+      const next = nativeFs().openat(fd, parts[i], DIRECTORY_FLAGS, 0);
+      if (fd !== this.stack[0].fd) closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  }
+
+  private failure(parts: FileName[]): (what: string, error: unknown) => void {
+    return (what, error) =>
+      this.metadataProblems.push({
+        path: parts.map(displayName).join('/') || '.',
+        message: `${what} not restored: ${failureReason(error)}`,
+      });
+  }
+
   /** Applies the metadata of every folder still open, deepest first, and closes all handles. */
   close(): void {
-    while (this.stack.length > 0) finishFolder(this.stack.pop()!);
+    while (this.stack.length > 0) this.finishFolder(this.stack.pop()!, this.stack.length);
   }
 
   /** The handle of the folder at `parts`, leaving (and finishing) folders the walk is done with. */
   private folderAt(parts: FileName[]): number {
     let common = 0;
     while (common + 1 < this.stack.length && common < parts.length && sameName(this.stack[common + 1].name, parts[common])) common++;
-    while (this.stack.length - 1 > common) finishFolder(this.stack.pop()!);
+    while (this.stack.length - 1 > common) this.finishFolder(this.stack.pop()!, this.stack.length);
     // A folder the plan did not list (it lists every one on the way) is created plainly.
     for (let i = common; i < parts.length; i++) {
       const parent = this.stack[this.stack.length - 1].fd;
@@ -136,6 +206,19 @@ export class ConfinedTarget {
       });
     }
     return this.stack[this.stack.length - 1].fd;
+  }
+
+  /** Applies a folder's metadata as the walk leaves it, and closes it. `depth` is its place on the stack. */
+  private finishFolder(folder: OpenFolder, depth: number): void {
+    try {
+      if (folder.metadata !== null) {
+        const parts = this.stack.slice(1, depth).map((open) => open.name);
+        if (depth > 0) parts.push(folder.name);
+        applyToHandle(folder.fd, `/proc/self/fd/${folder.fd}/.`, folder.metadata, this.failure(parts));
+      }
+    } finally {
+      closeSync(folder.fd);
+    }
   }
 
   private display(parts: FileName[]): string {
@@ -239,19 +322,6 @@ function openChildFolder(parent: number, name: FileName, notAFolder: () => Engin
     }
   }
   throw changed();
-}
-
-function finishFolder(folder: OpenFolder): void {
-  try {
-    if (folder.metadata !== null) {
-      fchmodSync(folder.fd, folder.metadata.mode);
-      nativeFs().futimens(folder.fd, folder.metadata.mtimeNs, folder.metadata.mtimeNs);
-    }
-  } catch {
-    // A folder whose mode or times cannot be set keeps its contents; nothing to undo.
-  } finally {
-    closeSync(folder.fd);
-  }
 }
 
 function sameName(a: FileName, b: FileName): boolean {

@@ -1,6 +1,7 @@
 import { EngineError } from '../errors';
 import { assertLegalName, FileName, fsName, nameKey } from '../file-names';
 import { TreeEntry } from '../repository/format';
+import { assertWellFormedEntry } from './entry-rules';
 import { Repository } from '../repository/repository';
 import { SubjectKeyRing } from '../subjects/key-ring';
 import { isSealedEntry, openSealedEntry } from '../subjects/sealed-entry';
@@ -94,6 +95,7 @@ export async function planRestore(
         entry = stored;
       }
       assertLegalName(entry, prefix.length ? ` in "${prefix.join('/')}"` : '');
+      assertWellFormedEntry(entry, [...prefix, entry.name].join('/'));
       const key = nameKey(entry);
       if (seen.has(key)) {
         throw new EngineError('UNSAFE_PATH', `snapshot manifest lists "${[...prefix, entry.name].join('/')}" twice; refusing to restore`);

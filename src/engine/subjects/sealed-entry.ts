@@ -1,6 +1,6 @@
 import { DecryptionError, open, seal } from '../crypto/aead';
 import { SubjectKey } from '../crypto/subject-key';
-import { AAD, PSEUDONYM_PATTERN, SealedEntry, StoredEntry, SUBJECT_KEY_ID_PATTERN, TreeEntry } from '../repository/format';
+import { AAD, ENTRY_TYPES, PSEUDONYM_PATTERN, SealedEntry, StoredEntry, SUBJECT_KEY_ID_PATTERN, TreeEntry } from '../repository/format';
 import { describe } from '../repository/repository';
 import { SubjectKeyRing } from './key-ring';
 
@@ -81,7 +81,7 @@ export async function openSealedEntry(keys: SubjectKeyRing, sealed: SealedEntry)
   } catch {
     return { status: 'damaged', reason: 'not valid JSON' };
   }
-  if (typeof entry !== 'object' || entry === null || !['file', 'dir', 'symlink'].includes(entry.type)) {
+  if (typeof entry !== 'object' || entry === null || !ENTRY_TYPES.includes(entry.type)) {
     return { status: 'damaged', reason: 'not a tree entry' };
   }
   return { status: 'open', entry, plaintext, key };
