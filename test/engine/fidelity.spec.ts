@@ -214,7 +214,7 @@ describe('a file changed while it is backed up', () => {
     const repository = await initRepository(path.join(work, 'repo'));
     const result = await backup(repository, source, {
       onProgress: (progress) => {
-        if (touched || !progress.currentFile.endsWith('changing.bin')) return;
+        if (touched || !progress.currentFile?.endsWith('changing.bin')) return;
         touched = true;
         nativeFs().lutimesat(-100, changing, 1_000_000_000_000_000_000n, 1_000_000_000_000_000_000n);
       },
