@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { backup, BackupResult, Repository, restore, TreeEntry } from '../../src/engine';
 import { BlobSaver } from '../../src/engine/backup/blob-saver';
+import { setAttributeSync } from '@napi-rs/xattr';
 import { nativeFs } from '../../src/engine/platform/native-fs';
 import { FORMAT_VERSION } from '../../src/engine/repository/format';
 import {
@@ -19,8 +20,10 @@ import {
   Walk,
   walkTree,
 } from '../support/fidelity';
+import { runCliOk } from '../support/cli';
 import { findEntry, initRepository, openRepository } from '../support/repository';
 import { useTempDirs } from '../support/temp-dirs';
+import { sha256 } from '../support/tree';
 
 /**
  * Issue 10, "fidelity": a restore brings back exactly what was backed up, on Linux. One tree
@@ -87,6 +90,44 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     expect(snapshot.statistics.problems).toEqual({ socket: tree.sockets.length });
     expect(backedUp.errors).toEqual([]);
   });
+
+  it(
+    'restores the same tree from a second, incremental backup (its unchanged files taken from the parent)',
+    async () => {
+      // The source as it is now: the first backup read its symlinks, and reading a link's target
+      // sets the link's atime (no flag avoids it), so those are not the atimes of `original`.
+      const current = await walkTree(source);
+      const repository = await openRepository(repoPath);
+      const second = await backup(repository, source);
+      expect(second.parent).toBe(backedUp.snapshotId);
+      expect(second.snapshot.statistics.filesUnchanged).toBeGreaterThan(0);
+      const target = path.join(work, 'restored-incremental');
+      const result = await restore(await openRepository(repoPath), second.snapshotId, target);
+      expect(result.errors).toEqual([]);
+      expect(compareWalks(expectedRestore(current, tree), await walkTree(target))).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it('restores one member of the hard-link group alone when only it is included, with its content', async () => {
+    const target = path.join(work, 'restored-one-link');
+    const only = FIDELITY_PATHS.linkThree.toString('utf8');
+    const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { include: [only] });
+    expect(result.errors).toEqual([]);
+    const got = (await walkTree(target)).get(FIDELITY_PATHS.linkThree.toString('hex'));
+    const want = original.get(FIDELITY_PATHS.linkThree.toString('hex'));
+    expect(got).toMatchObject({ type: 'file', nlink: 1, size: want?.size, sha256: want?.sha256, mode: want?.mode, uid: want?.uid });
+  });
+
+  it(
+    'restores the same tree through the CLI, with --numeric-owner',
+    async () => {
+      const target = path.join(work, 'restored-cli');
+      await runCliOk(['restore', backedUp.snapshotId.slice(0, 8), '--repo', repoPath, '--target', target, '--numeric-owner']);
+      expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
+    },
+    SLOW,
+  );
 
   it('stores the hard-link group once, the devices and the FIFO as special files', async () => {
     const { snapshot } = await (await openRepository(repoPath)).resolveSnapshot(backedUp.snapshotId);
@@ -226,6 +267,45 @@ describe('a file changed while it is backed up', () => {
 
     const target = path.join(work, 'restored');
     await restore(repository, result.snapshotId, target);
-    expect(await fs.readFile(path.join(target, 'changing.bin'))).toEqual(content);
+    expect(sha256(await fs.readFile(path.join(target, 'changing.bin')))).toBe(sha256(content));
+  });
+});
+
+/**
+ * Changes that touch only metadata (mode, owner, xattrs: the ctime moves, the size and mtime
+ * do not) must reach the next backup even though it takes unchanged files from its parent.
+ */
+describe('metadata-only changes between two backups', () => {
+  const tempDir = useTempDirs();
+
+  it('are in the second backup: its restore matches the changed tree', async () => {
+    const work = await tempDir('metadata-changes');
+    const source = path.join(work, 'source');
+    await fs.mkdir(source);
+    const [plain, linked, other] = ['plain.txt', 'linked-a', 'linked-b'].map((name) => path.join(source, name));
+    await fs.writeFile(plain, 'metadata will change\n');
+    await fs.writeFile(linked, 'a hard link pair\n');
+    await fs.link(linked, other);
+    setAttributeSync(plain, 'user.custodia.before', 'first');
+    const repository = await initRepository(path.join(work, 'repo'));
+    await backup(repository, source);
+
+    const sourceMtime = (await fs.lstat(source, { bigint: true })).mtimeNs;
+    const before = await fs.lstat(plain, { bigint: true });
+    await fs.chmod(plain, 0o4751);
+    setAttributeSync(plain, 'user.custodia.before', 'second');
+    setAttributeSync(plain, 'user.custodia.after', 'new');
+    if (isRoot) nativeFs().lchownat(-100, plain, OWNER.uid, OWNER.gid);
+    if (isRoot) await fs.chmod(plain, 0o4751); // chown cleared setuid
+    await fs.unlink(other); // the pair is a single file now: same size, mtime and inode for linked-a
+    nativeFs().lutimesat(-100, source, sourceMtime, sourceMtime);
+    expect((await fs.lstat(plain, { bigint: true })).mtimeNs).toBe(before.mtimeNs);
+
+    const changed = await walkTree(source);
+    const second = await backup(repository, source);
+    expect(second.parent).not.toBeNull();
+    const target = path.join(work, 'restored');
+    await restore(repository, second.snapshotId, target);
+    expect(compareWalks(changed, await walkTree(target))).toEqual([]);
   });
 });
