@@ -129,6 +129,24 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     SLOW,
   );
 
+  it(
+    'restores the same tree with overwrite over an earlier restore of it, whose entries were changed since',
+    async () => {
+      const target = path.join(work, 'restored-over');
+      await restore(await openRepository(repoPath), backedUp.snapshotId, target);
+      const at = (relative: Buffer) => Buffer.concat([Buffer.from(`${target}/`), relative]);
+      await fs.writeFile(at(FIDELITY_PATHS.linkTwo), 'changed through one link\n');
+      await fs.chmod(at(FIDELITY_PATHS.setuid), 0o644);
+      await fs.truncate(at(FIDELITY_PATHS.sparseTail), 10);
+      await fs.rm(at(FIDELITY_PATHS.fifo));
+      await fs.writeFile(at(FIDELITY_PATHS.fifo), 'a file where the FIFO was\n');
+      const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { overwrite: true });
+      expect(result.errors).toEqual([]);
+      expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
+    },
+    SLOW,
+  );
+
   it('stores the hard-link group once, the devices and the FIFO as special files', async () => {
     const { snapshot } = await (await openRepository(repoPath)).resolveSnapshot(backedUp.snapshotId);
     expect(snapshot.statistics.hardLinks).toBe(2);
