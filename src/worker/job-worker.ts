@@ -13,7 +13,7 @@ import {
   verifySnapshot,
 } from '../engine';
 import { Clock } from '../application/ports/clock';
-import type { PruneSummaryData } from '../domain';
+import { problemCountsOf, type PruneSummaryData } from '../domain';
 import { describeOrigin } from '../application/describe-for-log';
 import {
   BackupJobPayload,
@@ -242,6 +242,8 @@ export class JobWorker {
         chunks: s.chunks,
         durationMs: s.durationMs,
         errors: s.errors,
+        // Counts by reason only: the paths stay in the encrypted snapshot.
+        problems: problemCountsOf(s.problems),
       },
       ...(snapshot.subjectRules?.length && {
         subjects: subjects.map(({ pseudonym, files, bytes, keyCreated }) => ({ subject: pseudonym, files, bytes, keyCreated })),
