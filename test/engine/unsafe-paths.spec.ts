@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { backup, EngineError, Repository, restore, RestoreResult, Snapshot, TreeEntry } from '../../src/engine';
+import { backup, check, EngineError, Repository, restore, RestoreResult, Snapshot, TreeEntry, verifySnapshot } from '../../src/engine';
 import { BlobSaver } from '../../src/engine/backup/blob-saver';
 import { FORMAT_VERSION } from '../../src/engine/repository/format';
 import { initRepository } from '../support/repository';
@@ -30,8 +30,13 @@ const ZERO_STATISTICS: Snapshot['statistics'] = {
   errors: 0,
 };
 
-type Crafted =
-  { name: string; kind: 'file' } | { name: string; kind: 'symlink'; target: string } | { name: string; kind: 'dir'; children: Crafted[] };
+/**
+ * `raw`: the name's bytes as `rawName` holds them (format 2), beside a `name` that may look
+ * harmless; `rawBase64`: rawName spelled exactly so (base64 has more than one spelling).
+ */
+type Crafted = { name: string; raw?: Buffer; rawBase64?: string } & (
+  { kind: 'file' } | { kind: 'symlink'; target: string } | { kind: 'dir'; children: Crafted[] }
+);
 
 /**
  * Writes tree blobs exactly as given (no name checks: this is what a tampered or buggy
@@ -45,12 +50,14 @@ async function craftSnapshot(repository: Repository, entries: Crafted[]): Promis
   const saveTree = async (children: Crafted[]): Promise<string> => {
     const treeEntries: TreeEntry[] = [];
     for (const child of children) {
+      const rawName = child.rawBase64 ?? child.raw?.toString('base64');
+      const naming = { name: child.name, ...(rawName !== undefined ? { rawName } : {}) };
       if (child.kind === 'file') {
-        treeEntries.push({ ...meta, name: child.name, type: 'file', size: payload.length, inode: '1', content: [contentId] });
+        treeEntries.push({ ...meta, ...naming, type: 'file', size: payload.length, inode: '1', content: [contentId] });
       } else if (child.kind === 'symlink') {
-        treeEntries.push({ ...meta, name: child.name, type: 'symlink', target: child.target });
+        treeEntries.push({ ...meta, ...naming, type: 'symlink', target: child.target });
       } else {
-        treeEntries.push({ ...meta, mode: 0o755, name: child.name, type: 'dir', subtree: await saveTree(child.children) });
+        treeEntries.push({ ...meta, ...naming, mode: 0o755, type: 'dir', subtree: await saveTree(child.children) });
       }
     }
     return (await saver.save('tree', Buffer.from(JSON.stringify({ entries: treeEntries })))).id;
@@ -95,6 +102,30 @@ describe('restore of a snapshot whose manifest holds unsafe names', () => {
     ['a folder with an empty name', [{ name: '', kind: 'dir', children: [planted] }]],
     ['a file named "."', [{ name: '.', kind: 'file' }]],
     ['an absolute name', [{ name: '/tmp/evil', kind: 'file' }]],
+    ['a file whose name holds a NUL byte', [{ name: 'evil\u0000.txt', kind: 'file' }]],
+    ['a folder whose name holds a NUL byte', [{ name: 'evil\u0000', kind: 'dir', children: [planted] }]],
+    ['a file named "\\0" (NUL alone)', [{ name: '\u0000', kind: 'file' }]],
+    // Format 2's exact bytes: the bytes are what a restore writes, whatever `name` says.
+    ['a harmless name whose raw bytes are ".."', [{ name: 'harmless', raw: Buffer.from('..'), kind: 'dir', children: [planted] }]],
+    ['a harmless name whose raw bytes are "a/b"', [{ name: 'harmless', raw: Buffer.from('a/b'), kind: 'file' }]],
+    ['a harmless name whose raw bytes are "../evil"', [{ name: 'harmless', raw: Buffer.from('../evil'), kind: 'file' }]],
+    ['a harmless name whose raw bytes hold a NUL', [{ name: 'harmless', raw: Buffer.from('evil\0\xff', 'latin1'), kind: 'file' }]],
+    ['a harmless name whose raw bytes are empty', [{ name: 'harmless', raw: Buffer.alloc(0), kind: 'file' }]],
+    ['a symlink whose raw name is ".."', [{ name: 'harmless', raw: Buffer.from('..'), kind: 'symlink', target: '/tmp' }]],
+    [
+      'one name listed twice, once as a string and once as raw bytes, as a symlink and as a folder',
+      [
+        { name: 'sub', kind: 'symlink', target: '/tmp' },
+        { name: 'other', raw: Buffer.from('sub'), kind: 'dir', children: [planted] },
+      ],
+    ],
+    [
+      'one raw name listed twice in two base64 spellings, as a symlink and as a folder',
+      [
+        { name: 'one', rawBase64: Buffer.from('sub\xff', 'latin1').toString('base64'), kind: 'symlink', target: '/tmp' },
+        { name: 'two', rawBase64: `${Buffer.from('sub\xff', 'latin1').toString('base64')}\n`, kind: 'dir', children: [planted] },
+      ],
+    ],
     // A symlink and a folder under one name: the folder's files would be written through the link.
     [
       'a name listed twice, as a symlink and as a folder',
@@ -129,6 +160,16 @@ describe('restore of a snapshot whose manifest holds unsafe names', () => {
 
     // The manifest is refused before anything is written: not even the target is created.
     expect(await listRelative(arena)).toEqual(['inner']);
+  });
+
+  it.each(cases)('verify refuses %s with UNSAFE_PATH, and check calls that snapshot unrestorable', async (_label, entries) => {
+    const snapshotId = await craftSnapshot(repository, entries);
+    await expect(verifySnapshot(repository, snapshotId)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    const checked = await check(repository);
+    expect(checked.ok).toBe(false);
+    expect(checked.errors.filter((error) => error.object === `snapshots/${snapshotId}`)).toEqual([
+      expect.objectContaining({ kind: 'snapshot-unrestorable', affected: [{ snapshot: snapshotId, paths: ['/'] }] }),
+    ]);
   });
 });
 
