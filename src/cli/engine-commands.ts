@@ -2,9 +2,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import {
   backup,
   check,
+  countProblems,
   createKeySlot,
   EngineError,
   listKeySlots,
+  listProblems,
   ProblemReason,
   rebuildIndex,
   removeKeySlot,
@@ -13,7 +15,7 @@ import {
   SubjectRules,
 } from '../engine';
 import { registerMaintenanceCommands } from './maintenance-commands';
-import { collect, formatBytes, printJson, ProgressReporter } from './output';
+import { collect, formatBytes, printJson, ProgressReporter, whenStdoutCloses } from './output';
 import { pseudonymiserFromEnv, registerSubjectCommands, subjectPseudonym } from './subject-commands';
 import {
   openRepository,
@@ -128,6 +130,8 @@ export function registerEngineCommands(program: Command): void {
         interrupt.abort();
       };
       process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
+      // So does a reader that stops reading (`| head -1`): the output would go nowhere.
+      const stopWatching = whenStdoutCloses(onInterrupt);
       const result = await backup(repository, source, {
         full: flags.full,
         tags: flag(flags.tag),
@@ -137,6 +141,7 @@ export function registerEngineCommands(program: Command): void {
       }).finally(() => {
         process.removeListener('SIGINT', onInterrupt);
         process.removeListener('SIGTERM', onInterrupt);
+        stopWatching();
         progress.done();
       });
       const { statistics } = result.snapshot;
@@ -189,10 +194,12 @@ export function registerEngineCommands(program: Command): void {
       }
     });
 
-  withRepository(program.command('snapshots').description('list snapshots'))
-    .option('--json', 'print as a JSON array')
-    .action(async (flags: RepositoryFlags & { json?: boolean }) => {
+  withRepository(program.command('snapshots').description("list snapshots, or with --errors what one snapshot's backup skipped"))
+    .option('--errors <snapshot>', 'list what the backup of this snapshot (id, unique prefix or "latest") skipped or found changing')
+    .option('--json', 'print as a JSON array (with --errors, one JSON object)')
+    .action(async (flags: RepositoryFlags & { json?: boolean; errors?: string }) => {
       const repository = await openRepository(flags, { loadIndex: false });
+      if (flags.errors !== undefined) return listSnapshotProblems(repository, flags.errors, flags.json ?? false);
       // A damaged snapshot is reported, not fatal: the readable ones are what a user restores from.
       const damaged: EngineError[] = [];
       const snapshots = await repository.listSnapshots((_id, error) => damaged.push(error));
@@ -345,4 +352,52 @@ export function registerEngineCommands(program: Command): void {
 
 function flag(values: string[]): string[] | undefined {
   return values.length > 0 ? values : undefined;
+}
+
+/** What a sealed problem shows instead of its path: the data subject's pseudonym and why it stays sealed. */
+const SEALED_LABELS = {
+  shredded: 'erased data subject',
+  missing: 'data subject whose key is missing',
+  damaged: 'data subject, sealed entry damaged,',
+} as const;
+
+/**
+ * `snapshots --errors ID`: the problems recorded in the snapshot, opened with the subject keys
+ * the vault holds. Those of an erased subject stay sealed: reason and pseudonym, never a path.
+ * Exit 0 (the listing succeeded, whatever it lists); an unknown id is SNAPSHOT_NOT_FOUND.
+ */
+async function listSnapshotProblems(repository: Repository, reference: string, json: boolean): Promise<void> {
+  const { id, snapshot } = await repository.resolveSnapshot(reference);
+  const problems = await listProblems(snapshot.problems, repository.subjectKeys());
+  const counts = countProblems(problems);
+  if (json) {
+    printJson({
+      snapshot_id: id,
+      path: snapshot.path,
+      // Absent from snapshots older than format 3, which recorded no problems.
+      recorded: snapshot.statistics.problems !== undefined,
+      counts,
+      problems: problems.map((problem) =>
+        'sealed' in problem
+          ? { reason: problem.reason, subject: problem.subject, sealed: problem.sealed }
+          : {
+              reason: problem.reason,
+              path: inSource(snapshot.path, problem.path),
+              message: problem.message,
+              ...(problem.subject !== undefined && { subject: problem.subject }),
+            },
+      ),
+    });
+    return;
+  }
+  for (const problem of problems) {
+    const where = 'sealed' in problem ? `<${SEALED_LABELS[problem.sealed]} ${problem.subject}>` : inSource(snapshot.path, problem.path);
+    const message = 'sealed' in problem ? '' : `: ${problem.message}`;
+    console.log(`${problem.reason.padEnd(10)}  ${where}${message}`);
+  }
+  const summary = Object.entries(counts).map(([reason, count]) => `${reason} ${count}`);
+  const recorded = snapshot.statistics.problems !== undefined ? '' : ' (this snapshot predates format 3, which records them)';
+  console.log(
+    `snapshot ${id.slice(0, 8)}: ${problems.length} problem(s)${summary.length > 0 ? `: ${summary.join(', ')}` : ''}${problems.length === 0 ? recorded : ''}`,
+  );
 }
