@@ -105,8 +105,11 @@ describe('CLI: a closed pipe', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(141);
     expect(await fs.readdir(path.join(repo, 'locks'))).toEqual([]);
-    // Stopped as by Ctrl-C: no snapshot, and a repository that checks clean.
-    expect(await (await openRepository(repo)).listSnapshots()).toEqual([]);
+    // Stopped as by Ctrl-C, no snapshot written; or, on a machine so busy that the backup had
+    // finished before the reader went, one complete snapshot. Either way the repository checks clean.
+    const snapshots = await (await openRepository(repo)).listSnapshots();
+    if (snapshots.length > 0) expect(snapshots.map(({ snapshot }) => snapshot.statistics.files)).toEqual([48]);
+    else expect(snapshots).toEqual([]);
     await runCliOk(['check', '--repo', repo]);
   });
 
