@@ -65,9 +65,10 @@ function findRepoRoot(start: string): string {
 
 /** The kind of a difference line (`<path>: <kind> …`), e.g. "owner", "xattr", "missing". */
 function kindOf(line: string): string {
-  const match = /: (missing|unexpected|type|mode|owner|size|content sha256|link count|hard-link group|allocated bytes|holes|symlink target|device|xattr|mtime|atime)\b/.exec(
-    line,
-  );
+  const match =
+    /: (missing|unexpected|type|mode|owner|size|content sha256|link count|hard-link group|allocated bytes|holes|symlink target|device|xattr|mtime|atime)\b/.exec(
+      line,
+    );
   return match ? match[1] : 'other';
 }
 
@@ -101,7 +102,10 @@ async function fidelityTree(workdir: string): Promise<TreeUnderTest> {
 
 async function runTool(tool: BackupTool, tree: TreeUnderTest, target: string): Promise<Outcome> {
   const outcome: Outcome = { tool: tool.version, tree: tree.name, entries: 0, failed: null, byKind: new Map() };
-  const fail = (step: string, stderr: string) => ({ ...outcome, failed: `${step} failed: ${stderr.trim().split('\n').slice(-2).join(' ')}` });
+  const fail = (step: string, stderr: string) => ({
+    ...outcome,
+    failed: `${step} failed: ${stderr.trim().split('\n').slice(-2).join(' ')}`,
+  });
   const init = await tool.init();
   if (init.result.code !== 0) return fail('init', init.result.stderr);
   // The source as the tool will read it: walked just before its backup.
@@ -127,7 +131,9 @@ function report(outcomes: Outcome[], command: string): string {
   const cpu = cpus();
   lines.push(`# Restore fidelity, ${new Date().toISOString().slice(0, 10)}`, '');
   lines.push(`- Command: \`${command}\``);
-  lines.push(`- Machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}, running as ${process.getuid?.() === 0 ? 'root' : 'a user'}`);
+  lines.push(
+    `- Machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}, running as ${process.getuid?.() === 0 ? 'root' : 'a user'}`,
+  );
   lines.push('- Each tool with its default options; differences counted by the fidelity walker, by kind.', '');
   for (const tree of [...new Set(outcomes.map((outcome) => outcome.tree))]) {
     const ofTree = outcomes.filter((outcome) => outcome.tree === tree);
@@ -135,7 +141,9 @@ function report(outcomes: Outcome[], command: string): string {
     lines.push(`## ${tree} (${ofTree[0]?.entries ?? 0} entries)`, '');
     lines.push(`| difference | ${ofTree.map((outcome) => outcome.tool).join(' | ')} |`);
     lines.push(`|---|${ofTree.map(() => '---:').join('|')}|`);
-    lines.push(`| **all** | ${ofTree.map((outcome) => [...outcome.byKind.values()].reduce((sum, list) => sum + list.length, 0)).join(' | ')} |`);
+    lines.push(
+      `| **all** | ${ofTree.map((outcome) => [...outcome.byKind.values()].reduce((sum, list) => sum + list.length, 0)).join(' | ')} |`,
+    );
     for (const kind of kinds) lines.push(`| ${kind} | ${ofTree.map((outcome) => outcome.byKind.get(kind)?.length ?? 0).join(' | ')} |`);
     lines.push('');
     for (const outcome of ofTree) {
@@ -152,7 +160,8 @@ function report(outcomes: Outcome[], command: string): string {
 async function main(): Promise<void> {
   const options = parseOptions();
   const repoRoot = findRepoRoot(__dirname);
-  if (!path.relative(repoRoot, options.workdir).startsWith('..')) throw new Error(`--workdir ${options.workdir} must be outside the repository`);
+  if (!path.relative(repoRoot, options.workdir).startsWith('..'))
+    throw new Error(`--workdir ${options.workdir} must be outside the repository`);
   await fs.mkdir(options.workdir, { recursive: true });
   const trees = [await realTree(options.workdir, options.source), await fidelityTree(options.workdir)];
   const outcomes: Outcome[] = [];
@@ -164,7 +173,9 @@ async function main(): Promise<void> {
       console.log(`${tool.name}: ${tree.name}`);
       const outcome = await runTool(tool, tree, path.join(runDir, `restored-${tool.name}`));
       outcomes.push(outcome);
-      console.log(`  ${[...outcome.byKind.values()].reduce((sum, list) => sum + list.length, 0)} difference(s)${outcome.failed ? `; ${outcome.failed}` : ''}`);
+      console.log(
+        `  ${[...outcome.byKind.values()].reduce((sum, list) => sum + list.length, 0)} difference(s)${outcome.failed ? `; ${outcome.failed}` : ''}`,
+      );
     }
     await fs.rm(runDir, { recursive: true, force: true });
   }

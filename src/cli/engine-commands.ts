@@ -249,10 +249,19 @@ export function registerEngineCommands(program: Command): void {
         progress.done();
         if (flags.json) {
           for (const error of result.errors) printJson({ message_type: 'error', path: error.path, message: error.message });
+          for (const error of result.metadataErrors)
+            printJson({ message_type: 'metadata_error', path: error.path, message: error.message });
           for (const warning of result.warnings) printJson({ message_type: 'warning', message: warning });
-          printJson({ message_type: 'summary', ...result, errors: result.errors.length, warnings: result.warnings.length });
+          printJson({
+            message_type: 'summary',
+            ...result,
+            errors: result.errors.length,
+            metadataErrors: result.metadataErrors.length,
+            warnings: result.warnings.length,
+          });
         } else {
           for (const error of result.errors) console.error(`custodia: could not restore ${error.path}: ${error.message}`);
+          for (const error of result.metadataErrors) console.error(`custodia: ${error.path}: ${error.message}`);
           for (const warning of result.warnings) console.error(`custodia: warning: ${warning}`);
           console.log(
             `restored snapshot ${result.snapshotId.slice(0, 8)}: ${result.files} files, ${result.hardLinks} hard links, ${result.directories} directories, ${result.symlinks} symlinks, ${result.specialFiles} special files, ${formatBytes(result.bytes)}`,
@@ -264,11 +273,13 @@ export function registerEngineCommands(program: Command): void {
             );
           }
         }
-        if (result.errors.length > 0) {
-          if (!flags.json)
+        if (result.errors.length > 0 || result.metadataErrors.length > 0) {
+          if (!flags.json) {
+            const [missing, inexact] = [result.errors.length, result.metadataErrors.length];
             console.error(
-              `custodia: restore incomplete: ${result.errors.length} entr${result.errors.length === 1 ? 'y' : 'ies'} (or their metadata) could not be restored`,
+              `custodia: restore incomplete: ${missing} entr${missing === 1 ? 'y' : 'ies'} could not be restored, ${inexact} restored without some metadata`,
             );
+          }
           exitWith(1);
         }
       },

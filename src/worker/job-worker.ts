@@ -278,6 +278,8 @@ export class JobWorker {
       files: result.files,
       bytes: result.bytes,
       skippedErased: { files: result.skippedErased.files, bytes: result.skippedErased.bytes },
+      // Counts only: the paths may name people, and job results travel in events and logs.
+      ...(result.metadataErrors.length > 0 && { metadataNotRestored: result.metadataErrors.length }),
     };
   }
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -36,11 +37,21 @@ export const SEEK_HOLE = 4;
 
 let loaded: NativeFs | null = null;
 
+/**
+ * The folder holding package.json above `start`: the addon is built there, whether this module
+ * runs from src/ (tests), dist/ (the service) or dist-bench/src/ (benchmarks).
+ */
+function packageRoot(start: string): string {
+  for (let dir = start; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+  }
+  return path.join(start, '..', '..', '..');
+}
+
 /** The addon, loaded on first use; built by `npm ci` (scripts/build-native.js). */
 export function nativeFs(): NativeFs {
   if (loaded === null) {
-    // src/engine/platform and dist/engine/platform are both three levels below the package root.
-    const file = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'custodia_fs.node');
+    const file = path.join(packageRoot(__dirname), 'build', 'Release', 'custodia_fs.node');
     try {
       const addon = { exports: {} };
       process.dlopen(addon, file);

@@ -54,8 +54,13 @@ export interface RestoreResult {
   /** Files restored as another link of a file restored before. */
   hardLinks: number;
   bytes: number;
-  /** Entries (or parts of their metadata) that could not be restored. */
+  /** Entries that could not be restored. */
   errors: { path: string; message: string }[];
+  /**
+   * Entries restored without some of their metadata (an owner, an attribute the target's file
+   * system refuses, say): present, but not exactly as backed up.
+   */
+  metadataErrors: { path: string; message: string }[];
   /** What the restore did not do by design, such as owners when not run as root. */
   warnings: string[];
   /** Entries left out because their data subject was erased: not an error, the promised outcome. */
@@ -115,6 +120,7 @@ async function restoreUnderLock(
     hardLinks: 0,
     bytes: 0,
     errors: [...errors],
+    metadataErrors: [],
     warnings: [],
     skippedErased,
   };
@@ -172,7 +178,7 @@ async function restoreUnderLock(
     // Folder metadata is applied as the walk leaves each folder, the rest here.
     target.close();
   }
-  result.errors.push(...target.metadataProblems);
+  result.metadataErrors.push(...target.metadataProblems);
   result.warnings.push(...metadata.warnings());
   return result;
 }
