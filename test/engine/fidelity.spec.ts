@@ -57,6 +57,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     const target = path.join(work, 'restored');
     const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target);
     expect(result.errors).toEqual([]);
+    expect(result.metadataErrors).toEqual([]);
     restored = await walkTree(target);
   }, SLOW);
 
@@ -106,6 +107,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
       const target = path.join(work, 'restored-incremental');
       const result = await restore(await openRepository(repoPath), second.snapshotId, target);
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(current, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,
@@ -116,6 +118,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     const only = FIDELITY_PATHS.linkThree.toString('utf8');
     const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { include: [only] });
     expect(result.errors).toEqual([]);
+    expect(result.metadataErrors).toEqual([]);
     const got = (await walkTree(target)).get(FIDELITY_PATHS.linkThree.toString('hex'));
     const want = original.get(FIDELITY_PATHS.linkThree.toString('hex'));
     expect(got).toMatchObject({ type: 'file', nlink: 1, size: want?.size, sha256: want?.sha256, mode: want?.mode, uid: want?.uid });
@@ -144,6 +147,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
       await fs.writeFile(at(FIDELITY_PATHS.fifo), 'a file where the FIFO was\n');
       const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { overwrite: true });
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,
@@ -161,6 +165,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
       const target = path.join(work, 'restored-numeric');
       const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { numericOwner: true });
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,
@@ -229,6 +234,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     const target = path.join(work, label);
     const result = await restore(repository, snapshotId, target, { numericOwner });
     expect(result.errors).toEqual([]);
+    expect(result.metadataErrors).toEqual([]);
     const owners: Record<string, string> = {};
     for (const name of ['known-names', 'unknown-names', 'numbers-only']) {
       const stats = await fs.lstat(path.join(target, name));
@@ -369,6 +375,7 @@ describe.each([
       const target = path.join(work, 'restored');
       const result = await restore(await openRepository(repoPath), snapshotId, target);
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,
@@ -394,6 +401,7 @@ describe.each([
       const target = path.join(work, 'restored-after-erasure');
       const result = await restore(await openRepository(repoPath), snapshotId, target);
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       const expected = withoutPaths(expectedRestore(original, tree), [Buffer.from(gone).toString('hex')]);
       for (const member of kept) {
         const key = Buffer.from(member).toString('hex');
