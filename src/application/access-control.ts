@@ -25,11 +25,18 @@ export type Permission =
    * data. The DPO who asked follows it; an auditor checks it against the audit trail.
    */
   | 'erasures:read'
+  /**
+   * What a backup skipped or found changing (GET /backups/:id/errors): the paths are the
+   * source's file names, which can name people, so each read is audited. Operators fix what
+   * could not be read; a DPO answers for what a backup left out. Auditors read the trail, not
+   * file names.
+   */
+  | 'backups:errors:read'
   | 'audit:read';
 
 const GRANTS: Record<Role, readonly Permission[]> = {
-  operator: ['catalog:read', 'sources:manage', 'backups:manage', 'restores:request'],
-  dpo: ['catalog:read', 'subjects:access', 'erasures:request', 'erasures:read', 'audit:read'],
+  operator: ['catalog:read', 'sources:manage', 'backups:manage', 'restores:request', 'backups:errors:read'],
+  dpo: ['catalog:read', 'subjects:access', 'erasures:request', 'erasures:read', 'backups:errors:read', 'audit:read'],
   auditor: ['catalog:read', 'erasures:read', 'audit:read'],
 };
 

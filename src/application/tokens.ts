@@ -9,3 +9,4 @@ export const SOURCE_PATHS = Symbol('SourcePaths');
 export const SETTINGS = Symbol('Settings');
 export const SUBJECT_PSEUDONYMS = Symbol('SubjectPseudonyms');
 export const RETENTION_POLICY = Symbol('RetentionPolicy');
+export const SNAPSHOT_PROBLEMS = Symbol('SnapshotProblems');

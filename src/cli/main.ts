@@ -6,6 +6,7 @@ import { ApiCallError } from './api-client';
 import { registerApiCommands } from './api-commands';
 import { registerEngineCommands } from './engine-commands';
 import { registerServiceCommands } from './service-commands';
+import { CLOSED_PIPE_EXIT_CODE, isStdoutClosed, watchStdout } from './output';
 
 /**
  * The `custodia` command. Errors a user can cause are printed as one line with a stable code
@@ -13,6 +14,8 @@ import { registerServiceCommands } from './service-commands';
  * for an unexpected failure when CUSTODIA_DEBUG is set.
  */
 async function main(argv: string[]): Promise<void> {
+  // A reader that stops reading (`| head`) ends the command quietly: see exitQuietlyIfPipeClosed.
+  watchStdout();
   const program = new Command('custodia')
     .description('Custodia: encrypted, deduplicated backups of personal data')
     .version('0.1.0')
@@ -24,7 +27,19 @@ async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv);
 }
 
-main(process.argv).catch((error: unknown) => {
+/**
+ * Once standard output's reader is gone, the command ends with CLOSED_PIPE_EXIT_CODE and says
+ * nothing more: a backup was stopped as by Ctrl-C (no snapshot written, the lock released),
+ * or had finished and only its output was lost.
+ */
+function exitQuietlyIfPipeClosed(): boolean {
+  if (!isStdoutClosed()) return false;
+  process.exitCode = CLOSED_PIPE_EXIT_CODE;
+  return true;
+}
+
+main(process.argv).then(exitQuietlyIfPipeClosed, (error: unknown) => {
+  if (exitQuietlyIfPipeClosed()) return;
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
     return;

@@ -1,7 +1,50 @@
 /** Terminal and JSON output shared by the CLI commands. */
 
+/**
+ * The exit code when whoever read standard output stopped reading (`custodia … | head -1`):
+ * 141, what a shell reports for a process killed by SIGPIPE (128 + 13), which Node ignores.
+ */
+export const CLOSED_PIPE_EXIT_CODE = 141;
+
+let stdoutClosed = false;
+const onClosed: (() => void)[] = [];
+
+/**
+ * Watches standard output for a closed pipe (EPIPE): from then on output is dropped, and what
+ * asked to know (a backup's stop switch) is told, once. Called once at the start of the CLI.
+ */
+export function watchStdout(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    if (stdoutClosed) return;
+    stdoutClosed = true;
+    // Set here too: the failed write can be reported after the command has returned.
+    process.exitCode = CLOSED_PIPE_EXIT_CODE;
+    for (const callback of onClosed.splice(0)) callback();
+  });
+}
+
+/** Whether standard output's reader has gone (nothing written from then on is read). */
+export function isStdoutClosed(): boolean {
+  return stdoutClosed;
+}
+
+/** Calls `callback` once standard output's reader is gone (at once if it is gone already). */
+export function whenStdoutCloses(callback: () => void): () => void {
+  if (stdoutClosed) {
+    callback();
+    return () => undefined;
+  }
+  onClosed.push(callback);
+  return () => {
+    const index = onClosed.indexOf(callback);
+    if (index >= 0) onClosed.splice(index, 1);
+  };
+}
+
 /** One JSON line, or with `indent`, JSON laid out over several lines. */
 export function printJson(value: unknown, indent?: number): void {
+  if (stdoutClosed) return;
   process.stdout.write(`${JSON.stringify(value, null, indent)}\n`);
 }
 

@@ -7,6 +7,7 @@ export type BackupEvent =
   | EventOf<'BackupStarted'>
   | EventOf<'BackupCompleted'>
   | EventOf<'BackupFailed'>
+  | EventOf<'BackupProblemsRead'>
   | EventOf<'BackupCancelled'>
   | EventOf<'BackupVerificationRequested'>
   | EventOf<'BackupVerified'>
@@ -26,6 +27,8 @@ export type BackupCommand =
   | ({ type: 'CompleteBackup' } & EventOf<'BackupCompleted'>['data'])
   | ({ type: 'FailBackup'; backupId: string; jobId: string | null; at: string } & FailureData)
   | { type: 'CancelBackup'; backupId: string; reason: string; at: string }
+  /** A read of the backup's problem list, recorded before the list is given (an access). */
+  | { type: 'RecordProblemsRead'; backupId: string; readId: string; at: string }
   | { type: 'VerifyBackup'; backupId: string; verificationId: string; at: string }
   | {
       type: 'RecordVerification';
@@ -120,6 +123,12 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         if (backup.status !== 'requested' && backup.status !== 'running')
           throw invalidTransition(`backup ${backupId} is ${backup.status} and cannot be cancelled`);
         return [{ type: 'BackupCancelled', data: { backupId, reason: command.reason, at } }];
+      case 'RecordProblemsRead':
+        // Only a completed backup's snapshot is sure to be there (a deleting one's is going).
+        if (backup.status !== 'completed' || backup.snapshotId === null) {
+          throw new DomainError('NO_SNAPSHOT', `backup ${backupId} is ${backup.status} and has no snapshot to read`);
+        }
+        return [{ type: 'BackupProblemsRead', data: { backupId, readId: command.readId, snapshotId: backup.snapshotId, at } }];
       case 'VerifyBackup':
         if (backup.status !== 'completed')
           throw invalidTransition(`backup ${backupId} is ${backup.status}; only a completed backup can be verified`);
@@ -228,6 +237,8 @@ export const backupDecider: Decider<BackupCommand, BackupState, BackupEvent> = {
         };
       case 'BackupFailed':
         return { ...state, status: 'failed' };
+      case 'BackupProblemsRead':
+        return state;
       case 'BackupCancelled':
         return { ...state, status: 'cancelled' };
       case 'BackupVerificationRequested':

@@ -5,10 +5,18 @@
  *
  * - SOURCE_FORBIDDEN: a source folder a confinement rule refuses (the message names the rule);
  * - TARGET_IN_USE: a restore target inside, or holding, the target of a restore still open;
- * - TARGET_IN_SOURCE: a restore target inside, or holding, a registered source.
+ * - TARGET_IN_SOURCE: a restore target inside, or holding, a registered source;
+ * - NO_SNAPSHOT (409): the backup has no snapshot to read (not completed yet, failed, or deleted).
  */
 export type DomainErrorCode =
-  'INVALID_TRANSITION' | 'NOT_FOUND' | 'INVALID_INPUT' | 'ALREADY_EXISTS' | 'SOURCE_FORBIDDEN' | 'TARGET_IN_USE' | 'TARGET_IN_SOURCE';
+  | 'INVALID_TRANSITION'
+  | 'NOT_FOUND'
+  | 'INVALID_INPUT'
+  | 'ALREADY_EXISTS'
+  | 'SOURCE_FORBIDDEN'
+  | 'TARGET_IN_USE'
+  | 'TARGET_IN_SOURCE'
+  | 'NO_SNAPSHOT';
 
 export class DomainError extends Error {
   constructor(

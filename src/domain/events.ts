@@ -14,7 +14,35 @@ export interface BackupStatisticsData {
   duplicateBytes: number;
   chunks: number;
   durationMs: number;
+  /** Entries that could not be read and are not in the snapshot (`problems.unreadable`). */
   errors: number;
+  /**
+   * What the backup skipped or found changing, counted by reason (the paths are only in the
+   * encrypted snapshot: GET /backups/:id/errors). Absent in events recorded before it existed,
+   * which replay as they are: an optional field added within schema version 1.
+   */
+  problems?: ProblemCountsData;
+}
+
+/**
+ * Why an entry is in a snapshot's problem list: `unreadable` (not in the snapshot), `changed`
+ * (its size or mtime changed while it was read), `socket` (skipped), `metadata` (stored, some of
+ * its metadata unreadable). The same reasons as the engine's.
+ */
+export const PROBLEM_REASONS = ['unreadable', 'changed', 'socket', 'metadata'] as const;
+export type ProblemReasonData = (typeof PROBLEM_REASONS)[number];
+/** Only reasons that occurred are present; each a positive count. */
+export type ProblemCountsData = Partial<Record<ProblemReasonData, number>>;
+
+/** The problem counts in `value`, reason by reason (anything else is dropped, never copied into an event). */
+export function problemCountsOf(value: unknown): ProblemCountsData {
+  const counts: ProblemCountsData = {};
+  if (typeof value !== 'object' || value === null) return counts;
+  for (const reason of PROBLEM_REASONS) {
+    const count = (value as Record<string, unknown>)[reason];
+    if (Number.isInteger(count) && (count as number) > 0) counts[reason] = count as number;
+  }
+  return counts;
 }
 
 export interface SourceLists {
@@ -85,6 +113,11 @@ export type DomainEvent =
         at: string;
       };
     }
+  /**
+   * Someone read the list of what the backup skipped or found changing (GET /backups/:id/errors):
+   * the paths in it can name a person, so the read is recorded, with the snapshot read.
+   */
+  | { type: 'BackupProblemsRead'; data: { backupId: string; readId: string; snapshotId: string; at: string } }
   | { type: 'BackupFailed'; data: { backupId: string; jobId: string | null; at: string } & FailureData }
   | { type: 'BackupCancelled'; data: { backupId: string; reason: string; at: string } }
   | { type: 'BackupVerificationRequested'; data: { backupId: string; verificationId: string; at: string } }
@@ -159,6 +192,7 @@ export const EVENT_SCHEMA_VERSION: Record<DomainEventType, number> = {
   BackupStarted: 1,
   BackupCompleted: 1,
   BackupFailed: 1,
+  BackupProblemsRead: 1,
   BackupCancelled: 1,
   BackupVerificationRequested: 1,
   BackupVerified: 1,

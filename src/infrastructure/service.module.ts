@@ -8,6 +8,8 @@ import { SubjectCommandHandler } from '../application/commands/subject-command.h
 import { SubjectPseudonyms } from '../application/ports/pseudonyms';
 import { SubjectsProjection } from '../application/projections/subjects.projection';
 import { SUBJECT_QUERY_HANDLERS } from '../application/queries/subject.queries';
+import { GetBackupProblemsHandler } from '../application/queries/backup-problems.query';
+import { RepositorySnapshotProblems } from './repository/repository-snapshot-problems';
 import { GetSourceProcessingFactsHandler } from '../application/queries/processing-record.query';
 import { GetRetentionStatusHandler } from '../application/queries/retention.queries';
 import { GetProjectionStatusHandler } from '../application/queries/projection-status.query';
@@ -37,6 +39,7 @@ import {
   READ_MODEL,
   RETENTION_POLICY,
   SETTINGS,
+  SNAPSHOT_PROBLEMS,
   SOURCE_PATHS,
   SUBJECT_PSEUDONYMS,
 } from '../application/tokens';
@@ -174,6 +177,12 @@ export class ServiceModule {
           },
           inject: [ServiceRepositoryProvider],
         },
+        {
+          provide: SNAPSHOT_PROBLEMS,
+          useFactory: (repositories: ServiceRepositoryProvider) => new RepositorySnapshotProblems(repositories),
+          inject: [ServiceRepositoryProvider],
+        },
+        GetBackupProblemsHandler,
         ...(config.workerInProcess ? [workerProvider(config)] : []),
         {
           provide: INTEGRATION_PUBLISHER,

@@ -13,7 +13,7 @@ import {
   verifySnapshot,
 } from '../engine';
 import { Clock } from '../application/ports/clock';
-import type { PruneSummaryData } from '../domain';
+import { problemCountsOf, type PruneSummaryData } from '../domain';
 import { describeOrigin } from '../application/describe-for-log';
 import {
   BackupJobPayload,
@@ -154,7 +154,7 @@ export class JobWorker {
       const result = await this.run(repository, job, onProgress, controller.signal);
       await this.report({ ...base, at: this.now(), status: 'completed', result });
     } catch (error) {
-      const failure = toFailure(error);
+      const failure = toFailure(error, job);
       // An engine error's code says enough; anything else is a bug or an outage: say where it came from.
       const detail = error instanceof EngineError || error instanceof JobRefused ? '' : ` (${describeOrigin(error)})`;
       this.logger.warn(`job ${job.jobId} attempt ${job.attempt} failed: ${failure.code}${detail}`);
@@ -242,6 +242,8 @@ export class JobWorker {
         chunks: s.chunks,
         durationMs: s.durationMs,
         errors: s.errors,
+        // Counts by reason only: the paths stay in the encrypted snapshot.
+        problems: problemCountsOf(s.problems),
       },
       ...(snapshot.subjectRules?.length && {
         subjects: subjects.map(({ pseudonym, files, bytes, keyCreated }) => ({ subject: pseudonym, files, bytes, keyCreated })),
@@ -320,17 +322,29 @@ export class JobWorker {
   }
 }
 
-function toFailure(error: unknown): JobFailure {
+function toFailure(error: unknown, job: Job): JobFailure {
   if (error instanceof JobRefused) return { code: error.code, reason: error.message, retryable: false };
   if (error instanceof EngineError) {
     // Engine messages may name files inside the source: keep them out of events.
-    return { code: error.code, reason: publicReason(error), retryable: !PERMANENT_CODES.has(error.code) };
+    return { code: error.code, reason: publicReason(error, job), retryable: !PERMANENT_CODES.has(error.code) };
   }
   return { code: 'WORKER_ERROR', reason: 'the worker failed unexpectedly; see the worker log', retryable: true };
 }
 
-function publicReason(error: EngineError): string {
+/**
+ * What the job's events (and so the API) say about an engine error: a sentence a user can act
+ * on, holding nothing read from the repository or the file system (names inside a source can
+ * be personal data). Only what the request itself carried (a restore's include paths, the
+ * snapshot id) is ever quoted.
+ */
+export function publicReason(error: EngineError, job: Job): string {
   switch (error.code) {
+    case 'INVALID_ARGUMENT':
+      return (job.kind === 'restore' && includeReason(error.message, job.payload.include)) || invalidArgumentReason(job);
+    case 'SNAPSHOT_NOT_FOUND':
+      return `snapshot ${snapshotOf(job)} is not in the repository (deleted, or this worker uses another repository)`;
+    case 'SNAPSHOT_DAMAGED':
+      return `snapshot ${snapshotOf(job)} is damaged in the repository; run custodia check`;
     case 'SOURCE_NOT_FOUND':
       return 'the source folder does not exist';
     case 'CANCELLED':
@@ -346,8 +360,69 @@ function publicReason(error: EngineError): string {
     case 'BLOB_DAMAGED':
     case 'PACK_MISSING':
     case 'BLOB_NOT_FOUND':
+    case 'PACK_DAMAGED':
+    case 'INDEX_DAMAGED':
       return 'repository data is damaged or missing; run custodia check --read-data';
+    case 'SUBJECT_ERASED':
+      return "a data subject's data was erased and cannot be read";
+    case 'SUBJECT_KEY_MISSING':
+      return "a data subject's key is missing from the key vault (lost, not erased); run custodia check";
+    case 'PSEUDONYM_SECRET_MISSING':
+      return 'the worker has no pseudonymisation secret, or not the one the repository was set up with (CUSTODIA_PSEUDONYM_SECRET)';
+    case 'REPO_LOCKED':
+      return 'another operation (a prune) held the repository for too long';
+    case 'WRONG_PASSPHRASE':
+      return "the worker's passphrase does not open the repository";
+    case 'REPO_NOT_FOUND':
+    case 'REPO_NOT_INITIALISED':
+      return "the worker's repository does not exist or is not initialised";
+    case 'REPO_DAMAGED':
+      return 'the repository is damaged; run custodia check';
+    case 'IO_ERROR':
+      return 'the worker met an I/O error on the source, the target or the repository storage';
     default:
-      return `engine error ${error.code}`;
+      return `the engine stopped with ${error.code}`;
   }
+}
+
+function snapshotOf(job: Job): string {
+  return 'snapshotId' in job.payload ? job.payload.snapshotId.slice(0, 12) : 'of the job';
+}
+
+function invalidArgumentReason(job: Job): string {
+  switch (job.kind) {
+    case 'backup':
+      return 'the source is neither a folder nor a file, or a subject rule of the source is invalid';
+    case 'restore':
+      return 'the restore request is not valid for this snapshot (its include paths or data subject)';
+    default:
+      return 'the job is not valid for this repository';
+  }
+}
+
+/**
+ * The engine's message about a restore's --include paths, when it quotes only include paths this
+ * restore was asked for (normalised as the engine does); null otherwise.
+ */
+function includeReason(message: string, includes: string[]): string | null {
+  const requested = new Set(
+    includes.map((include) =>
+      include
+        .split('/')
+        .filter((part) => part !== '' && part !== '.')
+        .join('/'),
+    ),
+  );
+  const unmatched =
+    /^--include (.+): no such path in the snapshot( \(or it lies inside data of an erased subject, whose names cannot be read\))?$/.exec(
+      message,
+    );
+  if (unmatched) {
+    const quoted = unmatched[1].split(', ');
+    if (quoted.every((include) => requested.has(include))) return message;
+    return `an --include path matches nothing in the snapshot${unmatched[2] ?? ''}`;
+  }
+  const dotDot = /^--include (.+) must not contain "\.\."$/.exec(message);
+  if (dotDot && includes.includes(dotDot[1])) return message;
+  return null;
 }

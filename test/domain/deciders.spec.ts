@@ -16,6 +16,7 @@ import {
   sourceDecider,
   SourceEvent,
   SourceState,
+  problemCountsOf,
 } from '../../src/domain';
 
 const AT = '2030-01-02T03:04:05.000Z';
@@ -535,6 +536,31 @@ describe('backupDecider', () => {
       expectRefused(backupDecider, recordDeleted(), deleted, 'INVALID_TRANSITION');
       expectRefused(backupDecider, verify(), deleted, 'INVALID_TRANSITION');
     });
+  });
+
+  it('records a read of the problem list of a completed backup only, with its snapshot', () => {
+    const read: BackupCommand = { type: 'RecordProblemsRead', backupId: BACKUP_ID, readId: 'read-1', at: LATER };
+    expect(backupDecider.decide(read, done)).toEqual([
+      { type: 'BackupProblemsRead', data: { backupId: BACKUP_ID, readId: 'read-1', snapshotId: SNAPSHOT_ID, at: LATER } },
+    ]);
+    // Reading changes nothing about the backup.
+    expect(fold(backupDecider, [requested, started(), completed, ...backupDecider.decide(read, done)])).toEqual(done);
+    for (const state of [requestedState, running, failedState, cancelledState]) {
+      expect(() => backupDecider.decide(read, state)).toThrow(expect.objectContaining({ code: 'NO_SNAPSHOT' }));
+    }
+    expect(() => backupDecider.decide(read, none)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+  });
+
+  it('completes with problem counts by reason, and replays a completion recorded before they existed', () => {
+    const withProblems = { ...STATISTICS, problems: { socket: 2, unreadable: 1 } };
+    expect(backupDecider.decide({ ...complete, statistics: withProblems } as BackupCommand, running)).toEqual([
+      { ...completed, data: { ...completed.data, statistics: withProblems } },
+    ]);
+    // STATISTICS has no `problems`: an event of an older build, which still folds.
+    expect(fold(backupDecider, [requested, started(), completed]).status).toBe('completed');
+    // Only known reasons with positive integer counts reach an event.
+    expect(problemCountsOf({ socket: 2, changed: 0, unreadable: 1.5, metadata: '3', 'a/path': 1 })).toEqual({ socket: 2 });
+    expect(problemCountsOf(null)).toEqual({});
   });
 
   it('refuses to request the same backup twice', () => {

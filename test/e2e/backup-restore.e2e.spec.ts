@@ -1,6 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { toIntegrationEvent } from '../../src/application/integration/integration-events';
+import { EventStore } from '../../src/application/ports/event-store';
+import { EVENT_STORE } from '../../src/application/tokens';
 import { snapshotTree, startApp, TestApp, waitForStatus } from './embedded-app';
 
 /** The embedded service end to end: HTTP in, events, sagas, worker, engine, projections out. */
@@ -86,5 +89,54 @@ describe('embedded service: backup and restore over HTTP', () => {
       .expect(202);
     await waitForStatus(service.http, `/restores/${restore.body.id}`);
     expect(Object.keys(await snapshotTree(target)).sort()).toEqual(['letters/', 'letters/a.txt', 'letters/empty/']);
+  });
+
+  it('says why a restore failed: an --include that matches nothing, a snapshot that is gone', async () => {
+    const { body: catalog } = await service.http().get('/backups').query({ status: 'completed', limit: 1 }).expect(200);
+    const backupId = catalog.items[0].id as string;
+    const target = path.join(service.config.restoreRoots[0], 'nomatch');
+    const requested = await service
+      .http()
+      .post('/restores')
+      .send({ backupId, target, include: ['letters', 'nomatch'] })
+      .expect(202);
+    const failed = await waitForStatus(service.http, `/restores/${requested.body.id}`);
+    expect(failed).toMatchObject({
+      status: 'failed',
+      failure: { code: 'INVALID_ARGUMENT', reason: '--include nomatch: no such path in the snapshot' },
+    });
+    // The event says the same, and the integration event (which never quotes include paths) does not.
+    const events = await service.app.get<EventStore>(EVENT_STORE).readAll(0, 100_000);
+    const recorded = events.find(
+      (event) => event.type === 'RestoreFailed' && (event.data as { restoreId: string }).restoreId === requested.body.id,
+    );
+    expect(recorded?.data).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      reason: '--include nomatch: no such path in the snapshot',
+      retryable: false,
+    });
+    const integration = toIntegrationEvent(recorded!);
+    expect(integration?.data).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(JSON.stringify(integration)).not.toContain('nomatch');
+    await expect(fs.readdir(target)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    // A snapshot removed from the repository behind the service's back.
+    const { body: sources } = await service.http().get('/sources').expect(200);
+    const backup = await service.http().post('/backups').send({ sourceId: sources[0].id }).expect(202);
+    const done = await waitForStatus(service.http, `/backups/${backup.body.id}`);
+    const snapshotId = done.snapshotId as string;
+    await fs.rm(path.join(service.config.repositoryLocation, 'snapshots', snapshotId));
+    const gone = await service
+      .http()
+      .post('/restores')
+      .send({ backupId: backup.body.id, target: path.join(service.config.restoreRoots[0], 'gone') })
+      .expect(202);
+    expect(await waitForStatus(service.http, `/restores/${gone.body.id}`)).toMatchObject({
+      status: 'failed',
+      failure: {
+        code: 'SNAPSHOT_NOT_FOUND',
+        reason: `snapshot ${snapshotId.slice(0, 12)} is not in the repository (deleted, or this worker uses another repository)`,
+      },
+    });
   });
 });

@@ -159,6 +159,7 @@ describe('API permissions', () => {
             'subjects:access',
             'erasures:request',
             'erasures:read',
+            'backups:errors:read',
             'audit:read',
           ] as const
         )
@@ -167,8 +168,8 @@ describe('API permissions', () => {
       ]),
     );
     expect(table).toEqual({
-      operator: 'catalog:read sources:manage backups:manage restores:request',
-      dpo: 'catalog:read subjects:access erasures:request erasures:read audit:read',
+      operator: 'catalog:read sources:manage backups:manage restores:request backups:errors:read',
+      dpo: 'catalog:read subjects:access erasures:request erasures:read backups:errors:read audit:read',
       auditor: 'catalog:read erasures:read audit:read',
     });
   });

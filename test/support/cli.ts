@@ -22,6 +22,8 @@ export interface CliOptions {
   stdin?: string;
   /** Called with the output so far each time stdout grows (e.g. to signal the child mid-way). */
   onStdout?: (stdout: string, child: ChildProcess) => void;
+  /** Called with the child right after it is spawned, before it can have written anything. */
+  spawned?: (child: ChildProcess) => void;
 }
 
 export const DEFAULT_PASSPHRASE = 'correct horse battery staple';
@@ -42,6 +44,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   const node = [process.execPath, CLI, ...args];
   const [command, ...argv] = options.unprivileged && isRoot ? ['setpriv', ...NOBODY, ...node] : node;
   const child = spawn(command, argv, { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  options.spawned?.(child);
   // No input unless the test gives some: the child sees end of file at once.
   child.stdin.end(options.stdin ?? '');
   let stdout = '';

@@ -34,6 +34,8 @@ export const INTEGRATION_EVENT_TYPES = [
   'custodia.restore.failed',
 ] as const;
 
+const INVALID_RESTORE_REASON = 'the restore request does not fit the snapshot (an include path matches nothing in it)';
+
 export function toIntegrationEvent(recorded: RecordedEvent): IntegrationEvent | null {
   const event: DomainEvent = toDomainEvent(recorded);
   const envelope = (type: string, subject: string, data: Record<string, unknown>): IntegrationEvent => ({
@@ -104,7 +106,8 @@ export function toIntegrationEvent(recorded: RecordedEvent): IntegrationEvent | 
       return envelope('custodia.restore.failed', event.data.restoreId, {
         restoreId: event.data.restoreId,
         code: event.data.code,
-        reason: event.data.reason,
+        // An INVALID_ARGUMENT reason quotes the restore's include paths, which stay out of integration events.
+        reason: event.data.code === 'INVALID_ARGUMENT' ? INVALID_RESTORE_REASON : event.data.reason,
       });
     case 'ErasureCompleted':
       // Other systems holding the subject's data under the same pseudonym can erase theirs too.

@@ -1,6 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { backupDecider, isDeletionPending, PruneSummaryData, sourceDecider, Streams } from '../../domain';
+import {
+  backupDecider,
+  BackupStatisticsData,
+  isDeletionPending,
+  problemCountsOf,
+  PruneSummaryData,
+  sourceDecider,
+  Streams,
+} from '../../domain';
 import { AggregateStore } from '../aggregate-store';
 import { executeUnlessMovedOn, ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../commands/commands';
 import { CommandContext, deterministicUuid, toDomainEvent } from '../event-envelope';
@@ -330,7 +338,7 @@ function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): 
         jobId: job.jobId,
         snapshotId: String(result.snapshotId),
         merkleRoot: String(result.merkleRoot),
-        statistics: result.statistics as never,
+        statistics: statisticsOf(result.statistics),
         ...(Array.isArray(result.subjects) && { subjects: result.subjects as never }),
       };
     case 'restore':
@@ -369,6 +377,16 @@ function completeCommand(tracked: TrackedJob, result: Record<string, unknown>): 
         prune: pruneSummaryOf(result.prune),
       };
   }
+}
+
+/**
+ * A backup's statistics as the worker reported them; its problem counts are copied reason by
+ * reason, so whatever else a worker put there (a path) never reaches the event.
+ */
+function statisticsOf(value: unknown): BackupStatisticsData {
+  const statistics = { ...(value as BackupStatisticsData) };
+  if (statistics.problems !== undefined) statistics.problems = problemCountsOf(statistics.problems);
+  return statistics;
 }
 
 /** The three counts a worker reports for its prune, copied field by field (nothing else reaches the event). */

@@ -63,6 +63,14 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
         details: { snapshotId: event.data.snapshotId, files, directories, totalBytes, errors },
       };
     }
+    case 'BackupProblemsRead':
+      // A read of paths that can name people: who read which backup's list, never the paths.
+      return {
+        action: 'backup.problems-read',
+        ...backup(event.data.backupId),
+        outcome: 'completed',
+        details: { readId: event.data.readId, snapshotId: event.data.snapshotId },
+      };
     case 'BackupFailed':
       // The code, not the reason: a reason may quote the path that could not be read.
       return { action: 'backup.failed', ...backup(event.data.backupId), outcome: 'failed', details: failure(event.data) };

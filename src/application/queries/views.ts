@@ -1,3 +1,4 @@
+import type { BackupStatisticsData } from '../../domain';
 import { BackupsTable, RestoresTable, SourcesTable } from '../projections/read-model';
 
 /** API shapes of the read models. */
@@ -24,7 +25,8 @@ export interface BackupView {
   attempt: number;
   snapshotId: string | null;
   merkleRoot: string | null;
-  statistics: Record<string, number> | null;
+  /** As BackupCompleted recorded them: `problems` (counts by reason) is absent for backups made before it existed. */
+  statistics: BackupStatisticsData | null;
   failure: { code: string | null; reason: string | null } | null;
   verification: { status: string; at: string | null };
   /** Set once the backup was deleted (its retention ran out, or an operator asked). */
@@ -88,7 +90,7 @@ export function backupView(row: BackupsTable): BackupView {
     attempt: Number(row.attempt),
     snapshotId: row.snapshot_id,
     merkleRoot: row.merkle_root,
-    statistics: row.statistics ? (JSON.parse(row.statistics) as Record<string, number>) : null,
+    statistics: row.statistics ? (JSON.parse(row.statistics) as BackupStatisticsData) : null,
     failure: row.failure_code || row.failure_reason ? { code: row.failure_code, reason: row.failure_reason } : null,
     verification: { status: row.verification_status, at: row.verified_at },
     deletedAt: row.deleted_at,

@@ -38,6 +38,14 @@ export class VerificationRequestType {
   @Field() verification!: string;
 }
 
+@ObjectType('ProblemCounts', { description: 'what a backup skipped or found changing, by reason (absent: none)' })
+export class ProblemCountsType {
+  @Field(() => Int, { nullable: true, description: 'could not be read; not in the snapshot' }) unreadable?: number;
+  @Field(() => Int, { nullable: true, description: 'changed while it was read; stored as read' }) changed?: number;
+  @Field(() => Int, { nullable: true, description: 'a socket: skipped' }) socket?: number;
+  @Field(() => Int, { nullable: true, description: 'stored, but some of its metadata could not be read' }) metadata?: number;
+}
+
 @ObjectType('BackupStatistics')
 export class BackupStatisticsType {
   @Field(() => Int, { nullable: true }) files?: number;
@@ -50,6 +58,8 @@ export class BackupStatisticsType {
   @Field(() => Int, { nullable: true }) chunks?: number;
   @Field(() => Float, { nullable: true }) durationMs?: number;
   @Field(() => Int, { nullable: true }) errors?: number;
+  @Field(() => ProblemCountsType, { nullable: true, description: 'null for backups recorded before problems were counted' })
+  problems?: ProblemCountsType;
 }
 
 @ObjectType('Failure')

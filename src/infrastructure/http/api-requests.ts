@@ -1,12 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { GetSubjectDataQuery, SubjectDataView } from '../../application/queries/subject.queries';
+import { BackupProblemsView, GetBackupProblemsQuery } from '../../application/queries/backup-problems.query';
+import type { PageRequest } from '../../application/queries/catalog.queries';
 import { randomUUID } from 'node:crypto';
-import { CommandResult, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../../application/commands/commands';
+import { CommandResult, ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../../application/commands/commands';
 import { CommandContext } from '../../application/event-envelope';
 import { SubjectPseudonyms } from '../../application/ports/pseudonyms';
 import { SUBJECT_PSEUDONYMS } from '../../application/tokens';
-import { SubjectState } from '../../domain';
+import { BackupState, ProblemReasonData, SubjectState } from '../../domain';
 import { RequestErasureDto, RequestRestoreDto } from './dto';
 import { assertSafeIncludes, RestoreTargets } from './restore-targets';
 import { assertPermitted } from './access.guard';
@@ -45,6 +47,26 @@ export class ApiRequests {
       ),
     );
     return this.queries.execute(new GetSubjectDataQuery(pseudonym));
+  }
+
+  /**
+   * What a backup skipped or found changing, with the paths (GET /backups/:id/errors). File names
+   * can name people, so the read is recorded first (BackupProblemsRead, an audit entry with the
+   * actor and the backup, never the paths); an unknown backup is NOT_FOUND, one without a
+   * snapshot NO_SNAPSHOT, and neither records anything.
+   */
+  async readBackupProblems(
+    backupId: string,
+    reason: ProblemReasonData | undefined,
+    page: PageRequest,
+    context: CommandContext,
+  ): Promise<BackupProblemsView> {
+    const result = await this.commands.execute<ExecuteBackupCommand, CommandResult<BackupState>>(
+      new ExecuteBackupCommand({ type: 'RecordProblemsRead', backupId, readId: randomUUID() }, context),
+    );
+    const state = result.state;
+    if (state.status === 'none' || state.snapshotId === null) throw new Error('a recorded read left no snapshot');
+    return this.queries.execute(new GetBackupProblemsQuery(backupId, state.snapshotId, reason, page));
   }
 
   async requestRestore(body: RequestRestoreDto, context: CommandContext) {

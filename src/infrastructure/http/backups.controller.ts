@@ -4,9 +4,11 @@ import { CommandContext } from '../../application/event-envelope';
 import { GetBackupQuery, ListBackupsQuery } from '../../application/queries/catalog.queries';
 import { BackupView, Page } from '../../application/queries/views';
 import { RequestContext } from './actor';
-import { CancelBackupDto, ListBackupsQueryDto, RequestBackupDto } from './dto';
+import { CancelBackupDto, ListBackupProblemsQueryDto, ListBackupsQueryDto, RequestBackupDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
 import { OperatorRequests } from './operator-requests';
+import { ApiRequests } from './api-requests';
+import { BackupProblemsView } from '../../application/queries/backup-problems.query';
 import { Requires } from './access.guard';
 
 @Controller('backups')
@@ -14,6 +16,7 @@ export class BackupsController {
   constructor(
     private readonly queries: QueryBus,
     private readonly requests: OperatorRequests,
+    private readonly reads: ApiRequests,
   ) {}
 
   /** 202 once BackupRequested is durably stored; the backup itself runs in a worker. */
@@ -64,5 +67,19 @@ export class BackupsController {
   @Get(':id')
   get(@Param('id', ResourceIdPipe) id: string): Promise<BackupView> {
     return this.queries.execute(new GetBackupQuery(id));
+  }
+
+  /**
+   * What the backup skipped or found changing, with paths and messages (those of erased data
+   * subjects stay sealed: reason and pseudonym only). Each read is audited.
+   */
+  @Requires('backups:errors:read')
+  @Get(':id/errors')
+  errors(
+    @Param('id', ResourceIdPipe) id: string,
+    @Query() query: ListBackupProblemsQueryDto,
+    @RequestContext() context: CommandContext,
+  ): Promise<BackupProblemsView> {
+    return this.reads.readBackupProblems(id, query.reason, { limit: query.limit, offset: query.offset }, context);
   }
 }

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { Field, InputType } from '@nestjs/graphql';
 import { Transform, Type } from 'class-transformer';
+import { PROBLEM_REASONS, type ProblemReasonData } from '../../domain';
 import {
   ArrayMaxSize,
   IsArray,
@@ -215,6 +216,12 @@ export class ListBackupsQueryDto extends PageQueryDto {
   @IsOptional()
   @IsISO8601()
   to?: string;
+}
+
+export class ListBackupProblemsQueryDto extends PageQueryDto {
+  @IsOptional()
+  @IsIn(PROBLEM_REASONS)
+  reason?: ProblemReasonData;
 }
 
 export class ListRestoresQueryDto extends PageQueryDto {

@@ -13,6 +13,7 @@ const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   SOURCE_FORBIDDEN: HttpStatus.BAD_REQUEST,
   TARGET_IN_USE: HttpStatus.CONFLICT,
   TARGET_IN_SOURCE: HttpStatus.CONFLICT,
+  NO_SNAPSHOT: HttpStatus.CONFLICT,
 };
 
 /**
