@@ -1,11 +1,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { backup, BackupResult, Repository, restore, TreeEntry } from '../../src/engine';
+import { backup, BackupResult, hmacPseudonymiser, Repository, restore, TreeEntry } from '../../src/engine';
 import { BlobSaver } from '../../src/engine/backup/blob-saver';
 import { setAttributeSync } from '@napi-rs/xattr';
 import { nativeFs } from '../../src/engine/platform/native-fs';
 import { FORMAT_VERSION } from '../../src/engine/repository/format';
 import {
+  asRestoredByThisUser,
   buildFidelityTree,
   compareRecords,
   compareWalks,
@@ -19,6 +20,7 @@ import {
   socketProblemPaths,
   Walk,
   walkTree,
+  withoutPaths,
 } from '../support/fidelity';
 import { runCliOk } from '../support/cli';
 import { findEntry, initRepository, openRepository } from '../support/repository';
@@ -55,6 +57,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     const target = path.join(work, 'restored');
     const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target);
     expect(result.errors).toEqual([]);
+    expect(result.metadataErrors).toEqual([]);
     restored = await walkTree(target);
   }, SLOW);
 
@@ -73,7 +76,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
   });
 
   it("gives the restore target the source root's own mode, owner, xattrs and times", () => {
-    const [want, got] = [original.get(''), restored.get('')];
+    const [want, got] = [expectedRestore(original, tree).get(''), restored.get('')];
     expect(want && got && compareRecords(want, got)).toEqual([]);
   });
 
@@ -104,6 +107,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
       const target = path.join(work, 'restored-incremental');
       const result = await restore(await openRepository(repoPath), second.snapshotId, target);
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(current, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,
@@ -114,6 +118,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     const only = FIDELITY_PATHS.linkThree.toString('utf8');
     const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { include: [only] });
     expect(result.errors).toEqual([]);
+    expect(result.metadataErrors).toEqual([]);
     const got = (await walkTree(target)).get(FIDELITY_PATHS.linkThree.toString('hex'));
     const want = original.get(FIDELITY_PATHS.linkThree.toString('hex'));
     expect(got).toMatchObject({ type: 'file', nlink: 1, size: want?.size, sha256: want?.sha256, mode: want?.mode, uid: want?.uid });
@@ -142,6 +147,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
       await fs.writeFile(at(FIDELITY_PATHS.fifo), 'a file where the FIFO was\n');
       const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { overwrite: true });
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,
@@ -159,6 +165,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
       const target = path.join(work, 'restored-numeric');
       const result = await restore(await openRepository(repoPath), backedUp.snapshotId, target, { numericOwner: true });
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,
@@ -227,6 +234,7 @@ describe('fidelity: a tree with every case, backed up and restored by the engine
     const target = path.join(work, label);
     const result = await restore(repository, snapshotId, target, { numericOwner });
     expect(result.errors).toEqual([]);
+    expect(result.metadataErrors).toEqual([]);
     const owners: Record<string, string> = {};
     for (const name of ['known-names', 'unknown-names', 'numbers-only']) {
       const stats = await fs.lstat(path.join(target, name));
@@ -324,6 +332,85 @@ describe('metadata-only changes between two backups', () => {
     expect(second.parent).not.toBeNull();
     const target = path.join(work, 'restored');
     await restore(repository, second.snapshotId, target);
-    expect(compareWalks(changed, await walkTree(target))).toEqual([]);
+    expect(compareWalks(asRestoredByThisUser(changed), await walkTree(target))).toEqual([]);
   });
+});
+
+/**
+ * The tree with data subjects (test/engine/subjects-erasure.spec.ts): a hard-link group that
+ * spans a subject's folder and the rest, and a socket inside a subject's folder. Restored
+ * whole while the subject's key exists; once it is shredded, the links outside the subject
+ * still come back with their content, and the socket's problem never names its path.
+ */
+describe.each([
+  // The subject holds a later member of the group (links/sub/two)...
+  { rule: 'links/{subject}/**', erased: 'sub', gone: 'links/sub', kept: ['links/one', 'three'] },
+  // ... or the first one the backup meets (links/one).
+  { rule: 'links/{subject}', erased: 'one', gone: 'links/one', kept: ['links/sub/two', 'three'] },
+])('fidelity with data subjects: a hard-link group across a subject boundary (rule $rule)', ({ rule, erased, gone, kept }) => {
+  const tempDir = useTempDirs();
+  const pseudonymise = hmacPseudonymiser('the pseudonym secret of the fidelity suite');
+  const subjects = { rules: [rule, 'sockets/{subject}'], pseudonymise };
+  let work: string;
+  let source: string;
+  let repoPath: string;
+  let tree: FidelityTree;
+  let original: Walk;
+  let snapshotId: string;
+
+  beforeAll(async () => {
+    work = await tempDir('fidelity-subjects');
+    source = path.join(work, 'source');
+    repoPath = path.join(work, 'repo');
+    tree = await buildFidelityTree(source);
+    original = await walkTree(source);
+    const result = await backup(await initRepository(repoPath), source, { subjects });
+    expect(result.errors).toEqual([]);
+    snapshotId = result.snapshotId;
+  }, SLOW);
+
+  it(
+    'restores the whole tree exactly while the subjects exist',
+    async () => {
+      const target = path.join(work, 'restored');
+      const result = await restore(await openRepository(repoPath), snapshotId, target);
+      expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
+      expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it("seals the path of the socket inside a subject's folder, and keeps the other in clear", async () => {
+    const { snapshot } = await (await openRepository(repoPath)).resolveSnapshot(snapshotId);
+    expect(snapshot.problems).toHaveLength(2);
+    expect(snapshot.problems).toEqual(
+      expect.arrayContaining([
+        { reason: 'socket', path: 'socket', message: expect.any(String) },
+        { reason: 'socket', subject: pseudonymise('nested.sock'), key: expect.any(String), box: expect.any(String) },
+      ]),
+    );
+    expect(JSON.stringify(snapshot.problems)).not.toContain('nested.sock');
+  });
+
+  it(
+    "once the subject is shredded, restores the group's other links with their content, and nothing of the subject",
+    async () => {
+      const repository = await openRepository(repoPath);
+      expect(await repository.keyVault.shred(pseudonymise(erased))).toMatchObject({ status: 'shredded' });
+      const target = path.join(work, 'restored-after-erasure');
+      const result = await restore(await openRepository(repoPath), snapshotId, target);
+      expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
+      const expected = withoutPaths(expectedRestore(original, tree), [Buffer.from(gone).toString('hex')]);
+      for (const member of kept) {
+        const key = Buffer.from(member).toString('hex');
+        const record = expected.get(key);
+        expect(record).toBeDefined();
+        if (record) expected.set(key, { ...record, nlink: 2, linkGroup: kept });
+      }
+      expect(compareWalks(expected, await walkTree(target))).toEqual([]);
+    },
+    SLOW,
+  );
 });

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { check, FsObjectStore, Repository, restore, verifySnapshot } from '../../src/engine';
+import { backup, check, FsObjectStore, Repository, restore, verifySnapshot } from '../../src/engine';
+import { FORMAT_VERSION } from '../../src/engine/repository/format';
 import { walkTree, WalkRecord } from '../support/fidelity/walker';
 import { useTempDirs } from '../support/temp-dirs';
 
@@ -112,6 +113,22 @@ describe.each([
     const verified = await verifySnapshot(repository, expected.snapshotId);
     expect(verified.snapshotId).toBe(expected.snapshotId);
     expect(verified.bytesChecked).toBeGreaterThan(0);
+  });
+
+  it('takes a new backup with the current engine, and still restores the old snapshot exactly', async () => {
+    const source = path.join(work, 'new-source');
+    await fs.mkdir(source);
+    await fs.writeFile(path.join(source, 'new.txt'), 'written by the current engine\n');
+    const added = await backup(await open(), source);
+    expect(added.errors).toEqual([]);
+    const repository = await open();
+    expect((await repository.resolveSnapshot(added.snapshotId)).snapshot.version).toBe(FORMAT_VERSION);
+    const fresh = path.join(work, 'restored-new');
+    expect((await restore(repository, added.snapshotId, fresh)).errors).toEqual([]);
+    expect(await fs.readFile(path.join(fresh, 'new.txt'), 'utf8')).toBe('written by the current engine\n');
+    const old = path.join(work, 'restored-old-again');
+    expect((await restore(repository, expected.snapshotId, old)).errors).toEqual([]);
+    expect(differences(expected.entries, await walkTree(old))).toEqual([]);
   });
 });
 

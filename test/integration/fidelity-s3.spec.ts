@@ -52,6 +52,7 @@ describe('fidelity through the S3 object store', () => {
       const target = path.join(work, 'restored');
       const result = await restore(await Repository.open(s3Store(bucket), PASSPHRASE), backedUp.snapshotId, target);
       expect(result.errors).toEqual([]);
+      expect(result.metadataErrors).toEqual([]);
       expect(compareWalks(expectedRestore(original, tree), await walkTree(target))).toEqual([]);
     },
     SLOW,

@@ -134,7 +134,12 @@ export const ROOT_ONLY: Record<string, string> = {
   capability: 'security.capability needs CAP_SETFCAP',
   devices: 'character and block devices need CAP_MKNOD',
   setuidOwned: 'a setuid file owned by another user needs root',
+  mode000: 'a file or folder with mode 000 can be read (and so backed up) only by root',
+  setIdBits: 'a restore keeps setuid and setgid bits only when it restores owners (root only); otherwise they are expected dropped',
 };
+
+/** The FIDELITY_PATHS cases that are not built at all when the builder is not root. */
+export const ROOT_ONLY_CASES: FidelityCase[] = ['charDevice', 'blockDevice', 'mode000', 'mode000Dir'];
 
 export interface FidelityTree {
   root: string;
@@ -274,9 +279,11 @@ export async function buildFidelityTree(root: string): Promise<FidelityTree> {
 
   // Modes: none at all, on a file and on a folder with a file in it; setuid (on a file owned
   // by 1234, as root), setgid on a file and a folder, sticky, and every bit at once.
-  await writeFile(P.mode000, 'no permissions at all\n', 0o644);
-  await mkdir(P.mode000Dir);
-  await writeFile(rel('mode-000-dir', 'inside.txt'), 'in a folder with mode 000\n');
+  if (isRoot) {
+    await writeFile(P.mode000, 'no permissions at all\n', 0o644);
+    await mkdir(P.mode000Dir);
+    await writeFile(rel('mode-000-dir', 'inside.txt'), 'in a folder with mode 000\n');
+  }
   await writeFile(P.setuid, '#!/bin/sh\necho setuid\n', 0o755);
   if (isRoot) native.lchownat(AT_FDCWD, abs(P.setuid), OWNER.uid, OWNER.gid);
   await writeFile(P.setgid, '#!/bin/sh\necho setgid\n', 0o755);
@@ -285,7 +292,7 @@ export async function buildFidelityTree(root: string): Promise<FidelityTree> {
   await mkdir(P.sticky, 0o777);
   await writeFile(rel('sticky-dir', 'inside.txt'), 'in a sticky folder\n');
   await writeFile(P.allBits, 'every mode bit\n');
-  await fs.chmod(abs(P.mode000), 0o000);
+  if (isRoot) await fs.chmod(abs(P.mode000), 0o000);
   await fs.chmod(abs(P.setuid), 0o4755);
   await fs.chmod(abs(P.setgid), 0o2755);
   await fs.chmod(abs(P.setgidDir), 0o2775);
@@ -302,7 +309,7 @@ export async function buildFidelityTree(root: string): Promise<FidelityTree> {
     const mtime = 1_500_000_000_123_456_789n + BigInt(i) * 86_400_000_000_001n;
     native.lutimesat(AT_FDCWD, abs(relative), mtime - 3_600_000_000_007n, mtime);
   });
-  await fs.chmod(abs(P.mode000Dir), 0o000);
+  if (isRoot) await fs.chmod(abs(P.mode000Dir), 0o000);
 
   return { root, skipped, sockets: [P.socket, P.nestedSocket], sparseFiles: [P.sparse, P.sparseTail] };
 }
