@@ -38,10 +38,25 @@ export function fsName(stored: StoredName): FileName {
 
 /**
  * A key that is equal for two entries exactly when their name bytes are: the name itself, or
- * for a name that is not UTF-8, NUL (which no real name holds) and its bytes.
+ * for bytes that are not UTF-8, NUL (which no real name holds) and the bytes one char each. A
+ * raw name is keyed by its decoded bytes, never its base64 text, so two spellings of one name
+ * (plain and raw, or two base64 forms of the same bytes) are the same name.
  */
 export function nameKey(stored: StoredName): string {
-  return stored.rawName !== undefined ? `\0${stored.rawName}` : stored.name;
+  if (stored.rawName === undefined) return stored.name;
+  const bytes = Buffer.from(stored.rawName, 'base64');
+  return decodeUtf8(bytes) ?? `\0${bytes.toString('latin1')}`;
+}
+
+/**
+ * Whether a stored name is in the one form a backup writes: a raw name is canonical base64 of
+ * bytes that are not UTF-8 (UTF-8 bytes are stored as a plain name). Any other spelling comes
+ * from a crafted or damaged tree.
+ */
+function isCanonical(stored: StoredName): boolean {
+  if (stored.rawName === undefined) return true;
+  const bytes = Buffer.from(stored.rawName, 'base64');
+  return bytes.toString('base64') === stored.rawName && decodeUtf8(bytes) === null;
 }
 
 /** `parent/name`, as a string while both are UTF-8, else as bytes. */
@@ -69,7 +84,11 @@ export function assertLegalName(stored: unknown, where: string): void {
   const candidate = stored as Partial<StoredName> | null;
   let bytes: Buffer | null = null;
   try {
-    if (typeof candidate?.name === 'string' && (candidate.rawName === undefined || typeof candidate.rawName === 'string')) {
+    if (
+      typeof candidate?.name === 'string' &&
+      (candidate.rawName === undefined || typeof candidate.rawName === 'string') &&
+      isCanonical(candidate as StoredName)
+    ) {
       bytes = nameBytes(candidate as StoredName);
     }
   } catch {
