@@ -2,6 +2,8 @@
 // `npm run lint` would if they were on disk. Reads [{ filePath, code }] as JSON on stdin and
 // writes [{ filePath, messages: [{ ruleId, message }] }] to stdout. A separate process because
 // Jest cannot load an ES-module configuration file.
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { ESLint } from 'eslint';
 
 const chunks = [];
