@@ -34,6 +34,7 @@ import {
   RecordedEvent,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store';
+import { BackoffSchedule } from '../../application/retry';
 import { AppendListeners } from './append-listeners';
 import {
   assertAppendable,
@@ -136,10 +137,9 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   private readonly listeners: AppendListeners;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly onConnectionError: (error: unknown) => void;
-  private readonly resubscribeDelayMs: number;
+  private readonly resubscribeBackoff: BackoffSchedule;
   private subscription: AllStreamSubscription | null = null;
   private resubscribeTimer: NodeJS.Timeout | null = null;
-  private resubscribeFailures = 0;
   private wakeScheduled = false;
   private closing: Promise<void> | null = null;
 
@@ -149,7 +149,11 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     this.matchesSelection = selectionMatcher(this.selection);
     this.listeners = new AppendListeners(options.onListenerError);
     this.onConnectionError = options.onConnectionError ?? ((error) => console.error('event store: EventStoreDB background failure', error));
-    this.resubscribeDelayMs = options.resubscribeDelayMs ?? DEFAULT_RESUBSCRIBE_DELAY_MS;
+    this.resubscribeBackoff = new BackoffSchedule({
+      kind: 'exponential',
+      initialMs: options.resubscribeDelayMs ?? DEFAULT_RESUBSCRIBE_DELAY_MS,
+      maxMs: MAX_RESUBSCRIBE_DELAY_MS,
+    });
     this.client = EventStoreDBClient.connectionString(connectionString);
   }
 
@@ -452,9 +456,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     if (this.closing || this.subscription || this.resubscribeTimer || this.listeners.size === 0) return;
     const subscription = this.client.subscribeToAll({ fromPosition: END, resolveLinkTos: false, filter: this.serverFilter() });
     this.subscription = subscription;
-    subscription.on('confirmation', () => {
-      this.resubscribeFailures = 0;
-    });
+    subscription.on('confirmation', () => this.resubscribeBackoff.reset());
     subscription.on('data', (resolved: AllStreamResolvedEvent) => {
       const event = resolved.event;
       if (event && this.isLogEvent(event.streamId, event.type)) this.scheduleWake();
@@ -464,8 +466,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
       this.subscription = null;
       if (this.closing) return;
       if (error) this.onConnectionError(error);
-      const delay = Math.min(this.resubscribeDelayMs * 2 ** this.resubscribeFailures, MAX_RESUBSCRIBE_DELAY_MS);
-      this.resubscribeFailures += 1;
+      const delay = this.resubscribeBackoff.next();
       this.resubscribeTimer = setTimeout(() => {
         this.resubscribeTimer = null;
         this.subscribe();

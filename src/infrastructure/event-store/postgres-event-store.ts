@@ -10,6 +10,7 @@ import {
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store';
 import { describeForLog } from '../../application/describe-for-log';
+import { BackoffSchedule } from '../../application/retry';
 import { SerializedEvent, serializeEvent } from './sqlite-event-rows';
 import { AppendListeners, AppendOutcome } from './append-listeners';
 import {
@@ -122,14 +123,14 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   private readonly channel: string;
   private listener: Client | null = null;
   private listenRetryTimer: NodeJS.Timeout | null = null;
-  private listenRetryDelayMs: number;
+  private readonly listenBackoff: BackoffSchedule;
   private closed = false;
 
   private constructor(
     private readonly pool: Pool,
     private readonly connection: PoolConfig,
     readonly schema: string,
-    private readonly options: PostgresEventStoreOptions,
+    options: PostgresEventStoreOptions,
   ) {
     const s = escapeIdentifier(schema);
     this.tables = {
@@ -143,7 +144,11 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     this.listeners = new AppendListeners(options.onListenerError);
     this.onConnectionError =
       options.onConnectionError ?? ((error) => console.error(`event store: PostgreSQL connection failed (${describeForLog(error)})`));
-    this.listenRetryDelayMs = options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS;
+    this.listenBackoff = new BackoffSchedule({
+      kind: 'exponential',
+      initialMs: options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS,
+      maxMs: MAX_LISTEN_RETRY_DELAY_MS,
+    });
     // Without a handler, an idle pooled connection's failure (a server restart) would end the process.
     this.pool.on('error', (error) => this.onConnectionError(error));
   }
@@ -379,15 +384,14 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
 
   private scheduleListenRetry(): void {
     if (this.closed || this.listenRetryTimer) return;
-    const delay = this.listenRetryDelayMs;
-    this.listenRetryDelayMs = Math.min(delay * 2, MAX_LISTEN_RETRY_DELAY_MS);
+    const delay = this.listenBackoff.next();
     this.listenRetryTimer = setTimeout(() => {
       this.listenRetryTimer = null;
       this.connectListener().then(
         async (client) => {
           if (this.closed) return client.end();
           this.listener = client;
-          this.listenRetryDelayMs = this.options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS;
+          this.listenBackoff.reset();
           // Appends made while nobody listened were not heard of: let subscribers look.
           this.listeners.notify();
         },
