@@ -1,8 +1,10 @@
 import { Decider, DomainEvent, fold } from '../domain';
 import { CommandContext, toDomainEvent, toNewEvents } from './event-envelope';
 import { EventStore, RecordedEvent, WrongExpectedRevisionError } from './ports/event-store';
+import { retry, RetryPolicy } from './retry';
 
-const MAX_CONFLICT_RETRIES = 5;
+/** A decision that lost a race for its stream is made again at once on the fresh state, five times at most. */
+const CONFLICT_RETRY: RetryPolicy = { maxAttempts: 1 + 5, backoff: { kind: 'none' } };
 
 export interface Decision<State> {
   state: State;
@@ -34,24 +36,24 @@ export class AggregateStore {
     context: CommandContext,
     occurredAt: string,
   ): Promise<Decision<State>> {
-    for (let attempt = 0; ; attempt++) {
-      const { state, revision } = await this.load(decider as Decider<unknown, State, Event>, stream);
-      const resolved = typeof command === 'function' ? (command as (state: State) => Command)(state) : command;
-      const decided = decider.decide(resolved, state);
-      if (decided.length === 0) return { state, appended: 0, position: null };
-      // Events caused by another event get ids derived from it: a repeated reaction is a no-op.
-      const seed = context.causationId ? `${context.causationId}:${stream}` : undefined;
-      try {
+    return retry(
+      CONFLICT_RETRY,
+      async () => {
+        const { state, revision } = await this.load(decider as Decider<unknown, State, Event>, stream);
+        const resolved = typeof command === 'function' ? (command as (state: State) => Command)(state) : command;
+        const decided = decider.decide(resolved, state);
+        if (decided.length === 0) return { state, appended: 0, position: null };
+        // Events caused by another event get ids derived from it: a repeated reaction is a no-op.
+        const seed = context.causationId ? `${context.causationId}:${stream}` : undefined;
         const result = await this.events.append(
           stream,
           toNewEvents(decided, context, occurredAt, seed),
           revision < 0 ? 'no-stream' : revision,
         );
         return { state: decided.reduce(decider.evolve, state), appended: decided.length, position: result.position };
-      } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_CONFLICT_RETRIES) throw error;
-      }
-    }
+      },
+      { retryIf: (error) => error instanceof WrongExpectedRevisionError },
+    );
   }
 }
 

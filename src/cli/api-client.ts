@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { retry, RetryPolicy, Sleep, sleep } from '../application/retry';
 import { EngineError } from '../engine';
 
 /** Where the service is and who is calling it (`custodia api`). */
@@ -26,7 +27,8 @@ export class ApiCallError extends Error {
 
 /** Statuses a backup, restore or erasure does not leave. */
 const SETTLED = ['completed', 'failed', 'cancelled'];
-const ATTEMPTS = 3;
+/** A call that got no answer is sent twice more, 300 ms and then 600 ms later. */
+const UNANSWERED_CALL_RETRY: RetryPolicy = { maxAttempts: 3, backoff: { kind: 'linear', stepMs: 300 } };
 
 /**
  * A small client of the REST API. Every POST and DELETE carries an Idempotency-Key, and a call
@@ -35,7 +37,11 @@ const ATTEMPTS = 3;
  * argument: arguments are visible in the process list.
  */
 export class ApiClient {
-  constructor(private readonly connection: ApiConnection) {}
+  constructor(
+    private readonly connection: ApiConnection,
+    /** How the client waits between attempts (tests pass one that does not). */
+    private readonly wait: Sleep = sleep,
+  ) {}
 
   static connect(flags: { url?: string; tokenFile?: string }, env: NodeJS.ProcessEnv = process.env): ApiClient {
     const url = (flags.url ?? env.CUSTODIA_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
@@ -107,19 +113,15 @@ export class ApiClient {
   }
 
   private async send(url: string, init: RequestInit): Promise<Response> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
-      } catch (error) {
-        if (attempt >= ATTEMPTS) {
-          const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-          throw new ApiCallError(
-            'SERVICE_UNREACHABLE',
-            `no answer from ${this.connection.url} (${cause}); is \`custodia serve\` running there?`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
-      }
+    try {
+      // Only a call that never got an answer throws here; an error status is an answer.
+      return await retry(UNANSWERED_CALL_RETRY, () => fetch(url, { ...init, signal: AbortSignal.timeout(60_000) }), { sleep: this.wait });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new ApiCallError(
+        'SERVICE_UNREACHABLE',
+        `no answer from ${this.connection.url} (${cause}); is \`custodia serve\` running there?`,
+      );
     }
   }
 }

@@ -2,7 +2,7 @@
  * Domain events: the facts Custodia records. Payloads hold ids, counts, hashes and operator
  * configuration (a source's folder, a restore target); never file contents or names found
  * inside a backup. Each event type has a schema version; a change to a payload's shape gets a
- * new version and an upcaster, never an edit of stored events.
+ * new version and an upcaster (DOMAIN_UPCASTERS in upcasting.ts), never an edit of stored events.
  */
 export interface BackupStatisticsData {
   files: number;
@@ -183,7 +183,7 @@ export type DomainEvent =
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
 
-/** Current schema version of each event type. */
+/** Current schema version of each event type: what is written, and what reads are upcast to (upcasting.ts). */
 export const EVENT_SCHEMA_VERSION: Record<DomainEventType, number> = {
   SourceRegistered: 1,
   SourceUpdated: 1,

@@ -6,3 +6,4 @@ export * from './restore';
 export * from './source';
 export * from './subject';
 export * from './retention-policy';
+export * from './upcasting';

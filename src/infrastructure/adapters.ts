@@ -4,6 +4,7 @@ import { CheckpointStore, EventStore } from '../application/ports/event-store';
 import { JobBus } from '../application/ports/job-bus';
 import { ReadModel } from '../application/projections/read-model';
 import { describeForLog } from '../application/describe-for-log';
+import { UpcastingEventStore } from '../application/upcasting-event-store';
 import { InProcessJobBus } from './bus/in-process-job-bus';
 import { KafkaJobBus } from './bus/kafka-job-bus';
 import { Configuration, ConfigurationError } from './config/configuration';
@@ -54,7 +55,12 @@ function postgresConnection(config: Configuration) {
     : { connectionTimeoutMillis: 10_000 };
 }
 
+/** The configured event store, read through the upcasters: its events come out in their current shapes. */
 export async function openEventStore(config: Configuration): Promise<EventStore & CheckpointStore> {
+  return new UpcastingEventStore(await openEventStoreAdapter(config));
+}
+
+async function openEventStoreAdapter(config: Configuration): Promise<EventStore & CheckpointStore> {
   switch (config.eventStore) {
     case 'sqlite':
       prepareDataDir(config.dataDir, new Logger('Files'));

@@ -2,6 +2,7 @@ import { appendingCases } from './event-store/appending.cases';
 import { checkpointCases } from './event-store/checkpoints.cases';
 import { idempotencyCases } from './event-store/idempotency.cases';
 import { readingCases } from './event-store/reading.cases';
+import { rulesCases } from './event-store/rules.cases';
 import { EventStoreFactory, useStoreUnderTest } from './event-store/store-under-test';
 import { subscriptionCases } from './event-store/subscriptions.cases';
 
@@ -18,6 +19,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
     appendingCases(subject);
     idempotencyCases(subject);
     readingCases(subject);
+    rulesCases(subject);
     checkpointCases(subject);
     subscriptionCases(subject);
   });

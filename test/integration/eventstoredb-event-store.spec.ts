@@ -1,5 +1,4 @@
-import { WrongExpectedRevisionError } from '../../src/application/ports/event-store';
-import { DuplicateEventIdError } from '../../src/infrastructure/event-store/duplicate-event-id-error';
+import { DuplicateEventIdError, WrongExpectedRevisionError } from '../../src/application/ports/event-store';
 import {
   EventStoreDbEventStore,
   EventStoreDbEventStoreOptions,

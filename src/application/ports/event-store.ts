@@ -43,7 +43,39 @@ export interface AppendResult {
   position: number;
 }
 
+/**
+ * The stable codes of what an event store refuses, the same from every adapter (the rules are
+ * src/infrastructure/event-store/append-rules.ts). Callers branch on `code`, never on a message.
+ */
+export type EventStoreErrorCode =
+  /** The expected revision does not hold, or a retried append mixes stored and new ids. */
+  | 'WRONG_EXPECTED_REVISION'
+  /** An event's id is already stored in another stream. */
+  | 'DUPLICATE_EVENT_ID'
+  /** The stream name is empty or has a character outside the allowed set. */
+  | 'INVALID_STREAM_NAME'
+  /** The stream name is one the store keeps for itself (`custodia-...`). */
+  | 'RESERVED_STREAM_NAME'
+  /** An append with no events. */
+  | 'EMPTY_APPEND'
+  /** An event id that is not a lowercase UUID. */
+  | 'INVALID_EVENT_ID'
+  /** The same event id twice in one append. */
+  | 'DUPLICATE_ID_IN_APPEND'
+  /** An expected revision that is neither 'no-stream', 'any' nor a non-negative integer. */
+  | 'INVALID_EXPECTED_REVISION'
+  /** An event's type, schema version or occurrence time is malformed. */
+  | 'INVALID_EVENT'
+  /** An event's metadata is not EventMetadata (a missing, mistyped or unknown field). */
+  | 'INVALID_METADATA'
+  /** An event's data or metadata has no JSON representation (a BigInt, undefined, a function). */
+  | 'EVENT_NOT_JSON'
+  /** A read's or a checkpoint's argument is out of range (a negative limit, position or revision). */
+  | 'INVALID_ARGUMENT';
+
 export class WrongExpectedRevisionError extends Error {
+  readonly code = 'WRONG_EXPECTED_REVISION' satisfies EventStoreErrorCode;
+
   constructor(
     readonly stream: string,
     readonly expected: ExpectedRevision,
@@ -54,9 +86,52 @@ export class WrongExpectedRevisionError extends Error {
   }
 }
 
+/**
+ * An appended event's id is already used by an event of another stream. Not a retry (that would
+ * be the same stream), so it cannot be treated as an idempotent repeat: the caller reused an id.
+ */
+export class DuplicateEventIdError extends Error {
+  readonly code = 'DUPLICATE_EVENT_ID' satisfies EventStoreErrorCode;
+
+  constructor(
+    readonly eventId: string,
+    readonly existingStream: string,
+    readonly stream: string,
+  ) {
+    super(`event id ${eventId} cannot be appended to stream ${stream}: stream ${existingStream} already holds it`);
+    this.name = 'DuplicateEventIdError';
+  }
+}
+
+/** A call the port's rules refuse before anything is read or written. A RangeError, as before the codes. */
+export class InvalidEventStoreCallError extends RangeError {
+  constructor(
+    readonly code: Exclude<EventStoreErrorCode, 'WRONG_EXPECTED_REVISION' | 'DUPLICATE_EVENT_ID' | 'EVENT_NOT_JSON'>,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InvalidEventStoreCallError';
+  }
+}
+
+/** An event whose data or metadata JSON cannot represent: nothing of its append is written. A TypeError, as JSON.stringify's. */
+export class EventNotJsonError extends TypeError {
+  readonly code = 'EVENT_NOT_JSON' satisfies EventStoreErrorCode;
+
+  constructor(
+    readonly eventId: string,
+    readonly field: 'data' | 'metadata',
+  ) {
+    super(`event ${eventId}: ${field} is not representable as JSON`);
+    this.name = 'EventNotJsonError';
+  }
+}
+
 export interface EventStore {
   /**
-   * Appends atomically: all events or none. Throws WrongExpectedRevisionError on a conflict.
+   * Appends atomically: all events or none. Throws WrongExpectedRevisionError on a conflict,
+   * DuplicateEventIdError for an id another stream holds, and InvalidEventStoreCallError or
+   * EventNotJsonError for a call the rules refuse (see EventStoreErrorCode).
    * If every event's id is already in the stream (a retried append), returns the original
    * result without writing; a mix of stored and new ids is a conflict.
    */

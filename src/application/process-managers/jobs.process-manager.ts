@@ -15,6 +15,7 @@ import { CommandContext, deterministicUuid, toDomainEvent } from '../event-envel
 import { Clock } from '../ports/clock';
 import { EventStore, RecordedEvent } from '../ports/event-store';
 import { Job, JobBus, JobFailure, JobStatusMessage } from '../ports/job-bus';
+import { delayBeforeRetry, mayRetry, RetryPolicy } from '../retry';
 import { OrchestrationSettings } from '../settings';
 import { CLOCK, EVENT_STORE, JOB_BUS, SETTINGS } from '../tokens';
 import { JobTracker, TrackedJob } from './job-tracker';
@@ -237,10 +238,11 @@ export class JobsProcessManager {
 
   private async failOrRetry(tracked: TrackedJob, failure: JobFailure, cause: string, delayOverrideMs?: number): Promise<void> {
     const { job } = tracked;
-    if (failure.retryable && job.attempt < this.settings.jobMaxAttempts) {
+    const policy = jobRetryPolicy(this.settings);
+    if (failure.retryable && mayRetry(policy, job.attempt)) {
       const next = { ...job, attempt: job.attempt + 1 } as Job;
       await this.tracker.markDispatched(job.jobId, next.attempt, this.now());
-      const delay = delayOverrideMs ?? this.settings.jobRetryBaseDelayMs * 2 ** (job.attempt - 1);
+      const delay = delayOverrideMs ?? delayBeforeRetry(policy.backoff, job.attempt);
       this.logger.warn(`job ${job.jobId} attempt ${job.attempt} failed (${failure.code}); retrying as attempt ${next.attempt}`);
       this.later(delay, () => this.bus.publishJob(next));
       return;
@@ -305,6 +307,11 @@ export class JobsProcessManager {
   private now(): string {
     return this.clock.now().toISOString();
   }
+}
+
+/** A job failing with a retryable reason is handed out again, up to jobMaxAttempts, the wait doubling from jobRetryBaseDelayMs. */
+function jobRetryPolicy(settings: OrchestrationSettings): RetryPolicy {
+  return { maxAttempts: settings.jobMaxAttempts, backoff: { kind: 'exponential', initialMs: settings.jobRetryBaseDelayMs } };
 }
 
 type JobCommand = ExecuteBackupCommand['command'] | ExecuteRestoreCommand['command'] | ExecuteSubjectCommand['command'];

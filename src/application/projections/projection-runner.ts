@@ -1,14 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { describeForLog } from '../describe-for-log';
 import { EventStore, RecordedEvent } from '../ports/event-store';
+import { mayRetry, retry, RetryPolicy } from '../retry';
 import { CatchUpSubscription } from '../subscriptions/catch-up-subscription';
 import { applyWithCheckpoint, loadProjectionCheckpoint, parkEvent, Projection } from './projection';
 import { ReadModel } from './read-model';
 
-/** Failed attempts at one batch before its events are tried one by one. */
-const PARK_AFTER_FAILURES = 5;
-/** Attempts at a single event before it is stepped over. */
-const SINGLE_EVENT_ATTEMPTS = 3;
+/** Attempts at one batch (its subscription retries it from the checkpoint) before its events are tried one by one. */
+const BATCH_ATTEMPTS = 5;
+/** Attempts at a single event, at once, before it is stepped over. */
+const SINGLE_EVENT_RETRY: RetryPolicy = { maxAttempts: 3, backoff: { kind: 'none' } };
 
 /**
  * Runs each projection on its own catch-up subscription, checkpointed in the read model.
@@ -24,6 +25,7 @@ export class ProjectionRunner {
   private readonly logger = new Logger(ProjectionRunner.name);
   private readonly subscriptions: CatchUpSubscription[];
   private readonly failures = new Map<string, number>();
+  private readonly batchRetry: RetryPolicy;
 
   constructor(
     private readonly events: EventStore,
@@ -32,13 +34,14 @@ export class ProjectionRunner {
     pollIntervalMs = 1000,
     retryDelayMs = 1000,
   ) {
+    this.batchRetry = { maxAttempts: BATCH_ATTEMPTS, backoff: { kind: 'constant', delayMs: retryDelayMs } };
     this.subscriptions = projections.map(
       (projection) =>
         new CatchUpSubscription(`projection:${projection.name}`, events, {
           loadCheckpoint: () => loadProjectionCheckpoint(db, projection.name),
           handleBatch: (batch) => this.applyOrPark(projection, batch),
           pollIntervalMs,
-          retryDelayMs,
+          retryBackoff: this.batchRetry.backoff,
         }),
     );
   }
@@ -51,21 +54,17 @@ export class ProjectionRunner {
     } catch (error) {
       const failed = (this.failures.get(projection.name) ?? 0) + 1;
       this.failures.set(projection.name, failed);
-      if (failed < PARK_AFTER_FAILURES) throw error;
+      if (mayRetry(this.batchRetry, failed)) throw error;
     }
     this.failures.delete(projection.name);
     for (const event of batch) {
-      let failure: unknown = null;
-      for (let attempt = 1; attempt <= SINGLE_EVENT_ATTEMPTS; attempt++) {
-        try {
-          await applyWithCheckpoint(this.db, projection, [event]);
-          failure = null;
-          break;
-        } catch (error) {
-          failure = error;
-        }
+      let failure: unknown;
+      try {
+        await retry(SINGLE_EVENT_RETRY, () => applyWithCheckpoint(this.db, projection, [event]));
+        continue;
+      } catch (error) {
+        failure = error;
       }
-      if (failure === null) continue;
       // If the read model itself is unreachable, this throws too and nothing is stepped over.
       await parkEvent(this.db, projection, event, describeForLog(failure), new Date().toISOString());
       this.logger.error(

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { describeForLog } from '../describe-for-log';
 import { EventStore, RecordedEvent } from '../ports/event-store';
+import { Backoff, BackoffSchedule } from '../retry';
 
 export interface SubscriptionOptions {
   /** Where to resume: the last position whose effects are durable. */
@@ -10,7 +11,10 @@ export interface SubscriptionOptions {
   batchSize?: number;
   /** Poll interval when no append notification arrives (another process may be appending). */
   pollIntervalMs?: number;
+  /** Wait before reading again from the checkpoint after a failure; 1 s each time unless given. */
   retryDelayMs?: number;
+  /** The wait after each further failure in a row, instead of a constant retryDelayMs. */
+  retryBackoff?: Backoff;
 }
 
 /**
@@ -26,6 +30,7 @@ export class CatchUpSubscription {
   private unlisten: (() => void) | null = null;
   private position = 0;
   private readonly waiters: { position: number; resolve: () => void }[] = [];
+  private readonly retryBackoff: BackoffSchedule;
 
   constructor(
     readonly name: string,
@@ -33,6 +38,7 @@ export class CatchUpSubscription {
     private readonly options: SubscriptionOptions,
   ) {
     this.logger = new Logger(`Subscription:${name}`);
+    this.retryBackoff = new BackoffSchedule(options.retryBackoff ?? { kind: 'constant', delayMs: options.retryDelayMs ?? 1000 });
   }
 
   start(): void {
@@ -73,11 +79,12 @@ export class CatchUpSubscription {
           this.position = events[events.length - 1].position;
           this.release();
         }
+        this.retryBackoff.reset();
         await this.sleep(this.options.pollIntervalMs ?? 1000);
       } catch (error) {
         // Log the failure's kind only: messages may quote data we must not log.
         this.logger.error(`handler failed (${describeForLog(error)}); retrying from the checkpoint`);
-        await this.sleep(this.options.retryDelayMs ?? 1000);
+        await this.sleep(this.retryBackoff.next());
       }
     }
   }

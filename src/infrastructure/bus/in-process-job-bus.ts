@@ -1,5 +1,6 @@
 import { Clock, systemClock } from '../../application/ports/clock';
 import { DeadLetter, Job, JobBus, JobControlMessage, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
+import { delayBeforeRetry, mayRetry, RetryPolicy } from '../../application/retry';
 import { jobControlProblem, jobProblem, jobStatusProblem } from './job-validation';
 
 export interface InProcessJobBusOptions {
@@ -33,8 +34,11 @@ export class InProcessJobBus implements JobBus {
     this.clock = options.clock ?? systemClock;
     const retry: RetryPolicy = {
       maxAttempts: positiveInteger('maxAttempts', options.maxAttempts ?? 5),
-      baseDelayMs: nonNegative('baseDelayMs', options.baseDelayMs ?? 200),
-      maxDelayMs: nonNegative('maxDelayMs', options.maxDelayMs ?? 10_000),
+      backoff: {
+        kind: 'exponential',
+        initialMs: nonNegative('baseDelayMs', options.baseDelayMs ?? 200),
+        maxMs: nonNegative('maxDelayMs', options.maxDelayMs ?? 10_000),
+      },
     };
     const deadLetter = (message: unknown, reason: string) => this.deadLetter(message, reason);
     // A redelivery is the message as published, as on Kafka. Job.attempt belongs to the
@@ -122,12 +126,6 @@ export class InProcessJobBus implements JobBus {
   private assertOpen(): void {
     if (this.closed) throw new Error('InProcessJobBus is closed');
   }
-}
-
-interface RetryPolicy {
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
 
 interface Lane<T> {
@@ -265,12 +263,12 @@ class PartitionedQueue<T> {
         await consumer.handler(structuredClone(entry.message));
         return true;
       } catch (error) {
-        if (entry.deliveries >= this.retry.maxAttempts) {
+        if (!mayRetry(this.retry, entry.deliveries)) {
           this.deadLetter(entry.message, error instanceof Error ? error.message : String(error));
           return true;
         }
       }
-      const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (entry.deliveries - 1));
+      const delay = delayBeforeRetry(this.retry.backoff, entry.deliveries);
       if (!(await consumer.sleep(delay))) return false;
     }
   }

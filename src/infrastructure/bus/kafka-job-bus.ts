@@ -1,6 +1,7 @@
 import { Admin, Consumer, IHeaders, Kafka, KafkaJSError, KafkaMessage, logLevel, Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { DeadLetter, Job, JobBus, JobControlMessage, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
+import { delayBeforeRetry, mayRetry, RetryPolicy } from '../../application/retry';
 import { jobControlProblem, jobProblem, jobStatusProblem } from './job-validation';
 import { KafkaTopics, kafkaTopics } from './kafka-topics';
 
@@ -51,6 +52,7 @@ export class KafkaJobBus implements JobBus {
   readonly topics: KafkaTopics;
   private readonly options: typeof REQUIRED_DEFAULTS & KafkaJobBusOptions;
   private readonly kafka: Kafka;
+  private readonly handlerRetry: RetryPolicy;
   private producer: Producer | null = null;
   /** Running consumers, each with the signal that tells its retry loops to stop waiting. */
   private readonly consumers = new Map<Consumer, AbortController>();
@@ -59,6 +61,10 @@ export class KafkaJobBus implements JobBus {
   constructor(options: KafkaJobBusOptions) {
     this.options = { ...REQUIRED_DEFAULTS, ...stripUndefined(options), brokers: options.brokers };
     this.topics = kafkaTopics(this.options.topicPrefix);
+    this.handlerRetry = {
+      maxAttempts: this.options.maxAttempts,
+      backoff: { kind: 'exponential', initialMs: this.options.baseDelayMs, maxMs: this.options.maxDelayMs },
+    };
     this.kafka = new Kafka({
       clientId: this.options.clientId,
       brokers: options.brokers,
@@ -287,14 +293,14 @@ export class KafkaJobBus implements JobBus {
           await handler(value);
           return;
         } catch (error) {
-          if (attempt >= this.options.maxAttempts) {
+          if (!mayRetry(this.handlerRetry, attempt)) {
             return this.deadLetter(
               topic,
               message,
               `handler failed ${attempt} times: ${error instanceof Error ? error.message : String(error)}`,
             );
           }
-          const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (attempt - 1));
+          const delay = delayBeforeRetry(this.handlerRetry.backoff, attempt);
           // Stopping: no waiting out the backoff. Throwing leaves the offset uncommitted (kafkajs
           // resolves it only when eachMessage returns), so the next owner of the partition
           // retries the message first.

@@ -1,13 +1,5 @@
 import { AppendResult } from '../../application/ports/event-store';
 
-/** An event id the store already holds, with its place: how a repeated append is recognised. */
-export interface StoredEventId {
-  id: string;
-  stream: string;
-  revision: number;
-  position: number;
-}
-
 export interface AppendOutcome {
   result: AppendResult;
   /** False for an idempotent repeat, which commits nothing and so must not wake subscribers. */

@@ -26,6 +26,7 @@ import {
 import {
   AppendResult,
   CheckpointStore,
+  DuplicateEventIdError,
   EventMetadata,
   EventStore,
   ExpectedRevision,
@@ -33,8 +34,17 @@ import {
   RecordedEvent,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store';
-import { DuplicateEventIdError } from './duplicate-event-id-error';
+import { BackoffSchedule } from '../../application/retry';
 import { AppendListeners } from './append-listeners';
+import {
+  assertAppendable,
+  assertCheckpoint,
+  assertReadAllArguments,
+  assertReadStreamArguments,
+  repeatedAppend,
+  RESERVED_STREAM_PREFIX,
+  toJsonText,
+} from './append-rules';
 
 /** The prefixes of Custodia's aggregate streams: what readAll returns and what wakes onAppended listeners. */
 export const CUSTODIA_STREAM_PREFIXES: readonly string[] = ['source-', 'backup-', 'restore-', 'subject-'];
@@ -59,8 +69,8 @@ export interface EventStoreDbEventStoreOptions {
   connectTimeoutMs?: number;
 }
 
-/** Internal streams, never part of the log readAll returns and never writable through append. */
-const RESERVED_PREFIX = 'custodia-';
+/** Internal streams (under the prefix append-rules reserves), never part of the log readAll returns. */
+const RESERVED_PREFIX = RESERVED_STREAM_PREFIX;
 const CHECKPOINT_PREFIX = `${RESERVED_PREFIX}checkpoint-`;
 const EVENT_ID_PREFIX = `${RESERVED_PREFIX}event-id-`;
 const CHECKPOINT_SAVED = 'CustodiaCheckpointSaved';
@@ -78,8 +88,6 @@ const MAX_RESUBSCRIBE_DELAY_MS = 30_000;
 /** What older servers send as the commit position of an event read from its stream (the stream index does not know it). */
 const UNKNOWN_POSITION = 2n ** 64n - 1n;
 const MAX_POSITION = BigInt(Number.MAX_SAFE_INTEGER);
-/** EventStoreDB hands event ids back as lowercase UUIDs: any other form would not compare equal when read back. */
-const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What Custodia keeps in an event's metadata JSON, next to the port's EventMetadata. */
 interface StoredMetadata extends EventMetadata {
@@ -129,10 +137,9 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   private readonly listeners: AppendListeners;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly onConnectionError: (error: unknown) => void;
-  private readonly resubscribeDelayMs: number;
+  private readonly resubscribeBackoff: BackoffSchedule;
   private subscription: AllStreamSubscription | null = null;
   private resubscribeTimer: NodeJS.Timeout | null = null;
-  private resubscribeFailures = 0;
   private wakeScheduled = false;
   private closing: Promise<void> | null = null;
 
@@ -142,7 +149,11 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     this.matchesSelection = selectionMatcher(this.selection);
     this.listeners = new AppendListeners(options.onListenerError);
     this.onConnectionError = options.onConnectionError ?? ((error) => console.error('event store: EventStoreDB background failure', error));
-    this.resubscribeDelayMs = options.resubscribeDelayMs ?? DEFAULT_RESUBSCRIBE_DELAY_MS;
+    this.resubscribeBackoff = new BackoffSchedule({
+      kind: 'exponential',
+      initialMs: options.resubscribeDelayMs ?? DEFAULT_RESUBSCRIBE_DELAY_MS,
+      maxMs: MAX_RESUBSCRIBE_DELAY_MS,
+    });
     this.client = EventStoreDBClient.connectionString(connectionString);
   }
 
@@ -211,19 +222,14 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
 
   readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
     return this.track(async () => {
-      if (!Number.isSafeInteger(fromRevision) || fromRevision < 0) {
-        throw new RangeError(`readStream ${stream}: fromRevision must be a non-negative integer, got ${fromRevision}`);
-      }
+      assertReadStreamArguments(stream, fromRevision);
       return this.readStreamEvents(stream, fromRevision, {});
     });
   }
 
   readAll(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
     return this.track(async () => {
-      if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`readAll: limit must be a non-negative integer, got ${limit}`);
-      if (!Number.isSafeInteger(afterPosition) || afterPosition < 0) {
-        throw new RangeError(`readAll: afterPosition must be a non-negative integer, got ${afterPosition}`);
-      }
+      assertReadAllArguments(afterPosition, limit);
       if (limit === 0) return [];
 
       // The client's readAll (6.x) cannot ask the server for a filtered read, so $all is read in
@@ -272,9 +278,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
 
   save(subscription: string, position: number): Promise<void> {
     return this.track(async () => {
-      if (!Number.isSafeInteger(position) || position < 0) {
-        throw new RangeError(`checkpoint ${subscription}: position must be a non-negative integer, got ${position}`);
-      }
+      assertCheckpoint(subscription, position);
       const stream = checkpointStream(subscription);
       const result = await this.client.appendToStream(stream, customEvent(CHECKPOINT_SAVED, { position }), { expectedRevision: ANY });
       if (result.nextExpectedRevision === 0n) {
@@ -452,9 +456,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     if (this.closing || this.subscription || this.resubscribeTimer || this.listeners.size === 0) return;
     const subscription = this.client.subscribeToAll({ fromPosition: END, resolveLinkTos: false, filter: this.serverFilter() });
     this.subscription = subscription;
-    subscription.on('confirmation', () => {
-      this.resubscribeFailures = 0;
-    });
+    subscription.on('confirmation', () => this.resubscribeBackoff.reset());
     subscription.on('data', (resolved: AllStreamResolvedEvent) => {
       const event = resolved.event;
       if (event && this.isLogEvent(event.streamId, event.type)) this.scheduleWake();
@@ -464,8 +466,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
       this.subscription = null;
       if (this.closing) return;
       if (error) this.onConnectionError(error);
-      const delay = Math.min(this.resubscribeDelayMs * 2 ** this.resubscribeFailures, MAX_RESUBSCRIBE_DELAY_MS);
-      this.resubscribeFailures += 1;
+      const delay = this.resubscribeBackoff.next();
       this.resubscribeTimer = setTimeout(() => {
         this.resubscribeTimer = null;
         this.subscribe();
@@ -540,30 +541,13 @@ function isSystemOrReserved(stream: string): boolean {
 }
 
 function checkpointStream(subscription: string): string {
-  if (subscription.length === 0) throw new RangeError('checkpoint: the subscription name is empty');
+  assertCheckpoint(subscription);
   return `${CHECKPOINT_PREFIX}${subscription}`;
 }
 
-function assertAppendable(stream: string, events: NewEvent[], expectedRevision: ExpectedRevision): void {
-  if (stream.length === 0) throw new RangeError('append: the stream name is empty');
-  if (isSystemOrReserved(stream)) {
-    throw new RangeError(`append to stream ${stream}: names starting with $ or ${RESERVED_PREFIX} are reserved`);
-  }
-  if (events.length === 0) throw new RangeError(`append to stream ${stream}: no events given`);
-  if (typeof expectedRevision === 'number' && (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0)) {
-    throw new RangeError(`append to stream ${stream}: expected revision must be a non-negative integer, got ${expectedRevision}`);
-  }
-  const ids = new Set<string>();
-  for (const { id } of events) {
-    if (!EVENT_ID.test(id)) throw new RangeError(`append to stream ${stream}: event id ${id} is not a lowercase UUID`);
-    if (ids.has(id)) throw new RangeError(`append to stream ${stream}: event id ${id} appears twice in one append`);
-    ids.add(id);
-  }
-}
-
 /**
- * Some of the ids are already in the stream. A retry carries the expected revision its first
- * attempt had, which no longer matches, so this is decided on the ids alone.
+ * Some of the ids may already be in the stream (`stored` is the whole stream): null when none
+ * is, the original result when all are (see repeatedAppend); a mix is a conflict.
  */
 function repeatedAppendResult(
   stream: string,
@@ -571,14 +555,9 @@ function repeatedAppendResult(
   stored: RecordedEvent[],
   expectedRevision: ExpectedRevision,
 ): AppendResult | null {
-  const byId = new Map(stored.map((event) => [event.id, event]));
-  const repeated = events.flatMap((event) => byId.get(event.id) ?? []);
-  if (repeated.length === 0) return null;
-  if (repeated.length < events.length) throw new WrongExpectedRevisionError(stream, expectedRevision, currentRevision(stored));
-  return {
-    nextExpectedRevision: Math.max(...repeated.map((event) => event.revision)),
-    position: Math.max(...repeated.map((event) => event.position)),
-  };
+  const repeated = repeatedAppend(stream, events, stored);
+  if (repeated === 'partial') throw new WrongExpectedRevisionError(stream, expectedRevision, currentRevision(stored));
+  return repeated;
 }
 
 function currentRevision(stored: RecordedEvent[]): number | 'no-stream' {
@@ -597,7 +576,8 @@ function fromEsdbCurrent(actual: bigint | typeof NO_STREAM): number | 'no-stream
 }
 
 function toEventData(event: NewEvent): JSONEventData {
-  assertJson(event.data, event.id, 'data');
+  // Refused before anything is written: the client would fail on them midway through sending.
+  toJsonText(event.data, event.id, 'data');
   const metadata: StoredMetadata = {
     correlationId: event.metadata.correlationId,
     causationId: event.metadata.causationId,
@@ -606,7 +586,7 @@ function toEventData(event: NewEvent): JSONEventData {
     schemaVersion: event.schemaVersion,
     occurredAt: event.occurredAt,
   };
-  assertJson(metadata, event.id, 'metadata');
+  toJsonText(metadata, event.id, 'metadata');
   return {
     id: event.id,
     contentType: 'application/json',
@@ -620,13 +600,6 @@ function toEventData(event: NewEvent): JSONEventData {
 
 function customEvent(type: string, data: Record<string, unknown>): JSONEventData {
   return { id: randomUUID(), contentType: 'application/json', type, data, metadata: undefined };
-}
-
-function assertJson(value: unknown, eventId: string, field: string): void {
-  // JSON.stringify throws for a BigInt and returns undefined for undefined or a function: both are
-  // refused before anything is written (the client would fail on them midway through sending).
-  const json = JSON.stringify(value) as string | undefined;
-  if (json === undefined) throw new TypeError(`event ${eventId}: ${field} is not representable as JSON`);
 }
 
 /** Converts a stored event; `position` comes from how it was read ($all or its stream). */

@@ -10,9 +10,17 @@ import {
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store';
 import { describeForLog } from '../../application/describe-for-log';
-import { DuplicateEventIdError } from './duplicate-event-id-error';
+import { BackoffSchedule } from '../../application/retry';
 import { SerializedEvent, serializeEvent } from './sqlite-event-rows';
-import { AppendListeners, AppendOutcome, StoredEventId } from './append-listeners';
+import { AppendListeners, AppendOutcome } from './append-listeners';
+import {
+  assertAppendable,
+  assertCheckpoint,
+  assertExpectedRevision,
+  assertReadAllArguments,
+  assertReadStreamArguments,
+  repeatedAppend,
+} from './append-rules';
 
 export interface PostgresEventStoreOptions {
   /** pg connection settings; whatever is left out comes from the PG* environment variables, as with psql. */
@@ -115,14 +123,14 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   private readonly channel: string;
   private listener: Client | null = null;
   private listenRetryTimer: NodeJS.Timeout | null = null;
-  private listenRetryDelayMs: number;
+  private readonly listenBackoff: BackoffSchedule;
   private closed = false;
 
   private constructor(
     private readonly pool: Pool,
     private readonly connection: PoolConfig,
     readonly schema: string,
-    private readonly options: PostgresEventStoreOptions,
+    options: PostgresEventStoreOptions,
   ) {
     const s = escapeIdentifier(schema);
     this.tables = {
@@ -136,7 +144,11 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     this.listeners = new AppendListeners(options.onListenerError);
     this.onConnectionError =
       options.onConnectionError ?? ((error) => console.error(`event store: PostgreSQL connection failed (${describeForLog(error)})`));
-    this.listenRetryDelayMs = options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS;
+    this.listenBackoff = new BackoffSchedule({
+      kind: 'exponential',
+      initialMs: options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS,
+      maxMs: MAX_LISTEN_RETRY_DELAY_MS,
+    });
     // Without a handler, an idle pooled connection's failure (a server restart) would end the process.
     this.pool.on('error', (error) => this.onConnectionError(error));
   }
@@ -159,8 +171,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   }
 
   async append(stream: string, events: NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
-    if (events.length === 0) throw new RangeError(`append to stream ${stream}: no events given`);
-    assertDistinctIds(stream, events);
+    assertAppendable(stream, events, expectedRevision);
     // Serialised before the transaction, so a payload that is not JSON fails without taking the lock.
     const serialized = events.map(serializeEvent);
     const { result, wrote } = await this.inTransaction((client) => this.appendLocked(client, stream, serialized, expectedRevision));
@@ -169,6 +180,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   }
 
   async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
+    assertReadStreamArguments(stream, fromRevision);
     const { rows } = await this.pool.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM ${this.tables.events} WHERE stream = $1 AND revision >= $2 ORDER BY revision`,
       [stream, fromRevision],
@@ -177,7 +189,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   }
 
   async readAll(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
-    if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`readAll: limit must be a non-negative integer, got ${limit}`);
+    assertReadAllArguments(afterPosition, limit);
     if (limit === 0) return [];
     // Positions are given out in commit order (see the class comment), so nothing filters here.
     const { rows } = await this.pool.query<EventRow>(
@@ -192,6 +204,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   }
 
   async load(subscription: string): Promise<number> {
+    assertCheckpoint(subscription);
     const { rows } = await this.pool.query<{ position: string }>(`SELECT position FROM ${this.tables.checkpoints} WHERE name = $1`, [
       subscription,
     ]);
@@ -199,9 +212,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   }
 
   async save(subscription: string, position: number): Promise<void> {
-    if (!Number.isSafeInteger(position) || position < 0) {
-      throw new RangeError(`checkpoint ${subscription}: position must be a non-negative integer, got ${position}`);
-    }
+    assertCheckpoint(subscription, position);
     await this.pool.query(
       `INSERT INTO ${this.tables.checkpoints} (name, position) VALUES ($1, $2)
        ON CONFLICT (name) DO UPDATE SET position = excluded.position`,
@@ -243,15 +254,16 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
       `SELECT id, stream, revision, position FROM ${this.tables.events} WHERE id = ANY($1::text[])`,
       [events.map((event) => event.id)],
     );
-    if (stored.rows.length > 0) {
-      const storedIds = stored.rows.map((row) => ({ ...row, position: Number(row.position) }));
-      const result = await this.repeatedAppendResult(client, stream, events, storedIds, expected);
-      return { result, wrote: false };
-    }
+    const repeated = repeatedAppend(
+      stream,
+      events,
+      stored.rows.map((row) => ({ ...row, position: Number(row.position) })),
+    );
+    if (repeated === 'partial') throw new WrongExpectedRevisionError(stream, expected, await this.currentRevision(client, stream));
+    if (repeated) return { result: repeated, wrote: false };
 
     const actual = await this.currentRevision(client, stream);
-    // 'no-stream' === 'no-stream' and number === number: the two ways an expectation can hold.
-    if (expected !== 'any' && expected !== actual) throw new WrongExpectedRevisionError(stream, expected, actual);
+    assertExpectedRevision(stream, expected, actual);
 
     const before = actual === 'no-stream' ? -1 : actual;
     await client.query(
@@ -278,26 +290,6 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
       [position, this.channel, this.instanceId],
     );
     return { result: { nextExpectedRevision: before + events.length, position }, wrote: true };
-  }
-
-  /**
-   * Some ids are already stored. A retry carries the expected revision its first attempt had,
-   * which no longer matches, so this is decided on the ids alone, before the revision check.
-   */
-  private async repeatedAppendResult(
-    client: PoolClient,
-    stream: string,
-    events: SerializedEvent[],
-    stored: StoredEventId[],
-    expected: ExpectedRevision,
-  ): Promise<AppendResult> {
-    const elsewhere = stored.find((event) => event.stream !== stream);
-    if (elsewhere) throw new DuplicateEventIdError(elsewhere.id, elsewhere.stream, stream);
-    if (stored.length < events.length) throw new WrongExpectedRevisionError(stream, expected, await this.currentRevision(client, stream));
-    return {
-      nextExpectedRevision: Math.max(...stored.map((event) => event.revision)),
-      position: Math.max(...stored.map((event) => event.position)),
-    };
   }
 
   private async currentRevision(client: PoolClient, stream: string): Promise<number | 'no-stream'> {
@@ -392,15 +384,14 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
 
   private scheduleListenRetry(): void {
     if (this.closed || this.listenRetryTimer) return;
-    const delay = this.listenRetryDelayMs;
-    this.listenRetryDelayMs = Math.min(delay * 2, MAX_LISTEN_RETRY_DELAY_MS);
+    const delay = this.listenBackoff.next();
     this.listenRetryTimer = setTimeout(() => {
       this.listenRetryTimer = null;
       this.connectListener().then(
         async (client) => {
           if (this.closed) return client.end();
           this.listener = client;
-          this.listenRetryDelayMs = this.options.listenRetryDelayMs ?? DEFAULT_LISTEN_RETRY_DELAY_MS;
+          this.listenBackoff.reset();
           // Appends made while nobody listened were not heard of: let subscribers look.
           this.listeners.notify();
         },
@@ -430,12 +421,4 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     data: row.data,
     metadata: row.metadata,
   };
-}
-
-function assertDistinctIds(stream: string, events: NewEvent[]): void {
-  const ids = new Set<string>();
-  for (const { id } of events) {
-    if (ids.has(id)) throw new RangeError(`append to stream ${stream}: event id ${id} appears twice in one append`);
-    ids.add(id);
-  }
 }

@@ -1,4 +1,5 @@
 import type { NewEvent, RecordedEvent } from '../../application/ports/event-store';
+import { toJsonText } from './append-rules';
 
 /** An events table row, as better-sqlite3 returns it. */
 export interface EventRow {
@@ -33,8 +34,8 @@ export function serializeEvent(event: NewEvent): SerializedEvent {
     type: event.type,
     schemaVersion: event.schemaVersion,
     occurredAt: event.occurredAt,
-    data: toJson(event.data, event.id, 'data'),
-    metadata: toJson(event.metadata, event.id, 'metadata'),
+    data: toJsonText(event.data, event.id, 'data'),
+    metadata: toJsonText(event.metadata, event.id, 'metadata'),
   };
 }
 
@@ -50,12 +51,4 @@ export function deserializeEvent(row: EventRow): RecordedEvent {
     data: JSON.parse(row.data) as unknown,
     metadata: JSON.parse(row.metadata) as RecordedEvent['metadata'],
   };
-}
-
-function toJson(value: unknown, eventId: string, field: string): string {
-  // JSON.stringify(undefined) is undefined, not a string: storing it as null would not read back
-  // as what was appended, so refuse it like any other value JSON cannot represent.
-  const json = JSON.stringify(value) as string | undefined;
-  if (json === undefined) throw new TypeError(`event ${eventId}: ${field} is not representable as JSON`);
-  return json;
 }

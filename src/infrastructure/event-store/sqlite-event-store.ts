@@ -9,10 +9,18 @@ import {
   RecordedEvent,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store';
-import { DuplicateEventIdError } from './duplicate-event-id-error';
 import { deserializeEvent, EventRow, SerializedEvent, serializeEvent } from './sqlite-event-rows';
 import { migrate } from './sqlite-schema';
-import { AppendListeners, AppendOutcome, StoredEventId } from './append-listeners';
+import { AppendListeners, AppendOutcome } from './append-listeners';
+import {
+  assertAppendable,
+  assertCheckpoint,
+  assertExpectedRevision,
+  assertReadAllArguments,
+  assertReadStreamArguments,
+  repeatedAppend,
+  StoredEventId,
+} from './append-rules';
 
 export interface SqliteEventStoreOptions {
   /** How long a write waits for another connection (another process) to release the write lock. */
@@ -59,20 +67,19 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   }
 
   async append(stream: string, events: NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
-    if (events.length === 0) throw new RangeError(`append to stream ${stream}: no events given`);
-    assertDistinctIds(stream, events);
+    assertAppendable(stream, events, expectedRevision);
     const { result, wrote } = this.appendInTransaction(stream, events.map(serializeEvent), expectedRevision);
     if (wrote) this.listeners.notify();
     return result;
   }
 
   async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
+    assertReadStreamArguments(stream, fromRevision);
     return this.statements.readStream.all(stream, fromRevision).map(deserializeEvent);
   }
 
   async readAll(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
-    // SQLite reads a negative LIMIT as "no limit", so a bad limit must not reach it.
-    if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`readAll: limit must be a non-negative integer, got ${limit}`);
+    assertReadAllArguments(afterPosition, limit);
     if (limit === 0) return [];
     return this.statements.readAll.all(afterPosition, limit).map(deserializeEvent);
   }
@@ -82,13 +89,12 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   }
 
   async load(subscription: string): Promise<number> {
+    assertCheckpoint(subscription);
     return this.statements.loadCheckpoint.get(subscription) ?? 0;
   }
 
   async save(subscription: string, position: number): Promise<void> {
-    if (!Number.isSafeInteger(position) || position < 0) {
-      throw new RangeError(`checkpoint ${subscription}: position must be a non-negative integer, got ${position}`);
-    }
+    assertCheckpoint(subscription, position);
     this.db.transaction(() => this.statements.saveCheckpoint.run(subscription, position)).immediate();
   }
 
@@ -99,12 +105,13 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
 
   /** Runs inside the IMMEDIATE transaction: nothing another writer does can interleave. */
   private appendLocked(stream: string, events: SerializedEvent[], expected: ExpectedRevision): AppendOutcome {
-    const stored = this.statements.findIds.all(JSON.stringify(events.map((event) => event.id)));
-    if (stored.length > 0) return { result: this.repeatedAppendResult(stream, events, stored, expected), wrote: false };
+    const stored: StoredEventId[] = this.statements.findIds.all(JSON.stringify(events.map((event) => event.id)));
+    const repeated = repeatedAppend(stream, events, stored);
+    if (repeated === 'partial') throw new WrongExpectedRevisionError(stream, expected, this.currentRevision(stream));
+    if (repeated) return { result: repeated, wrote: false };
 
     const actual = this.currentRevision(stream);
-    // 'no-stream' === 'no-stream' and number === number: the two ways an expectation can hold.
-    if (expected !== 'any' && expected !== actual) throw new WrongExpectedRevisionError(stream, expected, actual);
+    assertExpectedRevision(stream, expected, actual);
 
     let revision = actual === 'no-stream' ? -1 : actual;
     let position = 0;
@@ -115,35 +122,8 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
     return { result: { nextExpectedRevision: revision, position }, wrote: true };
   }
 
-  /**
-   * Some ids are already stored. A retry carries the expected revision its first attempt had,
-   * which no longer matches, so this is decided on the ids alone, before the revision check.
-   */
-  private repeatedAppendResult(
-    stream: string,
-    events: SerializedEvent[],
-    stored: StoredEventId[],
-    expected: ExpectedRevision,
-  ): AppendResult {
-    const elsewhere = stored.find((event) => event.stream !== stream);
-    if (elsewhere) throw new DuplicateEventIdError(elsewhere.id, elsewhere.stream, stream);
-    if (stored.length < events.length) throw new WrongExpectedRevisionError(stream, expected, this.currentRevision(stream));
-    return {
-      nextExpectedRevision: Math.max(...stored.map((event) => event.revision)),
-      position: Math.max(...stored.map((event) => event.position)),
-    };
-  }
-
   private currentRevision(stream: string): number | 'no-stream' {
     return this.statements.lastRevision.get(stream) ?? 'no-stream';
-  }
-}
-
-function assertDistinctIds(stream: string, events: NewEvent[]): void {
-  const ids = new Set<string>();
-  for (const { id } of events) {
-    if (ids.has(id)) throw new RangeError(`append to stream ${stream}: event id ${id} appears twice in one append`);
-    ids.add(id);
   }
 }
 
