@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { check, EngineError, Repository, restore, verifySnapshot } from '../../src/engine';
 import { BlobSaver } from '../../src/engine/backup/blob-saver';
 import { FORMAT_VERSION } from '../../src/engine/repository/format';
-import { initRepository } from '../support/repository';
+import { initRepository, ZERO_STATISTICS } from '../support/repository';
 import { useTempDirs } from '../support/temp-dirs';
 
 /**
@@ -30,22 +30,7 @@ async function snapshotOf(repository: Repository, entry: (contentId: string) => 
     parent: null,
     tree,
     merkleRoot: tree,
-    statistics: {
-      files: 1,
-      directories: 0,
-      symlinks: 0,
-      filesRead: 0,
-      filesUnchanged: 0,
-      bytesRead: 0,
-      totalBytes: 0,
-      newBytes: 0,
-      duplicateBytes: 0,
-      storedBytes: 0,
-      chunks: 0,
-      newChunks: 0,
-      durationMs: 0,
-      errors: 0,
-    },
+    statistics: ZERO_STATISTICS,
   });
 }
 

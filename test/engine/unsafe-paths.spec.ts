@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { backup, check, EngineError, Repository, restore, RestoreResult, Snapshot, TreeEntry, verifySnapshot } from '../../src/engine';
+import { backup, check, EngineError, Repository, restore, RestoreResult, TreeEntry, verifySnapshot } from '../../src/engine';
 import { BlobSaver } from '../../src/engine/backup/blob-saver';
 import { FORMAT_VERSION } from '../../src/engine/repository/format';
-import { initRepository } from '../support/repository';
+import { initRepository, ZERO_STATISTICS } from '../support/repository';
 import { listRelative, useTempDirs } from '../support/temp-dirs';
 import { dir, file, writeTree } from '../support/tree';
 
@@ -12,23 +12,6 @@ import { dir, file, writeTree } from '../support/tree';
  * whatever symlinks already sit in the target.
  */
 const tempDir = useTempDirs();
-
-const ZERO_STATISTICS: Snapshot['statistics'] = {
-  files: 0,
-  directories: 0,
-  symlinks: 0,
-  filesRead: 0,
-  filesUnchanged: 0,
-  bytesRead: 0,
-  totalBytes: 0,
-  newBytes: 0,
-  duplicateBytes: 0,
-  storedBytes: 0,
-  chunks: 0,
-  newChunks: 0,
-  durationMs: 0,
-  errors: 0,
-};
 
 /**
  * `raw`: the name's bytes as `rawName` holds them (format 2), beside a `name` that may look

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { FsObjectStore, Repository, TreeEntry } from '../../src/engine';
+import { FsObjectStore, Repository, Snapshot, TreeEntry } from '../../src/engine';
 import { Keys } from '../../src/engine/repository/format';
 import { DEFAULT_PASSPHRASE } from './cli';
 
@@ -56,3 +56,21 @@ export async function flipByte(file: string, offset: number): Promise<void> {
 export async function listPackKeys(repoPath: string): Promise<string[]> {
   return (await new FsObjectStore(repoPath).list('data/')).map((object) => object.key);
 }
+
+/** Statistics of a snapshot written by hand (crafted or damaged trees): all zero. */
+export const ZERO_STATISTICS: Snapshot['statistics'] = {
+  files: 0,
+  directories: 0,
+  symlinks: 0,
+  filesRead: 0,
+  filesUnchanged: 0,
+  bytesRead: 0,
+  totalBytes: 0,
+  newBytes: 0,
+  duplicateBytes: 0,
+  storedBytes: 0,
+  chunks: 0,
+  newChunks: 0,
+  durationMs: 0,
+  errors: 0,
+};
