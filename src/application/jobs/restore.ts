@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { ExecuteRestoreCommand } from '../commands/commands';
+import { jobKind } from './job-kind';
+import { count, nonEmptyString, object, pseudonym, stringArray } from './schema';
+
+export const restorePayload = object({
+  restoreId: nonEmptyString(),
+  backupId: nonEmptyString(),
+  snapshotId: nonEmptyString(),
+  target: nonEmptyString(),
+  include: stringArray(),
+  /** An access request: restore only this data subject's files (a pseudonym). */
+  subject: pseudonym().optional(),
+});
+
+export const restoreResult = object({
+  files: count(),
+  bytes: count(),
+  /** Files of erased data subjects the restore could not write (counts only: the paths may name people). */
+  skippedErased: object({ files: count(), bytes: count() }).optional(),
+  /** Files whose metadata could not be restored (a count only). */
+  metadataNotRestored: count().optional(),
+});
+
+export type RestoreJobPayload = z.infer<typeof restorePayload>;
+export type RestoreJobResult = z.infer<typeof restoreResult>;
+
+/** Restores a snapshot (or a subject's part of it) into a target folder; the restore aggregate records it. */
+export const restoreJob = jobKind({
+  kind: 'restore',
+  payload: restorePayload,
+  result: restoreResult,
+  requestedBy: ['RestoreRequested'],
+  request: (event) => ({
+    key: event.data.sourceId,
+    aggregateId: event.data.restoreId,
+    payload: {
+      restoreId: event.data.restoreId,
+      backupId: event.data.backupId,
+      snapshotId: event.data.snapshotId,
+      target: event.data.target,
+      include: event.data.include,
+      ...(event.data.subject !== undefined && { subject: event.data.subject }),
+    },
+  }),
+  settledBy: {
+    RestoreCompleted: (event) => event.data.restoreId,
+    RestoreFailed: (event) => event.data.restoreId,
+  },
+  start: (job, attempt): ExecuteRestoreCommand['command'] => ({
+    type: 'StartRestore',
+    restoreId: job.payload.restoreId,
+    jobId: job.jobId,
+    attempt,
+  }),
+  complete: (job, result): ExecuteRestoreCommand['command'] => ({
+    type: 'CompleteRestore',
+    restoreId: job.payload.restoreId,
+    jobId: job.jobId,
+    files: result.files,
+    bytes: result.bytes,
+    ...(result.skippedErased && { skippedErased: result.skippedErased }),
+  }),
+  fail: (job, failure): ExecuteRestoreCommand['command'] => ({
+    type: 'FailRestore',
+    restoreId: job.payload.restoreId,
+    jobId: job.jobId,
+    ...failure,
+  }),
+  message: (command, context) => new ExecuteRestoreCommand(command, context),
+  invalidArgumentReason: 'the restore request is not valid for this snapshot (its include paths or data subject)',
+});
