@@ -10,7 +10,7 @@ const said = (message: string) => ({ errorMap: () => ({ message }) });
 
 export const nonEmptyString = () => z.string(said('must be a non-empty string')).min(1, 'must be a non-empty string');
 export const boolean = () => z.boolean(said('must be a boolean'));
-export const stringArray = () => z.array(z.string(), said('must be an array of strings'));
+export const stringArray = () => z.array(z.string(said('must be an array of strings')), said('must be an array of strings'));
 export const count = () =>
   z.number(said('must be a non-negative integer')).int('must be a non-negative integer').nonnegative('must be a non-negative integer');
 /** Attempts start at 1: the deciders treat attempt 0 as "never started". */
