@@ -146,7 +146,7 @@ function toFailure(error: unknown, job: Job): JobFailure {
 export function publicReason(error: EngineError, job: Job): string {
   switch (error.code) {
     case 'INVALID_ARGUMENT':
-      return (job.kind === 'restore' && includeReason(error.message, job.payload.include)) || invalidArgumentReason(job);
+      return descriptorOf(job.kind).invalidArgumentReason(job, error.message);
     case 'SNAPSHOT_NOT_FOUND':
       return `snapshot ${snapshotOf(job)} is not in the repository (deleted, or this worker uses another repository)`;
     case 'SNAPSHOT_DAMAGED':
@@ -193,36 +193,4 @@ export function publicReason(error: EngineError, job: Job): string {
 
 function snapshotOf(job: Job): string {
   return 'snapshotId' in job.payload ? job.payload.snapshotId.slice(0, 12) : 'of the job';
-}
-
-/** The kind's own sentence for an invalid argument (its descriptor's). */
-function invalidArgumentReason(job: Job): string {
-  return descriptorOf(job.kind).invalidArgumentReason;
-}
-
-/**
- * The engine's message about a restore's --include paths, when it quotes only include paths this
- * restore was asked for (normalised as the engine does); null otherwise.
- */
-function includeReason(message: string, includes: string[]): string | null {
-  const requested = new Set(
-    includes.map((include) =>
-      include
-        .split('/')
-        .filter((part) => part !== '' && part !== '.')
-        .join('/'),
-    ),
-  );
-  const unmatched =
-    /^--include (.+): no such path in the snapshot( \(or it lies inside data of an erased subject, whose names cannot be read\))?$/.exec(
-      message,
-    );
-  if (unmatched) {
-    const quoted = unmatched[1].split(', ');
-    if (quoted.every((include) => requested.has(include))) return message;
-    return `an --include path matches nothing in the snapshot${unmatched[2] ?? ''}`;
-  }
-  const dotDot = /^--include (.+) must not contain "\.\."$/.exec(message);
-  if (dotDot && includes.includes(dotDot[1])) return message;
-  return null;
 }

@@ -95,5 +95,5 @@ export const backupJob = jobKind({
     ...failure,
   }),
   message: (command, context) => new ExecuteBackupCommand(command, context),
-  invalidArgumentReason: 'the source is neither a folder nor a file, or a subject rule of the source is invalid',
+  invalidArgumentReason: () => 'the source is neither a folder nor a file, or a subject rule of the source is invalid',
 });

@@ -52,5 +52,5 @@ export const deleteJob = jobKind({
     ...failure,
   }),
   message: (command, context) => new ExecuteBackupCommand(command, context),
-  invalidArgumentReason: 'the job is not valid for this repository',
+  invalidArgumentReason: () => 'the job is not valid for this repository',
 });

@@ -55,5 +55,5 @@ export const eraseJob = jobKind({
     ...failure,
   }),
   message: (command, context) => new ExecuteSubjectCommand(command, context),
-  invalidArgumentReason: 'the job is not valid for this repository',
+  invalidArgumentReason: () => 'the job is not valid for this repository',
 });

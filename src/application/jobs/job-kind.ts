@@ -70,8 +70,11 @@ export interface JobKindDescriptor<K extends string, P, R, C, T extends DomainEv
   fail(job: JobOf<K, P>, failure: JobFailure): C;
   /** The CommandBus message for one of its commands: each kind acts on one aggregate type. */
   message(command: C, context: CommandContext): ICommand;
-  /** The public sentence for an engine INVALID_ARGUMENT in this kind of job (never quoting the engine). */
-  readonly invalidArgumentReason: string;
+  /**
+   * The public sentence for an engine INVALID_ARGUMENT in this kind of job: the engine's message
+   * only when it quotes nothing but what the request carried, else the kind's own sentence.
+   */
+  invalidArgumentReason(job: JobOf<K, P>, engineMessage: string): string;
 }
 
 /** Lets a descriptor be written with its types inferred and checked against the interface. */

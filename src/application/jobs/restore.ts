@@ -68,5 +68,34 @@ export const restoreJob = jobKind({
     ...failure,
   }),
   message: (command, context) => new ExecuteRestoreCommand(command, context),
-  invalidArgumentReason: 'the restore request is not valid for this snapshot (its include paths or data subject)',
+  invalidArgumentReason: (job, engineMessage) =>
+    includeReason(engineMessage, job.payload.include) ??
+    'the restore request is not valid for this snapshot (its include paths or data subject)',
 });
+
+/**
+ * The engine's message about a restore's --include paths, when it quotes only include paths this
+ * restore was asked for (normalised as the engine does); null otherwise.
+ */
+function includeReason(message: string, includes: string[]): string | null {
+  const requested = new Set(
+    includes.map((include) =>
+      include
+        .split('/')
+        .filter((part) => part !== '' && part !== '.')
+        .join('/'),
+    ),
+  );
+  const unmatched =
+    /^--include (.+): no such path in the snapshot( \(or it lies inside data of an erased subject, whose names cannot be read\))?$/.exec(
+      message,
+    );
+  if (unmatched) {
+    const quoted = unmatched[1].split(', ');
+    if (quoted.every((include) => requested.has(include))) return message;
+    return `an --include path matches nothing in the snapshot${unmatched[2] ?? ''}`;
+  }
+  const dotDot = /^--include (.+) must not contain "\.\."$/.exec(message);
+  if (dotDot && includes.includes(dotDot[1])) return message;
+  return null;
+}

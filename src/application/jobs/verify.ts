@@ -50,5 +50,5 @@ export const verifyJob = jobKind({
     ...failure,
   }),
   message: (command, context) => new ExecuteBackupCommand(command, context),
-  invalidArgumentReason: 'the job is not valid for this repository',
+  invalidArgumentReason: () => 'the job is not valid for this repository',
 });
