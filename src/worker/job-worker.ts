@@ -1,50 +1,13 @@
 import { Logger } from '@nestjs/common';
-import {
-  backup,
-  BackupSubjectTotals,
-  EngineError,
-  forget,
-  prune,
-  Pseudonymiser,
-  Repository,
-  restore,
-  Snapshot,
-  subjectsInSnapshot,
-  verifySnapshot,
-} from '../engine';
+import { EngineError } from '../engine';
 import { Clock } from '../application/ports/clock';
-import { problemCountsOf, type PruneSummaryData } from '../domain';
 import { describeOrigin } from '../application/describe-for-log';
-import {
-  BackupJobPayload,
-  Job,
-  JobBus,
-  JobFailure,
-  JobProgress,
-  JobStatusMessage,
-  RestoreJobPayload,
-  Unsubscribe,
-} from '../application/ports/job-bus';
+import { descriptorOf, JobKind, JobOfKind, JobResult } from '../application/jobs';
+import { Job, JobBus, JobFailure, JobProgress, JobStatusMessage, Unsubscribe } from '../application/ports/job-bus';
 import { RepositoryProvider } from './repository-provider';
+import { JobRefused, RUNNERS, RunContext, WorkerOptions } from './runners';
 
-/**
- * The confinement rules a job's paths are checked against as the job starts (the API checked
- * them when the source was registered and the restore requested, but a folder may have been
- * swapped for a symlink since).
- */
-export interface JobPaths {
-  /** null if the folder may be backed up; otherwise the rule it breaks (code SOURCE_FORBIDDEN). */
-  sourceProblem(path: string): Promise<{ rule: string } | null>;
-  /** The restore root (RESTORE_ROOTS) holding the target once resolved; null when none does. */
-  restoreRootOf(target: string): Promise<string | null>;
-}
-
-export interface WorkerOptions {
-  heartbeatIntervalMs: number;
-  paths: JobPaths;
-  /** Turns a data subject's external id (a path component) into its pseudonym; needed by subject rules. */
-  pseudonymise?: Pseudonymiser;
-}
+export { JobRefused, type JobPaths, type WorkerOptions } from './runners';
 
 /** Engine errors caused by the input: retrying cannot help. Anything else (I/O) may be passing. */
 const PERMANENT_CODES = new Set([
@@ -63,20 +26,6 @@ const PERMANENT_CODES = new Set([
   'REPO_NOT_INITIALISED',
   'CANCELLED',
 ]);
-
-/**
- * A job whose paths the confinement rules refuse at its start: nothing is read or written, and
- * retrying cannot help (the failure is permanent).
- */
-export class JobRefused extends Error {
-  constructor(
-    readonly code: 'SOURCE_FORBIDDEN' | 'TARGET_OUTSIDE_RESTORE_ROOTS',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'JobRefused';
-  }
-}
 
 /** How many cancelled job ids a worker remembers for jobs it has not started yet. */
 const REMEMBERED_CANCELS = 1_000;
@@ -151,7 +100,7 @@ export class JobWorker {
       const repository = await this.repositories.repository();
       const onProgress = (p: JobProgress) =>
         (progress = { filesDone: p.filesDone, bytesDone: p.bytesDone, totalFiles: p.totalFiles, totalBytes: p.totalBytes });
-      const result = await this.run(repository, job, onProgress, controller.signal);
+      const result = await this.run(job, { repository, onProgress, signal: controller.signal, options: this.options });
       await this.report({ ...base, at: this.now(), status: 'completed', result });
     } catch (error) {
       const failure = toFailure(error, job);
@@ -165,152 +114,9 @@ export class JobWorker {
     }
   }
 
-  private async run(
-    repository: Repository,
-    job: Job,
-    onProgress: (p: JobProgress) => void,
-    signal: AbortSignal,
-  ): Promise<Record<string, unknown>> {
-    switch (job.kind) {
-      case 'backup':
-        return this.runBackup(repository, job.jobId, job.payload, onProgress, signal);
-      case 'restore':
-        return this.runRestore(repository, job.attempt, job.payload, onProgress);
-      case 'verify': {
-        const verification = await verifySnapshot(repository, job.payload.snapshotId);
-        return { blobsChecked: verification.blobsChecked, bytesChecked: verification.bytesChecked };
-      }
-      case 'erase': {
-        // Idempotent: a redelivered job finds the keys gone and reports 0 destroyed.
-        const shredded = await repository.keyVault.shred(job.payload.subject);
-        // The subject's blobs can no longer be read; pruning deletes them outright.
-        return { keysShredded: shredded.keysShredded, status: shredded.status, prune: await this.pruneIfPossible(repository) };
-      }
-      case 'delete': {
-        // Idempotent: a redelivered job finds the snapshot gone already.
-        await forget(repository, [job.payload.snapshotId], { missingOk: true });
-        return { prune: await this.pruneIfPossible(repository) };
-      }
-    }
-  }
-
-  private async runBackup(
-    repository: Repository,
-    jobId: string,
-    payload: BackupJobPayload,
-    onProgress: (p: JobProgress) => void,
-    signal: AbortSignal,
-  ): Promise<Record<string, unknown>> {
-    const refusal = await this.options.paths.sourceProblem(payload.path);
-    // The reason names the rule only: it is recorded in the event, and the paths are the setting's.
-    if (refusal !== null) throw new JobRefused('SOURCE_FORBIDDEN', `the source folder is refused (${refusal.rule}); nothing was backed up`);
-    const jobTag = `job:${jobId}`;
-    // A damaged snapshot (of any source) must not stop backups; check reports it.
-    const earlier = (await repository.listSnapshots(() => undefined)).find((stored) => stored.snapshot.tags.includes(jobTag));
-    let id: string;
-    let snapshot: Snapshot;
-    let subjects: BackupSubjectTotals[];
-    if (earlier) {
-      ({ id, snapshot } = earlier);
-      // Which keys that attempt created is not recorded in the snapshot: counted as none.
-      const held = snapshot.subjectRules?.length
-        ? await repository.withCurrentIndex(() => subjectsInSnapshot(repository, snapshot.tree))
-        : new Map();
-      subjects = [...held].map(([pseudonym, { files, bytes }]) => ({ pseudonym, files, bytes, keyCreated: false }));
-    } else {
-      const result = await backup(repository, payload.path, {
-        full: payload.full,
-        tags: [jobTag, `backup:${payload.backupId}`],
-        onProgress,
-        signal,
-        subjects: this.subjectsFor(payload.subjectRules),
-      });
-      ({ snapshotId: id, snapshot, subjects } = result);
-    }
-    const s = snapshot.statistics;
-    return {
-      snapshotId: id,
-      merkleRoot: snapshot.merkleRoot,
-      statistics: {
-        files: s.files,
-        directories: s.directories,
-        bytesRead: s.bytesRead,
-        totalBytes: s.totalBytes,
-        newBytes: s.newBytes,
-        storedBytes: s.storedBytes,
-        duplicateBytes: s.duplicateBytes,
-        chunks: s.chunks,
-        durationMs: s.durationMs,
-        errors: s.errors,
-        // Counts by reason only: the paths stay in the encrypted snapshot.
-        problems: problemCountsOf(s.problems),
-      },
-      ...(snapshot.subjectRules?.length && {
-        subjects: subjects.map(({ pseudonym, files, bytes, keyCreated }) => ({ subject: pseudonym, files, bytes, keyCreated })),
-      }),
-    };
-  }
-
-  private async runRestore(
-    repository: Repository,
-    attempt: number,
-    payload: RestoreJobPayload,
-    onProgress: (p: JobProgress) => void,
-  ): Promise<Record<string, unknown>> {
-    const within = await this.options.paths.restoreRootOf(payload.target);
-    if (within === null) {
-      throw new JobRefused('TARGET_OUTSIDE_RESTORE_ROOTS', 'the restore target is not inside a restore root (RESTORE_ROOTS) once resolved');
-    }
-    // The target was checked to be new or empty when the restore was requested; a later
-    // attempt finds the first attempt's partial files there and replaces them.
-    const result = await restore(repository, payload.snapshotId, payload.target, {
-      within,
-      include: payload.include,
-      overwrite: attempt > 1,
-      onProgress,
-      ...(payload.subject !== undefined && { onlySubject: payload.subject }),
-    });
-    if (result.errors.length > 0) {
-      throw new EngineError(
-        'BLOB_DAMAGED',
-        `${result.errors.length} file(s) could not be restored from snapshot ${payload.snapshotId.slice(0, 8)}`,
-      );
-    }
-    return {
-      files: result.files,
-      bytes: result.bytes,
-      skippedErased: { files: result.skippedErased.files, bytes: result.skippedErased.bytes },
-      // Counts only: the paths may name people, and job results travel in events and logs.
-      ...(result.metadataErrors.length > 0 && { metadataNotRestored: result.metadataErrors.length }),
-    };
-  }
-
-  /**
-   * Housekeeping after a deletion or an erasure, which are complete without it (the snapshot is
-   * gone, the keys are destroyed). Prune needs the repository to itself: when a backup or
-   * restore holds it, or check finds damage to repair first, a later prune frees the data.
-   */
-  private async pruneIfPossible(repository: Repository): Promise<PruneSummaryData | null> {
-    try {
-      const result = await prune(repository);
-      return {
-        blobsRemoved: result.blobs.removed,
-        erasedBlobsRemoved: result.blobs.erasedRemoved,
-        bytesFreed: result.bytes.before - result.bytes.after,
-      };
-    } catch (error) {
-      const detail = error instanceof EngineError ? error.code : describeOrigin(error);
-      this.logger.warn(`prune did not run (${detail}); a later prune frees the data`);
-      return null;
-    }
-  }
-
-  private subjectsFor(rules: string[] | undefined): { rules: string[]; pseudonymise: Pseudonymiser } | undefined {
-    if (!rules || rules.length === 0) return undefined;
-    if (!this.options.pseudonymise) {
-      throw new EngineError('PSEUDONYM_SECRET_MISSING', 'the source has subject rules but this worker has no pseudonymisation secret');
-    }
-    return { rules, pseudonymise: this.options.pseudonymise };
+  /** Runs the job with its kind's runner (src/worker/runners). */
+  private run<K extends JobKind>(job: JobOfKind<K>, context: RunContext): Promise<JobResult<K>> {
+    return RUNNERS[job.kind](job, context);
   }
 
   private report(status: JobStatusMessage): Promise<void> {
@@ -340,7 +146,7 @@ function toFailure(error: unknown, job: Job): JobFailure {
 export function publicReason(error: EngineError, job: Job): string {
   switch (error.code) {
     case 'INVALID_ARGUMENT':
-      return (job.kind === 'restore' && includeReason(error.message, job.payload.include)) || invalidArgumentReason(job);
+      return descriptorOf(job.kind).invalidArgumentReason(job, error.message);
     case 'SNAPSHOT_NOT_FOUND':
       return `snapshot ${snapshotOf(job)} is not in the repository (deleted, or this worker uses another repository)`;
     case 'SNAPSHOT_DAMAGED':
@@ -387,42 +193,4 @@ export function publicReason(error: EngineError, job: Job): string {
 
 function snapshotOf(job: Job): string {
   return 'snapshotId' in job.payload ? job.payload.snapshotId.slice(0, 12) : 'of the job';
-}
-
-function invalidArgumentReason(job: Job): string {
-  switch (job.kind) {
-    case 'backup':
-      return 'the source is neither a folder nor a file, or a subject rule of the source is invalid';
-    case 'restore':
-      return 'the restore request is not valid for this snapshot (its include paths or data subject)';
-    default:
-      return 'the job is not valid for this repository';
-  }
-}
-
-/**
- * The engine's message about a restore's --include paths, when it quotes only include paths this
- * restore was asked for (normalised as the engine does); null otherwise.
- */
-function includeReason(message: string, includes: string[]): string | null {
-  const requested = new Set(
-    includes.map((include) =>
-      include
-        .split('/')
-        .filter((part) => part !== '' && part !== '.')
-        .join('/'),
-    ),
-  );
-  const unmatched =
-    /^--include (.+): no such path in the snapshot( \(or it lies inside data of an erased subject, whose names cannot be read\))?$/.exec(
-      message,
-    );
-  if (unmatched) {
-    const quoted = unmatched[1].split(', ');
-    if (quoted.every((include) => requested.has(include))) return message;
-    return `an --include path matches nothing in the snapshot${unmatched[2] ?? ''}`;
-  }
-  const dotDot = /^--include (.+) must not contain "\.\."$/.exec(message);
-  if (dotDot && includes.includes(dotDot[1])) return message;
-  return null;
 }

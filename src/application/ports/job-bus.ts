@@ -5,67 +5,23 @@
  * throws is retried with backoff, and after the last attempt the job goes to the dead-letter
  * list with the reason; a malformed message goes there too and never stops consumption.
  */
-export type JobKind = 'backup' | 'restore' | 'verify' | 'erase' | 'delete';
+import type { Job, JobKind } from '../jobs';
+import type { JobFailure } from '../jobs/job-kind';
 
-export interface BackupJobPayload {
-  backupId: string;
-  sourceId: string;
-  path: string;
-  full: boolean;
-  /** The source's subject rules: files they match are stored under per-subject keys. */
-  subjectRules?: string[];
-}
-
-export interface RestoreJobPayload {
-  restoreId: string;
-  backupId: string;
-  snapshotId: string;
-  target: string;
-  include: string[];
-  /** An access request: restore only this data subject's files (a pseudonym). */
-  subject?: string;
-}
-
-export interface VerifyJobPayload {
-  backupId: string;
-  verificationId: string;
-  snapshotId: string;
-}
-
-/** Destroy every key of one data subject (GDPR erasure). */
-export interface EraseJobPayload {
-  erasureId: string;
-  /** The subject's pseudonym. */
-  subject: string;
-}
-
-/** Remove a backup's snapshot from the repository, then prune what nothing uses any more. */
-export interface DeleteJobPayload {
-  backupId: string;
-  deletionId: string;
-  snapshotId: string;
-}
-
-/** Common fields: `correlationId` ties the job's events to the request that caused it. */
-interface JobBase {
-  jobId: string;
-  key: string;
-  attempt: number;
-  correlationId?: string;
-}
-
-export type Job =
-  | (JobBase & { kind: 'backup'; payload: BackupJobPayload })
-  | (JobBase & { kind: 'restore'; payload: RestoreJobPayload })
-  | (JobBase & { kind: 'verify'; payload: VerifyJobPayload })
-  | (JobBase & { kind: 'erase'; payload: EraseJobPayload })
-  | (JobBase & { kind: 'delete'; payload: DeleteJobPayload });
-
-export interface JobFailure {
-  code: string;
-  reason: string;
-  retryable: boolean;
-}
+// The jobs themselves, their payloads and results are declared by kind in src/application/jobs.
+export type {
+  BackupJobPayload,
+  DeleteJobPayload,
+  EraseJobPayload,
+  Job,
+  JobKind,
+  JobOfKind,
+  JobPayload,
+  JobResult,
+  RestoreJobPayload,
+  VerifyJobPayload,
+} from '../jobs';
+export type { JobFailure } from '../jobs/job-kind';
 
 export interface JobProgress {
   filesDone: number;
@@ -74,11 +30,25 @@ export interface JobProgress {
   totalBytes: number;
 }
 
-export type JobStatusMessage =
-  | { jobId: string; kind: JobKind; attempt: number; at: string; status: 'started' }
-  | { jobId: string; kind: JobKind; attempt: number; at: string; status: 'heartbeat'; progress?: JobProgress }
-  | { jobId: string; kind: JobKind; attempt: number; at: string; status: 'completed'; result: Record<string, unknown> }
-  | { jobId: string; kind: JobKind; attempt: number; at: string; status: 'failed'; failure: JobFailure };
+interface StatusBase<K extends JobKind> {
+  jobId: string;
+  kind: K;
+  attempt: number;
+  at: string;
+}
+
+/**
+ * A worker's word on a job, keyed by kind. A result is as the worker reported it: the process
+ * manager checks it against the kind's result schema (JobResult<K> is what passes) and fails the
+ * job with JOB_RESULT_INVALID when it does not fit.
+ */
+export type JobStatusMessageOf<K extends JobKind> =
+  | (StatusBase<K> & { status: 'started' })
+  | (StatusBase<K> & { status: 'heartbeat'; progress?: JobProgress })
+  | (StatusBase<K> & { status: 'completed'; result: Record<string, unknown> })
+  | (StatusBase<K> & { status: 'failed'; failure: JobFailure });
+
+export type JobStatusMessage = { [K in JobKind]: JobStatusMessageOf<K> }[JobKind];
 
 export interface DeadLetter {
   message: unknown;
