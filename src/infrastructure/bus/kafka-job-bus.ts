@@ -1,7 +1,7 @@
 import { Admin, Consumer, IHeaders, Kafka, KafkaJSError, KafkaMessage, logLevel, Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { DeadLetter, Job, JobBus, JobControlMessage, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
-import { delayBeforeRetry, mayRetry, RetryPolicy } from '../../application/retry';
+import { delayBeforeRetry, mayRetry, retry, RetryPolicy } from '../../application/retry';
 import { jobControlProblem, jobProblem, jobStatusProblem } from './job-validation';
 import { KafkaTopics, kafkaTopics } from './kafka-topics';
 
@@ -38,6 +38,8 @@ const REQUIRED_DEFAULTS = {
   sessionTimeoutMs: 30_000,
 };
 
+/** Reading the dead-letter topic's offsets: a transient (retriable) broker error is tried again. */
+const OFFSETS_RETRY: RetryPolicy = { maxAttempts: 6, backoff: { kind: 'exponential', initialMs: 200 } };
 /**
  * The job bus on Kafka. Jobs are keyed by source, so one source's jobs share a partition and
  * are handled in order; offsets are committed only after a message was handled, so delivery
@@ -139,9 +141,16 @@ export class KafkaJobBus implements JobBus {
   /** Reads the whole dead-letter topic (a fresh, throw-away consumer group). */
   async deadLetters(): Promise<DeadLetter[]> {
     await this.start();
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(this.topics.deadLetter).finally(() => admin.disconnect());
+    const ends = await retry(
+      OFFSETS_RETRY,
+      async () => {
+        const admin = this.kafka.admin();
+        await admin.connect();
+        return admin.fetchTopicOffsets(this.topics.deadLetter).finally(() => admin.disconnect());
+      },
+      // A broker just started, or moving a partition's leader, answers "not the leader" for a moment.
+      { retryIf: (error) => (error as { retriable?: unknown }).retriable === true },
+    );
     const wanted = new Map(ends.filter((end) => Number(end.high) > Number(end.low)).map((end) => [end.partition, Number(end.high)]));
     if (wanted.size === 0) return [];
     const letters: DeadLetter[] = [];
