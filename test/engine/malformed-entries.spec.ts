@@ -2,8 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { check, EngineError, Repository, restore, verifySnapshot } from '../../src/engine';
 import { BlobSaver } from '../../src/engine/backup/blob-saver';
-import { FORMAT_VERSION } from '../../src/engine/repository/format';
-import { initRepository, ZERO_STATISTICS } from '../support/repository';
+import { initRepository, saveCraftedSnapshot } from '../support/repository';
 import { useTempDirs } from '../support/temp-dirs';
 
 /**
@@ -20,18 +19,7 @@ async function snapshotOf(repository: Repository, entry: (contentId: string) => 
   const { id: contentId } = await saver.save('data', PAYLOAD);
   const { id: tree } = await saver.save('tree', Buffer.from(JSON.stringify({ entries: [entry(contentId)] })));
   await saver.finish();
-  return repository.saveSnapshot({
-    version: FORMAT_VERSION,
-    time: new Date().toISOString(),
-    hostname: 'crafted',
-    path: '/crafted',
-    sourceType: 'dir',
-    tags: [],
-    parent: null,
-    tree,
-    merkleRoot: tree,
-    statistics: ZERO_STATISTICS,
-  });
+  return saveCraftedSnapshot(repository, tree);
 }
 
 const file = (contentId: string, extra: Record<string, unknown> = {}) => ({

@@ -2,8 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { backup, check, EngineError, Repository, restore, RestoreResult, TreeEntry, verifySnapshot } from '../../src/engine';
 import { BlobSaver } from '../../src/engine/backup/blob-saver';
-import { FORMAT_VERSION } from '../../src/engine/repository/format';
-import { initRepository, ZERO_STATISTICS } from '../support/repository';
+import { initRepository, saveCraftedSnapshot } from '../support/repository';
 import { listRelative, useTempDirs } from '../support/temp-dirs';
 import { dir, file, writeTree } from '../support/tree';
 
@@ -47,18 +46,7 @@ async function craftSnapshot(repository: Repository, entries: Crafted[]): Promis
   };
   const tree = await saveTree(entries);
   await saver.finish();
-  return repository.saveSnapshot({
-    version: FORMAT_VERSION,
-    time: new Date().toISOString(),
-    hostname: 'crafted',
-    path: '/crafted',
-    sourceType: 'dir',
-    tags: [],
-    parent: null,
-    tree,
-    merkleRoot: tree,
-    statistics: ZERO_STATISTICS,
-  });
+  return saveCraftedSnapshot(repository, tree);
 }
 
 const planted: Crafted = { name: 'planted.txt', kind: 'file' };

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { FsObjectStore, Repository, Snapshot, TreeEntry } from '../../src/engine';
-import { Keys } from '../../src/engine/repository/format';
+import { FORMAT_VERSION, Keys } from '../../src/engine/repository/format';
 import { DEFAULT_PASSPHRASE } from './cli';
 
 /** Cheap scrypt for tests: the default cost (2^17) takes about half a second per derivation. */
@@ -74,3 +74,19 @@ export const ZERO_STATISTICS: Snapshot['statistics'] = {
   durationMs: 0,
   errors: 0,
 };
+
+/** Saves a snapshot of a tree written by hand (a crafted or damaged manifest); returns its id. */
+export function saveCraftedSnapshot(repository: Repository, tree: string): Promise<string> {
+  return repository.saveSnapshot({
+    version: FORMAT_VERSION,
+    time: new Date().toISOString(),
+    hostname: 'crafted',
+    path: '/crafted',
+    sourceType: 'dir',
+    tags: [],
+    parent: null,
+    tree,
+    merkleRoot: tree,
+    statistics: ZERO_STATISTICS,
+  });
+}
