@@ -5,6 +5,8 @@
  * the audit trail nor touch data subjects; a DPO answers subjects' requests and reads the audit
  * trail; an auditor only reads (the catalog, the audit trail and erasures' status).
  */
+import { DomainError } from '../domain';
+
 export const ROLES = ['operator', 'dpo', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -46,4 +48,14 @@ export function isRole(value: string): value is Role {
 
 export function grants(role: Role, permission: Permission): boolean {
   return GRANTS[role].includes(permission);
+}
+
+/**
+ * For an operation whose permission depends on its input (a restore of one data subject's files
+ * is an access request): refuses a caller whose role lacks it. Without tokens there is no role.
+ */
+export function assertRoleGrants(role: Role | undefined, permission: Permission): void {
+  if (role !== undefined && !grants(role, permission)) {
+    throw new DomainError('FORBIDDEN', `the role ${role} may not do this (it needs ${permission})`);
+  }
 }

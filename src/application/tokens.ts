@@ -10,3 +10,5 @@ export const SETTINGS = Symbol('Settings');
 export const SUBJECT_PSEUDONYMS = Symbol('SubjectPseudonyms');
 export const RETENTION_POLICY = Symbol('RetentionPolicy');
 export const SNAPSHOT_PROBLEMS = Symbol('SnapshotProblems');
+export const SUBJECT_RULE_SYNTAX = Symbol('SubjectRuleSyntax');
+export const RESTORE_TARGET_GATE = Symbol('RestoreTargetGate');

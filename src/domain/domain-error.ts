@@ -6,7 +6,9 @@
  * - SOURCE_FORBIDDEN: a source folder a confinement rule refuses (the message names the rule);
  * - TARGET_IN_USE: a restore target inside, or holding, the target of a restore still open;
  * - TARGET_IN_SOURCE: a restore target inside, or holding, a registered source;
- * - NO_SNAPSHOT (409): the backup has no snapshot to read (not completed yet, failed, or deleted).
+ * - NO_SNAPSHOT (409): the backup has no snapshot to read (not completed yet, failed, or deleted);
+ * - FORBIDDEN (403): the caller's role lacks a permission that depends on the input (a restore of
+ *   one data subject's files is an access request).
  */
 export type DomainErrorCode =
   | 'INVALID_TRANSITION'
@@ -16,7 +18,8 @@ export type DomainErrorCode =
   | 'SOURCE_FORBIDDEN'
   | 'TARGET_IN_USE'
   | 'TARGET_IN_SOURCE'
-  | 'NO_SNAPSHOT';
+  | 'NO_SNAPSHOT'
+  | 'FORBIDDEN';
 
 export class DomainError extends Error {
   constructor(

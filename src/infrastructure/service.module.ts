@@ -1,10 +1,10 @@
 import { DynamicModule, Logger, Module, Provider, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
-import { BackupCommandHandler } from '../application/commands/backup-command.handler';
-import { RestoreCommandHandler } from '../application/commands/restore-command.handler';
-import { SourceCommandHandler } from '../application/commands/source-command.handler';
-import { SubjectCommandHandler } from '../application/commands/subject-command.handler';
+import { BackupCommandHandler, BackupRequests } from '../application/commands/backups';
+import { RestoreCommandHandler, RestoreRequests } from '../application/commands/restores';
+import { SourceCommandHandler, SourceRequests } from '../application/commands/sources';
+import { SubjectCommandHandler, SubjectRequests } from '../application/commands/subjects';
 import { SubjectPseudonyms } from '../application/ports/pseudonyms';
 import { SubjectsProjection } from '../application/projections/subjects.projection';
 import { SUBJECT_QUERY_HANDLERS } from '../application/queries/subject.queries';
@@ -41,7 +41,9 @@ import {
   SETTINGS,
   SNAPSHOT_PROBLEMS,
   SOURCE_PATHS,
+  RESTORE_TARGET_GATE,
   SUBJECT_PSEUDONYMS,
+  SUBJECT_RULE_SYNTAX,
 } from '../application/tokens';
 import { JobWorker } from '../worker/job-worker';
 import { openEventStore, openJobBus, openReadModel } from './adapters';
@@ -53,15 +55,14 @@ import { AuditController } from './http/audit.controller';
 import { BackupsController } from './http/backups.controller';
 import { ApiErrorFilter } from './http/error.filter';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
-import { ApiRequests } from './http/api-requests';
 import { CustodiaResolver } from './graphql/resolvers';
 import { graphQLModule } from './graphql/graphql.module';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { CommandThrottlerGuard } from './http/command-throttler.guard';
 import { AccessGuard } from './http/access.guard';
 import { HealthController } from './http/health.controller';
-import { OperatorRequests } from './http/operator-requests';
-import { RestoreTargets } from './http/restore-targets';
+import { RestoreTargets } from './persistence/restore-targets';
+import { engineSubjectRuleSyntax } from './repository/engine-subject-rule-syntax';
 import { RestoresController } from './http/restores.controller';
 import { SourcesController } from './http/sources.controller';
 import { IntegrationEventsRelay, INTEGRATION_PUBLISHER } from './orchestration/integration-events.relay';
@@ -162,7 +163,7 @@ export class ServiceModule {
           inject: [PathConfinement],
         },
         {
-          provide: RestoreTargets,
+          provide: RESTORE_TARGET_GATE,
           useFactory: (confinement: PathConfinement, db: ReadModel) => new RestoreTargets(confinement, config.restoreRoots, db),
           inject: [PathConfinement, READ_MODEL],
         },
@@ -191,8 +192,11 @@ export class ServiceModule {
           inject: [JOB_BUS],
         },
         IntegrationEventsRelay,
-        ApiRequests,
-        OperatorRequests,
+        { provide: SUBJECT_RULE_SYNTAX, useValue: engineSubjectRuleSyntax },
+        SourceRequests,
+        BackupRequests,
+        RestoreRequests,
+        SubjectRequests,
         CustodiaResolver,
         SourceCommandHandler,
         BackupCommandHandler,

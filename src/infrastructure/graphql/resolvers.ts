@@ -12,9 +12,11 @@ import {
 } from '../../application/queries/catalog.queries';
 import { ErasureView, GetErasureQuery, SubjectDataView } from '../../application/queries/subject.queries';
 import { BackupView, Page, RestoreView, SourceView } from '../../application/queries/views';
-import { ApiRequests } from '../http/api-requests';
+import { BackupRequests } from '../../application/commands/backups';
+import { RestoreRequests } from '../../application/commands/restores';
+import { SourceRequests } from '../../application/commands/sources';
+import { SubjectRequests } from '../../application/commands/subjects';
 import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto, SubjectLookupDto, UpdateSourceDto } from '../http/dto';
-import { OperatorRequests } from '../http/operator-requests';
 import { ResourceIdPipe } from '../http/id.pipe';
 import { GraphQLRequestContext } from './context';
 import {
@@ -50,8 +52,10 @@ function page(limit: number, offset: number): { limit: number; offset: number } 
 export class CustodiaResolver {
   constructor(
     private readonly queries: QueryBus,
-    private readonly requests: ApiRequests,
-    private readonly operator: OperatorRequests,
+    private readonly sourceRequests: SourceRequests,
+    private readonly backupRequests: BackupRequests,
+    private readonly restoreRequests: RestoreRequests,
+    private readonly subjectRequests: SubjectRequests,
   ) {}
 
   @Requires('catalog:read')
@@ -102,7 +106,7 @@ export class CustodiaResolver {
   @Requires('subjects:access')
   @Query(() => SubjectDataType)
   subjectData(@Args('input') input: SubjectLookupDto, @GraphQLRequestContext() context: CommandContext): Promise<SubjectDataView> {
-    return this.requests.lookUpSubjectById(input.subjectId, context);
+    return this.subjectRequests.lookUpSubjectById(input.subjectId, context);
   }
 
   @Requires('erasures:read')
@@ -140,7 +144,7 @@ export class CustodiaResolver {
   @Requires('sources:manage')
   @Mutation(() => SourceType)
   registerSource(@Args('input') input: CreateSourceDto, @GraphQLRequestContext() context: CommandContext) {
-    return this.operator.registerSource(input, context);
+    return this.sourceRequests.registerSource(input, context);
   }
 
   @Requires('sources:manage')
@@ -150,19 +154,19 @@ export class CustodiaResolver {
     @Args('input') input: UpdateSourceDto,
     @GraphQLRequestContext() context: CommandContext,
   ) {
-    return this.operator.updateSource(id, input, context);
+    return this.sourceRequests.updateSource(id, input, context);
   }
 
   @Requires('sources:manage')
   @Mutation(() => SourceRemovalType, { description: 'no new backups; its backups stay until retention deletes them' })
   removeSource(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
-    return this.operator.removeSource(id, context);
+    return this.sourceRequests.removeSource(id, context);
   }
 
   @Requires('backups:manage')
   @Mutation(() => BackupType, { description: 'recorded as BackupRequested; a worker runs it' })
   async requestBackup(@Args('input') input: RequestBackupDto, @GraphQLRequestContext() context: CommandContext) {
-    const accepted = await this.operator.requestBackup(input, context);
+    const accepted = await this.backupRequests.requestBackup(input, context);
     return { ...accepted, attempt: 0, verification: { status: 'none' } };
   }
 
@@ -173,30 +177,30 @@ export class CustodiaResolver {
     @Args('reason', { type: () => String, nullable: true }) reason: string | null,
     @GraphQLRequestContext() context: CommandContext,
   ) {
-    return this.operator.cancelBackup(id, reason ?? undefined, context);
+    return this.backupRequests.cancelBackup(id, reason ?? undefined, context);
   }
 
   @Requires('backups:manage')
   @Mutation(() => VerificationRequestType, { description: 'a worker reads every blob back and checks it' })
   verifyBackup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
-    return this.operator.verifyBackup(id, context);
+    return this.backupRequests.verifyBackup(id, context);
   }
 
   @Requires('backups:manage')
   @Mutation(() => BackupDeletionType, { description: 'a worker removes the snapshot and prunes; restores of it are refused from then on' })
   deleteBackup(@Args('id', { type: () => ID }, ResourceIdPipe) id: string, @GraphQLRequestContext() context: CommandContext) {
-    return this.operator.deleteBackup(id, context);
+    return this.backupRequests.deleteBackup(id, context);
   }
 
   @Requires('restores:request', 'subjects:access')
   @Mutation(() => RestoreType, { description: 'with subjectId: an access request (Art. 15) for that data subject only' })
   requestRestore(@Args('input') input: RequestRestoreDto, @GraphQLRequestContext() context: CommandContext) {
-    return this.requests.requestRestore(input, context);
+    return this.restoreRequests.requestRestore(input, context);
   }
 
   @Requires('erasures:request')
   @Mutation(() => ErasureType, { description: 'erasure (Art. 17); asking again answers with the same erasure' })
   requestErasure(@Args('input') input: RequestErasureDto, @GraphQLRequestContext() context: CommandContext) {
-    return this.requests.requestErasure(input, context);
+    return this.subjectRequests.requestErasure(input, context);
   }
 }

@@ -3,7 +3,6 @@ import { Reflector } from '@nestjs/core';
 import { GqlContextType, GqlExecutionContext } from '@nestjs/graphql';
 import type { Request } from 'express';
 import { grants, Permission } from '../../application/access-control';
-import type { CommandContext } from '../../application/event-envelope';
 import { CONFIGURATION } from '../configuration.token';
 import type { Configuration } from '../config/configuration';
 import { ApiCaller } from './api-tokens';
@@ -14,7 +13,7 @@ const PUBLIC = 'custodia:public';
 
 /**
  * The permission an API operation needs (any one of several, where the operation itself then
- * checks which applies: see ApiRequests.requestRestore). An operation without it is refused
+ * checks which applies: see RestoreRequests.requestRestore). An operation without it is refused
  * whenever tokens are in use, so a new endpoint is closed until someone decides who may call it.
  */
 export const Requires = (...permissions: Permission[]) => SetMetadata(REQUIRES, permissions);
@@ -84,14 +83,4 @@ function bearerToken(request: Request): string | null {
 
 function describe(permissions: Permission[]): string {
   return permissions.length === 0 ? 'a permission no role has' : permissions.join(' or ');
-}
-
-/**
- * For an operation whose permission depends on its input (a restore of one data subject's files
- * is an access request): refuses a caller whose role lacks it. Without tokens there is no role.
- */
-export function assertPermitted(context: CommandContext, permission: Permission): void {
-  if (context.role !== undefined && !grants(context.role, permission)) {
-    throw new ForbiddenException({ code: 'FORBIDDEN', message: `the role ${context.role} may not do this (it needs ${permission})` });
-  }
 }

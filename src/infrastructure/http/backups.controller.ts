@@ -6,8 +6,7 @@ import { BackupView, Page } from '../../application/queries/views';
 import { RequestContext } from './actor';
 import { CancelBackupDto, ListBackupProblemsQueryDto, ListBackupsQueryDto, RequestBackupDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
-import { OperatorRequests } from './operator-requests';
-import { ApiRequests } from './api-requests';
+import { BackupRequests } from '../../application/commands/backups';
 import { BackupProblemsView } from '../../application/queries/backup-problems.query';
 import { Requires } from './access.guard';
 
@@ -15,8 +14,7 @@ import { Requires } from './access.guard';
 export class BackupsController {
   constructor(
     private readonly queries: QueryBus,
-    private readonly requests: OperatorRequests,
-    private readonly reads: ApiRequests,
+    private readonly requests: BackupRequests,
   ) {}
 
   /** 202 once BackupRequested is durably stored; the backup itself runs in a worker. */
@@ -80,6 +78,6 @@ export class BackupsController {
     @Query() query: ListBackupProblemsQueryDto,
     @RequestContext() context: CommandContext,
   ): Promise<BackupProblemsView> {
-    return this.reads.readBackupProblems(id, query.reason, { limit: query.limit, offset: query.offset }, context);
+    return this.requests.readBackupProblems(id, query.reason, { limit: query.limit, offset: query.offset }, context);
   }
 }

@@ -14,6 +14,7 @@ const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   TARGET_IN_USE: HttpStatus.CONFLICT,
   TARGET_IN_SOURCE: HttpStatus.CONFLICT,
   NO_SNAPSHOT: HttpStatus.CONFLICT,
+  FORBIDDEN: HttpStatus.FORBIDDEN,
 };
 
 /**

@@ -4,7 +4,7 @@ import { CommandContext } from '../../application/event-envelope';
 import { GetRestoreQuery, ListRestoresQuery } from '../../application/queries/catalog.queries';
 import { Page, RestoreView } from '../../application/queries/views';
 import { RequestContext } from './actor';
-import { ApiRequests } from './api-requests';
+import { RestoreRequests } from '../../application/commands/restores';
 import { ListRestoresQueryDto, RequestRestoreDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
 import { Requires } from './access.guard';
@@ -13,7 +13,7 @@ import { Requires } from './access.guard';
 export class RestoresController {
   constructor(
     private readonly queries: QueryBus,
-    private readonly requests: ApiRequests,
+    private readonly requests: RestoreRequests,
   ) {}
 
   /** 202 once RestoreRequested is durably stored; the restore itself runs in a worker. */

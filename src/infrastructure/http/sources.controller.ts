@@ -8,7 +8,7 @@ import { Configuration } from '../config/configuration';
 import { CONFIGURATION } from '../configuration.token';
 import { ProcessingRecord, processingRecord } from './processing-record';
 import { RequestContext } from './actor';
-import { OperatorRequests } from './operator-requests';
+import { SourceRequests } from '../../application/commands/sources';
 import { CreateSourceDto, ListSourcesQueryDto, UpdateSourceDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
 import { Requires } from './access.guard';
@@ -18,7 +18,7 @@ export class SourcesController {
   constructor(
     private readonly queries: QueryBus,
     @Inject(CONFIGURATION) private readonly config: Configuration,
-    private readonly requests: OperatorRequests,
+    private readonly requests: SourceRequests,
   ) {}
 
   @Requires('sources:manage')

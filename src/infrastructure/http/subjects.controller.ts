@@ -5,7 +5,7 @@ import { ErasureView, GetErasureQuery, SubjectDataView } from '../../application
 import { PSEUDONYM_PATTERN } from '../../engine/repository/format';
 import { DomainError } from '../../domain';
 import { RequestContext } from './actor';
-import { ApiRequests } from './api-requests';
+import { SubjectRequests } from '../../application/commands/subjects';
 import { RequestErasureDto, SubjectLookupDto } from './dto';
 import { ResourceIdPipe } from './id.pipe';
 import { Requires } from './access.guard';
@@ -18,7 +18,7 @@ import { Requires } from './access.guard';
 export class SubjectsController {
   constructor(
     private readonly queries: QueryBus,
-    private readonly requests: ApiRequests,
+    private readonly requests: SubjectRequests,
   ) {}
 
   /**

@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ReadModel } from '../../application/projections/read-model';
+import type { RestoreTargetGate } from '../../application/ports/restore-target-gate';
 import { overlaps } from '../../application/source-confinement';
 import { DomainError } from '../../domain';
-import { PathConfinement, realpathOfExistingPart } from '../persistence/path-confinement';
+import { PathConfinement, realpathOfExistingPart } from './path-confinement';
 
 /**
  * Restores may only write into configured folders (RESTORE_ROOTS), so the API cannot be used to
@@ -12,7 +13,7 @@ import { PathConfinement, realpathOfExistingPart } from '../persistence/path-con
  * targets of restores still open (two restores writing into one tree would mix their files) and
  * of registered sources (a restore would write into data that is backed up).
  */
-export class RestoreTargets {
+export class RestoreTargets implements RestoreTargetGate {
   /** Restores accepted here that the restore history does not show yet: id → resolved target. */
   private readonly accepted = new Map<string, string>();
   /** Checking and recording one request at a time, so two overlapping requests cannot both pass. */
@@ -102,12 +103,4 @@ async function assertNewOrEmpty(target: string): Promise<void> {
       throw new DomainError('INVALID_INPUT', 'target cannot be created: a part of its path is not a readable folder');
     }
   }
-}
-
-export function assertSafeIncludes(include: string[]): string[] {
-  for (const item of include) {
-    const parts = item.split('/').filter((part) => part !== '' && part !== '.');
-    if (parts.includes('..') || item.includes('\0')) throw new DomainError('INVALID_INPUT', 'include paths must not contain ".."');
-  }
-  return include;
 }
