@@ -20,6 +20,7 @@ import { RetentionController } from './http/retention.controller';
 import { SubjectsController } from './http/subjects.controller';
 import { JobTracker } from '../application/process-managers/job-tracker';
 import { JobsProcessManager } from '../application/process-managers/jobs.process-manager';
+import { JobsSubscription } from '../application/process-managers/jobs.subscription';
 import { systemClock } from '../application/ports/clock';
 import { CheckpointStore, EventStore } from '../application/ports/event-store';
 import { JobBus } from '../application/ports/job-bus';
@@ -211,6 +212,7 @@ export class ServiceModule {
         RetentionEnforcer,
         ...AUDIT_QUERY_HANDLERS,
         JobsProcessManager,
+        JobsSubscription,
         Orchestrator,
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
