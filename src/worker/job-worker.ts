@@ -3,7 +3,7 @@ import { EngineError } from '../engine';
 import { Clock } from '../application/ports/clock';
 import { describeOrigin } from '../application/describe-for-log';
 import { descriptorOf, JobKind, JobOfKind, JobResult } from '../application/jobs';
-import { Job, JobBus, JobFailure, JobProgress, JobStatusMessage, Unsubscribe } from '../application/ports/job-bus';
+import { Job, JobBus, JobFailure, JobProgress, JobStatusMessageOf, ReceivedJobStatus, Unsubscribe } from '../application/ports/job-bus';
 import { RepositoryProvider } from './repository-provider';
 import { JobRefused, RUNNERS, RunContext, WorkerOptions } from './runners';
 
@@ -100,8 +100,7 @@ export class JobWorker {
       const repository = await this.repositories.repository();
       const onProgress = (p: JobProgress) =>
         (progress = { filesDone: p.filesDone, bytesDone: p.bytesDone, totalFiles: p.totalFiles, totalBytes: p.totalBytes });
-      const result = await this.run(job, { repository, onProgress, signal: controller.signal, options: this.options });
-      await this.report({ ...base, at: this.now(), status: 'completed', result });
+      await this.runAndReport(job, { repository, onProgress, signal: controller.signal, options: this.options });
     } catch (error) {
       const failure = toFailure(error, job);
       // An engine error's code says enough; anything else is a bug or an outage: say where it came from.
@@ -114,13 +113,22 @@ export class JobWorker {
     }
   }
 
-  /** Runs the job with its kind's runner (src/worker/runners). */
-  private run<K extends JobKind>(job: JobOfKind<K>, context: RunContext): Promise<JobResult<K>> {
-    return RUNNERS[job.kind](job, context);
+  /** Runs the job with its kind's runner (src/worker/runners) and reports that kind's result. */
+  private async runAndReport<K extends JobKind>(job: JobOfKind<K>, context: RunContext): Promise<void> {
+    const result: JobResult<K> = await RUNNERS[job.kind](job, context);
+    const completed: JobStatusMessageOf<K> = {
+      jobId: job.jobId,
+      kind: job.kind,
+      attempt: job.attempt,
+      at: this.now(),
+      status: 'completed',
+      result,
+    };
+    await this.report(completed);
   }
 
-  private report(status: JobStatusMessage): Promise<void> {
-    return this.bus.publishStatus(status);
+  private report<K extends JobKind>(status: JobStatusMessageOf<K>): Promise<void> {
+    return this.bus.publishStatus(status as ReceivedJobStatus);
   }
 
   private now(): string {

@@ -2,7 +2,7 @@ import { ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } fr
 import { CommandContext, deterministicUuid } from '../../src/application/event-envelope';
 import { Job, JobLookups, JobResult } from '../../src/application/jobs';
 import { JobKind } from '../../src/application/jobs';
-import { JobStatusMessage } from '../../src/application/ports/job-bus';
+import { ReceivedJobStatus } from '../../src/application/ports/job-bus';
 import {
   decideLost,
   decideOnEvent,
@@ -42,7 +42,7 @@ function givenAggregates(seen: JobLookups = {}) {
 
 function givenJob(tracked: TrackedJob | undefined, settings = SETTINGS) {
   return {
-    when: (status: JobStatusMessage) => ({
+    when: (status: ReceivedJobStatus) => ({
       then: (expected: JobAction[]) => expect(decideOnStatus(tracked, status, settings)).toEqual(expected),
     }),
     whenSilent: () => ({ then: (expected: JobAction[]) => expect(decideTimeout(tracked!, settings)).toEqual(expected) }),
@@ -124,8 +124,8 @@ function tracked(kind: JobKind, overrides: Partial<TrackedJob> = {}, attempt = 1
   return { job: { ...JOBS[kind], attempt } as Job, aggregateId: AGGREGATE[kind], status: 'running', updatedAt: AT, ...overrides };
 }
 
-function status(kind: JobKind, body: Record<string, unknown>, attempt = 1): JobStatusMessage {
-  return { jobId: JOBS[kind].jobId, kind, attempt, at: AT, ...body } as JobStatusMessage;
+function status(kind: JobKind, body: Record<string, unknown>, attempt = 1): ReceivedJobStatus {
+  return { jobId: JOBS[kind].jobId, kind, attempt, at: AT, ...body } as ReceivedJobStatus;
 }
 
 function context(kind: JobKind, cause: string): CommandContext {

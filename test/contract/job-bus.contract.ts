@@ -1,4 +1,4 @@
-import { Job, JobBus, JobStatusMessage } from '../../src/application/ports/job-bus';
+import { Job, JobBus, ReceivedJobStatus } from '../../src/application/ports/job-bus';
 import { backupJob, deferred, recorder, sleep, until } from './job-bus/helpers';
 
 export type Channel = 'job' | 'status' | 'control';
@@ -181,7 +181,7 @@ export function jobBusContract(name: string, adapter: JobBusAdapter): void {
     it('delivers statuses in order per job, published before and while the consumer runs, and dead-letters a malformed one', async () => {
       const bus = open();
       const progress = { filesDone: 1, bytesDone: 10, totalFiles: 2, totalBytes: 20 };
-      const statuses: JobStatusMessage[] = [
+      const statuses: ReceivedJobStatus[] = [
         { jobId: 'j1', kind: 'backup', attempt: 1, at: AT, status: 'started' },
         { jobId: 'j2', kind: 'restore', attempt: 2, at: AT, status: 'started' },
         { jobId: 'j1', kind: 'backup', attempt: 1, at: AT, status: 'heartbeat', progress },
@@ -191,11 +191,11 @@ export function jobBusContract(name: string, adapter: JobBusAdapter): void {
       for (const status of statuses) await bus.publishStatus(status);
       const exploded = { ...statuses[0], status: 'exploded' };
       await adapter.inject(bus, 'status', exploded);
-      const received: JobStatusMessage[] = [];
+      const received: ReceivedJobStatus[] = [];
       await bus.consumeStatuses(async (status) => {
         received.push(status);
       });
-      const completed: JobStatusMessage = { jobId: 'j1', kind: 'backup', attempt: 1, at: AT, status: 'completed', result: { files: 2 } };
+      const completed: ReceivedJobStatus = { jobId: 'j1', kind: 'backup', attempt: 1, at: AT, status: 'completed', result: { files: 2 } };
       await bus.publishStatus(completed);
 
       await until(() => received.length === 6, 'six statuses');
@@ -212,7 +212,7 @@ export function jobBusContract(name: string, adapter: JobBusAdapter): void {
       await bus.consumeStatuses(async () => {
         throw new Error('projection broken');
       });
-      const started: JobStatusMessage = { jobId: 'j1', kind: 'backup', attempt: 1, at: AT, status: 'started' };
+      const started: ReceivedJobStatus = { jobId: 'j1', kind: 'backup', attempt: 1, at: AT, status: 'started' };
       await bus.publishStatus(started);
 
       await until(async () => (await bus.deadLetters()).length === 1, 'a dead letter');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { JobStatusMessage } from '../../src/application/ports/job-bus';
+import { ReceivedJobStatus } from '../../src/application/ports/job-bus';
 import { backup, check, FsObjectStore, ObjectInfo, ObjectStore, Repository, restore } from '../../src/engine';
 import { isRepositoryObjectName } from '../../src/engine/repository/object-names';
 import { InProcessJobBus } from '../../src/infrastructure/bus/in-process-job-bus';
@@ -120,7 +120,7 @@ describe('names in a repository listing that are not readable repository objects
       await fs.truncate(damagedFile, Math.floor((await fs.stat(damagedFile)).size / 2));
 
       const bus = new InProcessJobBus();
-      const statuses: JobStatusMessage[] = [];
+      const statuses: ReceivedJobStatus[] = [];
       await bus.consumeStatuses(async (status) => void statuses.push(status));
       const repository = await Repository.open(store, DEFAULT_PASSPHRASE);
       const paths = new PathConfinement({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { JobStatusMessage } from '../../src/application/ports/job-bus';
+import { ReceivedJobStatus } from '../../src/application/ports/job-bus';
 import { backup, Repository } from '../../src/engine';
 import { InProcessJobBus } from '../../src/infrastructure/bus/in-process-job-bus';
 import { PathConfinement } from '../../src/infrastructure/persistence/path-confinement';
@@ -26,7 +26,7 @@ describe('the worker re-checks paths when a job starts', () => {
   let repository: Repository;
   let worker: JobWorker;
   let bus: InProcessJobBus;
-  let statuses: JobStatusMessage[];
+  let statuses: ReceivedJobStatus[];
   let snapshotId: string;
 
   beforeAll(async () => {

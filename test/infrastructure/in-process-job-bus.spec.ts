@@ -1,5 +1,5 @@
 import { Clock } from '../../src/application/ports/clock';
-import { Job, JobControlMessage, JobStatusMessage } from '../../src/application/ports/job-bus';
+import { Job, JobControlMessage, ReceivedJobStatus } from '../../src/application/ports/job-bus';
 import { InProcessJobBus, InProcessJobBusOptions } from '../../src/infrastructure/bus/in-process-job-bus';
 import { isJob, isJobStatus } from '../../src/infrastructure/bus/job-validation';
 import { jobBusContract } from '../contract/job-bus.contract';
@@ -8,7 +8,7 @@ import { backupJob, until as waitUntil } from '../contract/job-bus/helpers';
 const AT = '2030-01-02T03:04:05.000Z';
 const fixedClock: Clock = { now: () => new Date(AT) };
 
-function status(jobId: string, s: 'started' | 'completed' = 'started'): JobStatusMessage {
+function status(jobId: string, s: 'started' | 'completed' = 'started'): ReceivedJobStatus {
   return s === 'started'
     ? { jobId, kind: 'backup', attempt: 1, at: AT, status: 'started' }
     : { jobId, kind: 'backup', attempt: 1, at: AT, status: 'completed', result: { files: 1 } };
@@ -24,7 +24,7 @@ jobBusContract('InProcessJobBus', {
   keys: (stem, count) => Array.from({ length: count }, (_, i) => `${stem}-${i}`),
   inject: async (bus, channel, message) => {
     if (channel === 'job') await bus.publishJob(message as Job);
-    else if (channel === 'status') await bus.publishStatus(message as JobStatusMessage);
+    else if (channel === 'status') await bus.publishStatus(message as ReceivedJobStatus);
     else await bus.publishControl(message as JobControlMessage);
   },
   reasons: {
@@ -192,7 +192,7 @@ describe('InProcessJobBus', () => {
         if (message.jobId === 'j1' && failuresLeft-- > 0) throw new Error('store unavailable');
       });
       await bus.publishStatus(status('j1'));
-      await bus.publishStatus({ ...status('bad'), status: 'exploded' } as unknown as JobStatusMessage);
+      await bus.publishStatus({ ...status('bad'), status: 'exploded' } as unknown as ReceivedJobStatus);
       await bus.publishStatus(status('j2'));
 
       await until(() => log.includes('j2'), 'the second status');

@@ -40,7 +40,7 @@ export function jobProblem(value: unknown): string | undefined {
   return problemOf(JOB_KINDS[job.kind].payload, job.payload, 'payload');
 }
 
-/** What makes `value` not a JobStatusMessage, or undefined when it is one. */
+/** What makes `value` not a status message (ReceivedJobStatus), or undefined when it is one. */
 export function jobStatusProblem(value: unknown): string | undefined {
   const envelope = problemOf(statusEnvelope, value);
   if (envelope) return envelope;

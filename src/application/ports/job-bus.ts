@@ -5,7 +5,7 @@
  * throws is retried with backoff, and after the last attempt the job goes to the dead-letter
  * list with the reason; a malformed message goes there too and never stops consumption.
  */
-import type { Job, JobKind } from '../jobs';
+import type { Job, JobKind, JobResult } from '../jobs';
 import type { JobFailure } from '../jobs/job-kind';
 
 // The jobs themselves, their payloads and results are declared by kind in src/application/jobs.
@@ -38,17 +38,24 @@ interface StatusBase<K extends JobKind> {
 }
 
 /**
- * A worker's word on a job, keyed by kind. A result is as the worker reported it: the process
- * manager checks it against the kind's result schema (JobResult<K> is what passes) and fails the
- * job with JOB_RESULT_INVALID when it does not fit.
+ * A worker's word on a job, keyed by kind. As published, a completed job carries its kind's
+ * result (`R` defaults to JobResult<K>).
  */
-export type JobStatusMessageOf<K extends JobKind> =
+export type JobStatusMessageOf<K extends JobKind, R = JobResult<K>> =
   | (StatusBase<K> & { status: 'started' })
   | (StatusBase<K> & { status: 'heartbeat'; progress?: JobProgress })
-  | (StatusBase<K> & { status: 'completed'; result: Record<string, unknown> })
+  | (StatusBase<K> & { status: 'completed'; result: R })
   | (StatusBase<K> & { status: 'failed'; failure: JobFailure });
 
 export type JobStatusMessage = { [K in JobKind]: JobStatusMessageOf<K> }[JobKind];
+
+/**
+ * A status message as received. The buses check its envelope; the result crossed a process
+ * boundary in the Kafka mode, so it is `unknown` until the process manager checks it against its
+ * kind's result schema and fails the job with JOB_RESULT_INVALID when it does not fit (a bad
+ * result is the job's failure, not the bus's).
+ */
+export type ReceivedJobStatus = { [K in JobKind]: JobStatusMessageOf<K, unknown> }[JobKind];
 
 export interface DeadLetter {
   message: unknown;
@@ -72,9 +79,10 @@ export interface JobBus {
   publishJob(job: Job): Promise<void>;
   /** Worker side: handle jobs; resolves once the consumer is running. */
   consumeJobs(handler: (job: Job) => Promise<void>): Promise<Unsubscribe>;
-  publishStatus(status: JobStatusMessage): Promise<void>;
+  /** Takes what the worker reports; the buses check the envelope, never the result (see ReceivedJobStatus). */
+  publishStatus(status: ReceivedJobStatus): Promise<void>;
   /** Control-plane side: handle job status messages. */
-  consumeStatuses(handler: (status: JobStatusMessage) => Promise<void>): Promise<Unsubscribe>;
+  consumeStatuses(handler: (status: ReceivedJobStatus) => Promise<void>): Promise<Unsubscribe>;
   /** Control-plane side: a message every worker receives (not shared out like jobs). */
   publishControl(message: JobControlMessage): Promise<void>;
   /** Worker side: the control messages published from now on. */

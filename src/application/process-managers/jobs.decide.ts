@@ -3,7 +3,7 @@ import { DomainEvent, DomainEventType, EventOf } from '../../domain';
 import { ExecuteBackupCommand } from '../commands/commands';
 import { CommandContext, deterministicUuid } from '../event-envelope';
 import { AnyJobKind, descriptorOf, Job, JOB_KIND_NAMES, JobFailure, JobLookups, JobNeeds } from '../jobs';
-import { JobProgress, JobStatusMessage } from '../ports/job-bus';
+import { JobProgress, ReceivedJobStatus } from '../ports/job-bus';
 import { delayBeforeRetry, mayRetry, RetryPolicy } from '../retry';
 import { OrchestrationSettings } from '../settings';
 import type { TrackedJob } from './job-tracker';
@@ -77,7 +77,7 @@ export function decideOnEvent(event: DomainEvent, meta: { eventId: string; corre
 }
 
 /** What a worker's status message asks for, given the tracker's record of its job. */
-export function decideOnStatus(tracked: TrackedJob | undefined, status: JobStatusMessage, settings: OrchestrationSettings): JobAction[] {
+export function decideOnStatus(tracked: TrackedJob | undefined, status: ReceivedJobStatus, settings: OrchestrationSettings): JobAction[] {
   if (!tracked) return []; // unknown
   if (tracked.status === 'done') {
     // Already settled: a late duplicate, or a backup that was cancelled or failed while a worker
@@ -173,9 +173,12 @@ export function decideFailure(
  * attempt timed out): the snapshot is deleted again, recorded as a deletion with reason
  * `discard`. The deletion id derives from the snapshot, so a repeated report asks once.
  */
-function discardLateSnapshot(tracked: TrackedJob, status: Extract<JobStatusMessage, { status: 'completed' }>): JobAction[] {
+function discardLateSnapshot(tracked: TrackedJob, status: Extract<ReceivedJobStatus, { status: 'completed' }>): JobAction[] {
   const { job } = tracked;
-  const snapshotId = status.result.snapshotId;
+  // Read from the result as received: a snapshot id is worth discarding even when the rest of
+  // the result does not fit its schema.
+  const snapshotId =
+    typeof status.result === 'object' && status.result !== null ? (status.result as { snapshotId?: unknown }).snapshotId : undefined;
   if (job.kind !== 'backup' || typeof snapshotId !== 'string' || snapshotId === '') return [];
   const { backupId } = job.payload;
   const deletionId = deterministicUuid(`discard:${backupId}:${snapshotId}`);

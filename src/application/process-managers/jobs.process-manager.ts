@@ -7,7 +7,7 @@ import { toDomainEvent } from '../event-envelope';
 import { JobLookups } from '../jobs';
 import { Clock } from '../ports/clock';
 import { EventStore, RecordedEvent } from '../ports/event-store';
-import { JobBus, JobStatusMessage } from '../ports/job-bus';
+import { JobBus, ReceivedJobStatus } from '../ports/job-bus';
 import { OrchestrationSettings } from '../settings';
 import { CLOCK, EVENT_STORE, JOB_BUS, SETTINGS } from '../tokens';
 import { decideLost, decideOnEvent, decideOnStatus, decideTimeout, JobAction, needsOf } from './jobs.decide';
@@ -46,7 +46,7 @@ export class JobsProcessManager {
   }
 
   /** Reacts to a worker's status message. Safe to call again for the same message. */
-  async handleStatus(status: JobStatusMessage): Promise<void> {
+  async handleStatus(status: ReceivedJobStatus): Promise<void> {
     await this.act(decideOnStatus(await this.tracker.get(status.jobId), status, this.settings));
   }
 

@@ -1,5 +1,5 @@
 import { Clock, systemClock } from '../../application/ports/clock';
-import { DeadLetter, Job, JobBus, JobControlMessage, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
+import { DeadLetter, Job, JobBus, JobControlMessage, ReceivedJobStatus, Unsubscribe } from '../../application/ports/job-bus';
 import { delayBeforeRetry, mayRetry, RetryPolicy } from '../../application/retry';
 import { jobControlProblem, jobProblem, jobStatusProblem } from './job-validation';
 
@@ -24,7 +24,7 @@ export interface InProcessJobBusOptions {
  */
 export class InProcessJobBus implements JobBus {
   private readonly jobs: PartitionedQueue<Job>;
-  private readonly statuses: PartitionedQueue<JobStatusMessage>;
+  private readonly statuses: PartitionedQueue<ReceivedJobStatus>;
   private readonly dead: DeadLetter[] = [];
   private readonly controlHandlers = new Set<(message: JobControlMessage) => Promise<void>>();
   private readonly clock: Clock;
@@ -46,7 +46,7 @@ export class InProcessJobBus implements JobBus {
     const concurrency = positiveInteger('concurrency', options.concurrency ?? 2);
     this.jobs = new PartitionedQueue<Job>({ name: 'job', concurrency, keyOf: (job) => job.key }, retry, deadLetter);
     // Statuses are one ordered stream: a single key, one at a time.
-    this.statuses = new PartitionedQueue<JobStatusMessage>({ name: 'status', concurrency: 1, keyOf: () => 'statuses' }, retry, deadLetter);
+    this.statuses = new PartitionedQueue<ReceivedJobStatus>({ name: 'status', concurrency: 1, keyOf: () => 'statuses' }, retry, deadLetter);
   }
 
   async publishJob(job: Job): Promise<void> {
@@ -59,12 +59,12 @@ export class InProcessJobBus implements JobBus {
     return this.jobs.subscribe(handler);
   }
 
-  async publishStatus(status: JobStatusMessage): Promise<void> {
+  async publishStatus(status: ReceivedJobStatus): Promise<void> {
     this.assertOpen();
     this.publish(this.statuses, status, 'malformed status', jobStatusProblem(status));
   }
 
-  async consumeStatuses(handler: (status: JobStatusMessage) => Promise<void>): Promise<Unsubscribe> {
+  async consumeStatuses(handler: (status: ReceivedJobStatus) => Promise<void>): Promise<Unsubscribe> {
     this.assertOpen();
     return this.statuses.subscribe(handler);
   }

@@ -1,4 +1,4 @@
-import { Job, JobStatusMessage } from '../../application/ports/job-bus';
+import { Job, ReceivedJobStatus } from '../../application/ports/job-bus';
 import { jobControlProblem, jobProblem, jobStatusProblem } from '../../application/jobs/messages';
 
 /**
@@ -12,6 +12,6 @@ export function isJob(value: unknown): value is Job {
   return jobProblem(value) === undefined;
 }
 
-export function isJobStatus(value: unknown): value is JobStatusMessage {
+export function isJobStatus(value: unknown): value is ReceivedJobStatus {
   return jobStatusProblem(value) === undefined;
 }

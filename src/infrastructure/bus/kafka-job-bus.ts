@@ -1,6 +1,6 @@
 import { Admin, Consumer, IHeaders, Kafka, KafkaJSError, KafkaMessage, logLevel, Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { DeadLetter, Job, JobBus, JobControlMessage, JobStatusMessage, Unsubscribe } from '../../application/ports/job-bus';
+import { DeadLetter, Job, JobBus, JobControlMessage, ReceivedJobStatus, Unsubscribe } from '../../application/ports/job-bus';
 import { delayBeforeRetry, mayRetry, retry, RetryPolicy } from '../../application/retry';
 import { jobControlProblem, jobProblem, jobStatusProblem } from './job-validation';
 import { KafkaTopics, kafkaTopics } from './kafka-topics';
@@ -90,7 +90,7 @@ export class KafkaJobBus implements JobBus {
     await this.send(this.topics.jobs[job.kind], job.key, job);
   }
 
-  async publishStatus(status: JobStatusMessage): Promise<void> {
+  async publishStatus(status: ReceivedJobStatus): Promise<void> {
     await this.send(this.topics.jobStatus, status.jobId, status);
   }
 
@@ -103,7 +103,7 @@ export class KafkaJobBus implements JobBus {
     );
   }
 
-  consumeStatuses(handler: (status: JobStatusMessage) => Promise<void>): Promise<Unsubscribe> {
+  consumeStatuses(handler: (status: ReceivedJobStatus) => Promise<void>): Promise<Unsubscribe> {
     return this.consume(this.options.controlGroup, [this.topics.jobStatus], jobStatusProblem, handler as (value: unknown) => Promise<void>);
   }
 
