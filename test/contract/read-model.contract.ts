@@ -323,6 +323,30 @@ export function readModelContract(name: string, factory: () => Promise<ReadModel
         expect((await tracker.openFor(secondBackup)).map((tracked) => tracked.job.jobId)).toEqual([second.jobId]);
         expect((await tracker.open()).map((tracked) => tracked.job.jobId)).toEqual([second.jobId]);
       });
+
+      it('leaves alone a stored job it cannot read (unknown kind, damaged payload) and goes on with the others', async () => {
+        const tracker = new JobTracker(stores.db);
+        const backupId = randomUUID();
+        const good = backupJob(backupId);
+        await tracker.record(good, backupId, at(2));
+        const row = { aggregate_id: backupId, job_key: randomUUID(), attempt: 1, status: 'dispatched', progress: null };
+        const [newerKind, notJson, badPayload] = [randomUUID(), randomUUID(), randomUUID()];
+        await stores.db
+          .insertInto('jobs')
+          .values([
+            { ...row, job_id: newerKind, kind: 'archive', payload: JSON.stringify({ payload: {} }), updated_at: at(0) },
+            { ...row, job_id: notJson, kind: 'backup', payload: '{"payload":', updated_at: at(0) },
+            { ...row, job_id: badPayload, kind: 'backup', payload: JSON.stringify({ payload: { backupId } }), updated_at: at(1) },
+          ])
+          .execute();
+
+        for (const jobId of [newerKind, notJson, badPayload]) expect(await tracker.get(jobId)).toBeUndefined();
+        expect((await tracker.open()).map((tracked) => tracked.job.jobId)).toEqual([good.jobId]);
+        expect((await tracker.openFor(backupId)).map((tracked) => tracked.job.jobId)).toEqual([good.jobId]);
+        // Nothing is deleted: a build that knows the kind reads the row again.
+        const stored = await stores.db.selectFrom('jobs').select('job_id').where('aggregate_id', '=', backupId).execute();
+        expect(stored).toHaveLength(4);
+      });
     });
   });
 }

@@ -1,5 +1,9 @@
-import { Job, JobKind, JobProgress } from '../ports/job-bus';
+import { Logger } from '@nestjs/common';
+import { jobProblem } from '../jobs/messages';
+import { Job, JobProgress } from '../ports/job-bus';
 import { JobsTable, ReadModel } from '../projections/read-model';
+
+const logger = new Logger('JobTracker');
 
 export type TrackedJobStatus = 'dispatched' | 'running' | 'done';
 
@@ -40,7 +44,7 @@ export class JobTracker {
 
   async get(jobId: string): Promise<TrackedJob | undefined> {
     const row = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
-    return row ? toTracked(row) : undefined;
+    return (row && toTracked(row)) ?? undefined;
   }
 
   async markDispatched(jobId: string, attempt: number, at: string): Promise<void> {
@@ -92,26 +96,48 @@ export class JobTracker {
       .where('aggregate_id', '=', aggregateId)
       .where('status', '!=', 'done')
       .execute();
-    return rows.map(toTracked);
+    return readable(rows);
   }
 
   /** Open jobs not heard from since `before` (every open job when `before` is omitted). */
   async open(before?: string): Promise<TrackedJob[]> {
     let query = this.db.selectFrom('jobs').selectAll().where('status', '!=', 'done');
     if (before) query = query.where('updated_at', '<', before);
-    return (await query.orderBy('updated_at').execute()).map(toTracked);
+    return readable(await query.orderBy('updated_at').execute());
   }
 }
 
-function toTracked(row: JobsTable): TrackedJob {
-  const stored = JSON.parse(row.payload) as { payload: unknown; correlationId?: string };
-  const job = {
+/**
+ * A stored job, checked against its kind's schema like a job on the bus: a row this build cannot
+ * read (a kind it does not know, written by a newer one, or a damaged payload) is left alone with
+ * a warning, never handed to a worker or a decision half-read.
+ */
+function toTracked(row: JobsTable): TrackedJob | null {
+  let stored: { payload?: unknown; correlationId?: unknown };
+  try {
+    stored = JSON.parse(row.payload) as typeof stored;
+  } catch {
+    return unreadable(row, 'its payload is not JSON');
+  }
+  const correlationId = typeof stored.correlationId === 'string' ? stored.correlationId : undefined;
+  const candidate = {
     jobId: row.job_id,
-    kind: row.kind as JobKind,
+    kind: row.kind,
     key: row.job_key,
     attempt: Number(row.attempt),
     payload: stored.payload,
-    correlationId: stored.correlationId,
-  } as Job;
-  return { job, aggregateId: row.aggregate_id, status: row.status as TrackedJobStatus, updatedAt: row.updated_at };
+    ...(correlationId !== undefined && { correlationId }),
+  };
+  const problem = jobProblem(candidate);
+  if (problem !== undefined) return unreadable(row, problem);
+  return { job: candidate as Job, aggregateId: row.aggregate_id, status: row.status as TrackedJobStatus, updatedAt: row.updated_at };
+}
+
+function unreadable(row: JobsTable, problem: string): null {
+  logger.warn(`job ${row.job_id} (${row.kind}) in the job table cannot be read and is left alone: ${problem}`);
+  return null;
+}
+
+function readable(rows: JobsTable[]): TrackedJob[] {
+  return rows.map(toTracked).filter((tracked): tracked is TrackedJob => tracked !== null);
 }
