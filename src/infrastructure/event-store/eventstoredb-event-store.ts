@@ -1,32 +1,22 @@
-import { BACKWARDS, BaseOptions, END, EventStoreDBClient, FORWARDS, Position, WrongExpectedVersionError } from '@eventstore/db-client';
+import { BaseOptions, EventStoreDBClient, FORWARDS, Position, WrongExpectedVersionError } from '@eventstore/db-client';
 import { AppendResult, CheckpointStore, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../../application/ports/event-store';
 import { AppendListeners } from './append-listeners';
 import { assertAppendable, assertReadAllArguments, assertReadStreamArguments } from './append-rules';
 import { EventStoreDbCheckpoints } from './eventstoredb-checkpoints';
-import { connectTimeoutError, isWrongExpectedVersion, repeatedAppendResult, wrongRevisionError } from './eventstoredb-errors';
+import { probeConnection } from './eventstoredb-connection-probe';
+import { isWrongExpectedVersion, repeatedAppendResult, wrongRevisionError } from './eventstoredb-errors';
 import { EventIdReservations } from './eventstoredb-event-id-reservations';
 import { toEventData, toRecordedEvent } from './eventstoredb-event-mapping';
 import { LiveSubscription } from './eventstoredb-live-subscription';
-import {
-  isAfter,
-  readAllStart,
-  reportedAppendPosition,
-  streamReadPosition,
-  toEsdbExpected,
-  toPosition,
-  toSafeNumber,
-} from './eventstoredb-positions';
+import { reportedAppendPosition, streamReadPosition, toEsdbExpected, toSafeNumber } from './eventstoredb-positions';
+import { scanLog } from './eventstoredb-log-scan';
 import { visit } from './eventstoredb-reads';
 import { EventStoreDbEventStoreOptions, eventStoreDbSettings } from './eventstoredb-settings';
-import { logEventPredicate, serverFilter } from './eventstoredb-stream-selection';
+import { logEventPredicate } from './eventstoredb-stream-selection';
 
 // The names importers know this module by; they live in the files of their own concern.
 export type { EventStoreDbEventStoreOptions } from './eventstoredb-settings';
 export { CUSTODIA_STREAM_PREFIXES, type StreamSelection } from './eventstoredb-stream-selection';
-
-/** How many $all records one readAll request asks for (readAll filters them here). */
-const MIN_SCAN_BATCH = 32;
-const MAX_SCAN_BATCH = 1_000;
 
 /**
  * The event store on EventStoreDB (or KurrentDB), through its gRPC client. Each Custodia stream is
@@ -69,7 +59,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     this.listeners = new AppendListeners(settings.onListenerError);
     this.client = EventStoreDBClient.connectionString(connectionString);
     this.live = new LiveSubscription(this.client, this.listeners, {
-      filter: serverFilter(settings.streams),
+      streams: settings.streams,
       isLogEvent: this.isLogEvent,
       resubscribeBackoff: settings.resubscribeBackoff,
       onConnectionError: settings.onConnectionError,
@@ -84,22 +74,13 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
    */
   static async open(connectionString: string, options: EventStoreDbEventStoreOptions = {}): Promise<EventStoreDbEventStore> {
     const store = new EventStoreDbEventStore(connectionString, options);
-    const read = store.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
-    let timer: NodeJS.Timeout | undefined;
-    const timeoutMs = eventStoreDbSettings(options).connectTimeoutMs;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(connectTimeoutError(timeoutMs)), timeoutMs);
-    });
     try {
-      await Promise.race([read.toArray(), timeout]);
+      await probeConnection(store.client, eventStoreDbSettings(options).connectTimeoutMs);
       return store;
     } catch (error) {
-      // Neither is awaited: with a server that does not answer, either could wait for it.
-      read.cancel().catch(() => undefined);
+      // Not awaited: with a server that does not answer, closing could wait for it.
       store.close().catch(() => undefined);
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -149,35 +130,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     return this.track(async () => {
       assertReadAllArguments(afterPosition, limit);
       if (limit === 0) return [];
-
-      // The client's readAll (6.x) cannot ask the server for a filtered read, so $all is read in
-      // batches from `afterPosition` on and filtered here, until `limit` events were found or the
-      // log ends. Reading $all from a position includes the record at that position: the one at
-      // `afterPosition`, and each batch's first (the previous batch's last), are skipped.
-      const after = BigInt(afterPosition);
-      const batchSize = Math.min(Math.max(limit + 1, MIN_SCAN_BATCH), MAX_SCAN_BATCH);
-      const found: RecordedEvent[] = [];
-      const cursor: { last: Position | null } = { last: null };
-      for (;;) {
-        let records = 0;
-        await visit(
-          this.client.readAll({
-            direction: FORWARDS,
-            fromPosition: cursor.last ?? readAllStart(afterPosition),
-            maxCount: batchSize,
-            resolveLinkTos: false,
-          }),
-          ({ event }) => {
-            records += 1;
-            if (!event || (cursor.last && !isAfter(event.position, cursor.last))) return;
-            cursor.last = event.position;
-            if (found.length < limit && event.position.commit > after && this.isLogEvent(event.streamId, event.type)) {
-              found.push(toRecordedEvent(event, toPosition(event.position.commit, event)));
-            }
-          },
-        );
-        if (found.length >= limit || records < batchSize || !cursor.last) return found;
-      }
+      return scanLog(this.client, afterPosition, limit, this.isLogEvent);
     });
   }
 

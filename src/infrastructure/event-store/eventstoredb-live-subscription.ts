@@ -1,10 +1,11 @@
-import { AllStreamResolvedEvent, AllStreamSubscription, END, EventStoreDBClient, Filter } from '@eventstore/db-client';
+import { AllStreamResolvedEvent, AllStreamSubscription, END, EventStoreDBClient } from '@eventstore/db-client';
 import { Backoff, BackoffSchedule } from '../../application/retry';
 import { AppendListeners } from './append-listeners';
+import { serverFilter, StreamSelection } from './eventstoredb-stream-selection';
 
 export interface LiveSubscriptionSettings {
-  /** The server-side filter of the subscription (see serverFilter). */
-  filter: Filter;
+  /** The streams the server sends events of (see serverFilter). */
+  streams: StreamSelection;
   /** Which delivered events wake the listeners (the filter cannot drop every system event). */
   isLogEvent: (stream: string, type: string) => boolean;
   resubscribeBackoff: Backoff;
@@ -36,7 +37,11 @@ export class LiveSubscription {
   /** Opens the subscription, unless it is open, about to be reopened, stopped, or nobody listens. */
   start(): void {
     if (this.stopped || this.subscription || this.resubscribeTimer || this.listeners.size === 0) return;
-    const subscription = this.client.subscribeToAll({ fromPosition: END, resolveLinkTos: false, filter: this.settings.filter });
+    const subscription = this.client.subscribeToAll({
+      fromPosition: END,
+      resolveLinkTos: false,
+      filter: serverFilter(this.settings.streams),
+    });
     this.subscription = subscription;
     subscription.on('confirmation', () => this.backoff.reset());
     subscription.on('data', (resolved: AllStreamResolvedEvent) => {
