@@ -1,6 +1,7 @@
 import { Args, ID, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
+import type { BackupStatus, RestoreStatus } from '../../domain';
 import { AuditVerification } from '../../application/projections/audit-chain';
 import { AuditEntryView, ListAuditEntriesQuery, VerifyAuditTrailQuery } from '../../application/queries/audit.queries';
 import {
@@ -68,7 +69,7 @@ export class CustodiaResolver {
   @Query(() => BackupPageType, { complexity: COST.page(50, MAX_PAGE) })
   backups(
     @Args('sourceId', { type: () => ID, nullable: true }) sourceId: string | undefined,
-    @Args('status', { type: () => String, nullable: true }) status: string | undefined,
+    @Args('status', { type: () => String, nullable: true }) status: BackupStatus | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<Page<BackupView>> {
@@ -93,7 +94,7 @@ export class CustodiaResolver {
   @Query(() => RestorePageType, { description: 'the restore history', complexity: COST.page(50, MAX_PAGE) })
   restores(
     @Args('backupId', { type: () => ID, nullable: true }) backupId: string | undefined,
-    @Args('status', { type: () => String, nullable: true }) status: string | undefined,
+    @Args('status', { type: () => String, nullable: true }) status: RestoreStatus | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<Page<RestoreView>> {
