@@ -20,6 +20,7 @@ import { SubjectRequests } from '../../application/commands/subjects';
 import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto, SubjectLookupDto, UpdateSourceDto } from '../http/dto';
 import { ResourceIdPipe } from '../http/id.pipe';
 import { GraphQLRequestContext } from './context';
+import { BackupStatusEnum, RestoreStatusEnum } from './enums';
 import {
   AuditPageType,
   AuditVerificationType,
@@ -69,7 +70,7 @@ export class CustodiaResolver {
   @Query(() => BackupPageType, { complexity: COST.page(50, MAX_PAGE) })
   backups(
     @Args('sourceId', { type: () => ID, nullable: true }) sourceId: string | undefined,
-    @Args('status', { type: () => String, nullable: true }) status: BackupStatus | undefined,
+    @Args('status', { type: () => BackupStatusEnum, nullable: true }) status: BackupStatus | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<Page<BackupView>> {
@@ -94,7 +95,7 @@ export class CustodiaResolver {
   @Query(() => RestorePageType, { description: 'the restore history', complexity: COST.page(50, MAX_PAGE) })
   restores(
     @Args('backupId', { type: () => ID, nullable: true }) backupId: string | undefined,
-    @Args('status', { type: () => String, nullable: true }) status: RestoreStatus | undefined,
+    @Args('status', { type: () => RestoreStatusEnum, nullable: true }) status: RestoreStatus | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<Page<RestoreView>> {

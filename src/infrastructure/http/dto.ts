@@ -11,6 +11,7 @@ import {
   type ProblemReasonData,
   type RestoreStatus,
 } from '../../domain';
+import { BackupTypeEnum } from '../graphql/enums';
 import {
   ArrayMaxSize,
   IsArray,
@@ -105,7 +106,7 @@ export class RequestBackupDto {
   @IsUUID()
   sourceId!: string;
 
-  @Field(() => String, { nullable: true, description: 'full or incremental (the default)' })
+  @Field(() => BackupTypeEnum, { nullable: true, description: 'full or incremental (the default)' })
   @OptionalField()
   @IsIn(BACKUP_TYPES)
   type: BackupType = 'incremental';
