@@ -21,6 +21,7 @@ import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto
 import { ResourceIdPipe } from '../http/id.pipe';
 import { GraphQLRequestContext } from './context';
 import { BackupStatusEnum, RestoreStatusEnum } from './enums';
+import { DateTimeScalar } from './scalars';
 import {
   AuditPageType,
   AuditVerificationType,
@@ -71,11 +72,16 @@ export class CustodiaResolver {
   backups(
     @Args('sourceId', { type: () => ID, nullable: true }) sourceId: string | undefined,
     @Args('status', { type: () => BackupStatusEnum, nullable: true }) status: BackupStatus | undefined,
+    @Args('from', { type: () => DateTimeScalar, nullable: true, description: 'requested at or after' }) from: string | undefined,
+    @Args('to', { type: () => DateTimeScalar, nullable: true, description: 'requested before' }) to: string | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<Page<BackupView>> {
     return this.queries.execute(
-      new ListBackupsQuery({ sourceId: sourceId ?? undefined, status: status ?? undefined }, page(limit, offset)),
+      new ListBackupsQuery(
+        { sourceId: sourceId ?? undefined, status: status ?? undefined, from: from ?? undefined, to: to ?? undefined },
+        page(limit, offset),
+      ),
     );
   }
 
@@ -125,11 +131,17 @@ export class CustodiaResolver {
   async auditTrail(
     @Args('subject', { type: () => String, nullable: true }) subject: string | undefined,
     @Args('actor', { type: () => String, nullable: true }) actor: string | undefined,
+    @Args('from', { type: () => DateTimeScalar, nullable: true, description: 'occurred at or after' }) from: string | undefined,
+    @Args('to', { type: () => DateTimeScalar, nullable: true, description: 'occurred before' }) to: string | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<AuditPageType> {
+    // DateTime has turned from and to into UTC ISO text, the form occurred_at is compared in.
     const result: Page<AuditEntryView> = await this.queries.execute(
-      new ListAuditEntriesQuery({ subject: subject ?? undefined, actor: actor ?? undefined }, page(limit, offset)),
+      new ListAuditEntriesQuery(
+        { subject: subject ?? undefined, actor: actor ?? undefined, from: from ?? undefined, to: to ?? undefined },
+        page(limit, offset),
+      ),
     );
     return {
       total: result.total,
