@@ -17,8 +17,12 @@ export type BackupEvent =
   | EventOf<'BackupDeletionFailed'>;
 
 /** deleting: its deletion was decided and a worker is removing the snapshot; deleted: gone. */
-export type BackupStatus = 'requested' | 'running' | 'completed' | 'failed' | 'cancelled' | 'deleting' | 'deleted';
-export type VerificationStatus = 'none' | 'requested' | 'verified' | 'failed';
+/** A backup's status, as the decider and the catalog know it (the one list the APIs validate against). */
+export const BACKUP_STATUSES = ['requested', 'running', 'completed', 'failed', 'cancelled', 'deleting', 'deleted'] as const;
+export type BackupStatus = (typeof BACKUP_STATUSES)[number];
+/** Where a backup's verification stands: never asked (`none`), asked, or its outcome. */
+export const VERIFICATION_STATUSES = ['none', 'requested', 'verified', 'failed'] as const;
+export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
 
 export type BackupCommand =
   | { type: 'RequestBackup'; backupId: string; sourceId: string; backupType: BackupType; sourceActive: boolean; at: string }

@@ -51,7 +51,9 @@ export interface SourceLists {
   purposes?: string[];
 }
 
-export type BackupType = 'full' | 'incremental';
+/** What a backup reads: everything (`full`), or only what changed since the last one (`incremental`). */
+export const BACKUP_TYPES = ['full', 'incremental'] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
 
 /**
  * What one backup holds of one data subject (by pseudonym): counts from the subject's sealed

@@ -7,3 +7,4 @@ export * from './source';
 export * from './subject';
 export * from './retention-policy';
 export * from './upcasting';
+export * from './audit';

@@ -5,7 +5,8 @@ import { EventOf, FailureData, failureOf } from './events';
 
 export type RestoreEvent = EventOf<'RestoreRequested'> | EventOf<'RestoreStarted'> | EventOf<'RestoreCompleted'> | EventOf<'RestoreFailed'>;
 
-export type RestoreStatus = 'requested' | 'running' | 'completed' | 'failed';
+export const RESTORE_STATUSES = ['requested', 'running', 'completed', 'failed'] as const;
+export type RestoreStatus = (typeof RESTORE_STATUSES)[number];
 
 /** What the restore decision needs to know about the backup it restores. */
 export interface RestorableBackup {

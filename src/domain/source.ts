@@ -9,8 +9,12 @@ export type SourceCommand =
   | ({ type: 'UpdateSource'; sourceId: string; name?: string; path?: string; at: string } & SourceLists)
   | { type: 'RemoveSource'; sourceId: string; at: string };
 
+/** A registered source is backed up until it is removed (its backups stay until retention deletes them). */
+export const SOURCE_STATUSES = ['active', 'removed'] as const;
+export type SourceStatus = (typeof SOURCE_STATUSES)[number];
+
 export type SourceState =
-  { status: 'none' } | ({ status: 'active' | 'removed'; sourceId: string; name: string; path: string } & Required<SourceLists>);
+  { status: 'none' } | ({ status: SourceStatus; sourceId: string; name: string; path: string } & Required<SourceLists>);
 
 /** The list fields a source carries; each is stored only when set, and compared as a whole. */
 const LISTS = ['subjectRules', 'dataCategories', 'purposes'] as const;

@@ -24,7 +24,16 @@ export type SubjectCommand =
   | ({ type: 'FailErasure'; subject: string; erasureId: string; jobId: string | null; at: string } & FailureData)
   | { type: 'RecordLookup'; subject: string; lookupId: string; purpose: string; at: string };
 
-export type ErasureStatus = 'requested' | 'completed' | 'failed';
+export const ERASURE_STATUSES = ['requested', 'completed', 'failed'] as const;
+export type ErasureStatus = (typeof ERASURE_STATUSES)[number];
+
+/**
+ * What Custodia holds of a data subject, as an access request (Art. 15) answers it: `erased` once
+ * an erasure completed and no later backup found the subject again; `active` if a backup holds
+ * data of the subject; `erasure-requested` while an erasure runs; `unknown` otherwise.
+ */
+export const SUBJECT_STATUSES = ['active', 'erasure-requested', 'erased', 'unknown'] as const;
+export type SubjectStatus = (typeof SUBJECT_STATUSES)[number];
 
 /** The subject is known only by its pseudonym; the external id never reaches the domain. */
 export type SubjectState =

@@ -251,6 +251,18 @@ describe('embedded service: API errors and edge cases', () => {
         expect(body.code).toBe('VALIDATION_FAILED');
       }
     });
+
+    it("filters restores by a restore's statuses only, naming the field otherwise", async () => {
+      await http().get('/restores').query({ status: 'completed' }).expect(200);
+      // A backup's statuses: no restore has them, so asking for one is an error, not an empty page.
+      for (const status of ['cancelled', 'deleting', 'deleted', 'lost']) {
+        const { body } = await http().get('/restores').query({ status }).expect(400);
+        expect(body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+        expect(fieldMessages(body)).toEqual([
+          expect.stringMatching(/^status must be one of the following values: requested, running, completed, failed/),
+        ]);
+      }
+    });
   });
 
   describe('backups that cannot change any more', () => {

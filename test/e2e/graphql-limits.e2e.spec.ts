@@ -67,7 +67,7 @@ describe('GraphQL limits (no tokens)', () => {
     expect(text.status).toBe(400);
     expect(codes(text.body as GraphQLAnswer)).toEqual(['QUERY_TOO_DEEP']);
     // Brackets in strings and comments do not count.
-    const quoted = await gql(`# ${'{'.repeat(100)}\n{ backups(status: "${'['.repeat(100)}") { total } }`);
+    const quoted = await gql(`# ${'{'.repeat(100)}\n{ auditTrail(actor: "${'['.repeat(100)}") { total } }`);
     expect(quoted.status).toBe(200);
   });
 
@@ -101,13 +101,13 @@ describe('GraphQL limits (no tokens)', () => {
     const before = (await events.readAll(0, 100_000)).length;
 
     const two = await gql(
-      `mutation { a: requestBackup(input: {sourceId: "${sourceId}", type: "full"}) { id } b: requestBackup(input: {sourceId: "${sourceId}", type: "full"}) { id } }`,
+      `mutation { a: requestBackup(input: {sourceId: "${sourceId}", type: full}) { id } b: requestBackup(input: {sourceId: "${sourceId}", type: full}) { id } }`,
     );
     expect(two.status).toBe(400);
     expect(codes(two.body as GraphQLAnswer)).toEqual(['ONE_COMMAND_PER_REQUEST']);
     expect((await events.readAll(0, 100_000)).length).toBe(before);
 
-    const request = `mutation { requestBackup(input: {sourceId: "${sourceId}", type: "full"}) { id status } }`;
+    const request = `mutation { requestBackup(input: {sourceId: "${sourceId}", type: full}) { id status } }`;
     const first = await gql(request, {}, { 'Idempotency-Key': 'gql-backup-1' });
     const again = await gql(request, {}, { 'Idempotency-Key': 'gql-backup-1' });
     expect((first.body as GraphQLAnswer).errors).toBeUndefined();
@@ -117,7 +117,7 @@ describe('GraphQL limits (no tokens)', () => {
     expect(requested).toHaveLength(1);
 
     const reused = await gql(
-      `mutation { requestBackup(input: {sourceId: "${sourceId}", type: "incremental"}) { id } }`,
+      `mutation { requestBackup(input: {sourceId: "${sourceId}", type: incremental}) { id } }`,
       {},
       {
         'Idempotency-Key': 'gql-backup-1',
@@ -130,7 +130,7 @@ describe('GraphQL limits (no tokens)', () => {
     const cases: [string, string][] = [
       ['{ backup(id: "00000000-0000-4000-8000-000000000000") { id } }', 'NOT_FOUND'],
       ['{ backup(id: "not-an-id") { id } }', 'NOT_FOUND'],
-      ['mutation { requestBackup(input: {sourceId: "x", type: "full"}) { id } }', 'VALIDATION_FAILED'],
+      ['mutation { requestBackup(input: {sourceId: "x", type: full}) { id } }', 'VALIDATION_FAILED'],
       ['mutation { cancelBackup(id: "00000000-0000-4000-8000-000000000000") { id } }', 'NOT_FOUND'],
       ['{ backups(limit: "x") { total } }', 'GRAPHQL_VALIDATION_FAILED'],
     ];

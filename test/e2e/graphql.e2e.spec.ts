@@ -164,6 +164,85 @@ describe('GraphQL API', () => {
     );
   });
 
+  it('refuses a value outside an enum at validation, with a GraphQL error and not a 500', async () => {
+    const sourceId = '00000000-0000-4000-8000-000000000000';
+    const literal = await gql(`mutation { requestBackup(input: {sourceId: "${sourceId}", type: weekly}) { id } }`, {}, 400);
+    // A string where an enum is expected is refused too: enum literals have no quotes.
+    const quoted = await gql(`mutation { requestBackup(input: {sourceId: "${sourceId}", type: "full"}) { id } }`, {}, 400);
+    const filter = await gql('{ backups(status: lost) { total } restores(status: deleted) { total } }', {}, 400);
+    for (const answer of [literal, quoted, filter]) {
+      expect(answer.data).toBeUndefined();
+      expect(answer.errors?.[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+    expect(literal.errors?.[0].message).toMatch(/BackupType/);
+    expect(filter.errors?.map((error) => error.message).join('\n')).toMatch(/BackupStatus[\s\S]*RestoreStatus/);
+
+    const variable = await service
+      .http()
+      .post('/graphql')
+      .send({
+        query: 'mutation($input: RequestBackupInput!) { requestBackup(input: $input) { id } }',
+        variables: { input: { sourceId, type: 'weekly' } },
+      });
+    expect(variable.status).toBe(400);
+    expect(variable.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(variable.body.errors[0].message).toMatch(/BackupType/);
+
+    const badTime = await gql('{ auditTrail(from: "last tuesday") { total } }', {}, 400);
+    expect(badTime.errors?.[0]).toMatchObject({
+      message: expect.stringContaining('DateTime must be an ISO-8601 date-time'),
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+  });
+
+  it('answers times as ISO-8601 strings and byte counts as decimal strings', async () => {
+    const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+    const registered = await gql('mutation($input: RegisterSourceInput!) { registerSource(input: $input) { id } }', {
+      input: { name: 'timed', path: source },
+    });
+    const sourceId = registered.data?.registerSource.id as string;
+    const requested = await gql('mutation { requestBackup(input: {sourceId: "' + sourceId + '", type: full}) { id type } }');
+    expect(requested.data?.requestBackup.type).toBe('full');
+    const backupId = requested.data?.requestBackup.id as string;
+    const backup = await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { backup(id: $id) { status requestedAt startedAt finishedAt verification { at } } }', {
+        id: backupId,
+      });
+      expect(data?.backup).toMatchObject({ status: 'completed', requestedAt: expect.any(String) });
+      return data?.backup;
+    });
+    for (const time of [backup.requestedAt, backup.startedAt, backup.finishedAt]) {
+      expect(time).toMatch(iso);
+      expect(new Date(time as string).toISOString()).toBe(time);
+    }
+    expect(backup.verification.at).toBeNull();
+
+    const sources = await gql('{ sources { id registeredAt updatedAt } }');
+    const listed = (sources.data?.sources as { id: string; registeredAt: string; updatedAt: string }[]).find((s) => s.id === sourceId);
+    expect(listed?.registeredAt).toMatch(iso);
+    expect(listed?.updatedAt).toMatch(iso);
+
+    // The filter takes a DateTime with any offset; the backup was requested after 2000.
+    const since = await gql('query($from: DateTime) { backups(sourceId: "' + sourceId + '", from: $from) { total } }', {
+      from: '2000-01-01T01:00:00+01:00',
+    });
+    expect(since.data?.backups.total).toBe(1);
+
+    const target = path.join(service.config.restoreRoots[0], 'timed');
+    const restore = await gql('mutation($input: RequestRestoreInput!) { requestRestore(input: $input) { id } }', {
+      input: { backupId, target },
+    });
+    const restored = await eventually(async () => {
+      const { data } = await gql('query($id: ID!) { restore(id: $id) { status bytes requestedAt startedAt finishedAt } }', {
+        id: restore.data?.requestRestore.id,
+      });
+      expect(data?.restore.status).toBe('completed');
+      return data?.restore;
+    });
+    expect(restored.bytes).toBe('23');
+    for (const time of [restored.requestedAt, restored.startedAt, restored.finishedAt]) expect(time).toMatch(iso);
+  });
+
   it('answers bad input with the REST error codes, never a stack trace', async () => {
     const invalid = await gql('mutation { requestBackup(input: {sourceId: "not-a-uuid"}) { id } }');
     expect(invalid.errors?.[0]).toMatchObject({

@@ -7,7 +7,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler, QueryBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { BackupCommand, BackupState, DomainError, ProblemReasonData, Streams, backupDecider, sourceDecider } from '../../domain';
+import {
+  BackupCommand,
+  BackupState,
+  DomainError,
+  ProblemReasonData,
+  Streams,
+  backupDecider,
+  sourceDecider,
+  type BackupType,
+} from '../../domain';
 import { AggregateStore } from '../aggregate-store';
 import { CommandContext } from '../event-envelope';
 import { Clock } from '../ports/clock';
@@ -19,7 +28,7 @@ import { CommandResult, ExecuteBackupCommand } from './commands';
 
 export interface RequestBackupInput {
   sourceId: string;
-  type: 'full' | 'incremental';
+  type: BackupType;
 }
 
 /**

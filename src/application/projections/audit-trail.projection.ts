@@ -1,5 +1,5 @@
 import { Transaction } from 'kysely';
-import { DeletionReason, DomainEvent } from '../../domain';
+import { AuditOutcome, AuditTargetType, DeletionReason, DomainEvent } from '../../domain';
 import { toDomainEvent } from '../event-envelope';
 import { RecordedEvent } from '../ports/event-store';
 import { AuditEntryFields, canonicalJson, GENESIS_HASH, hashAuditEntry } from './audit-chain';
@@ -9,10 +9,10 @@ import { ReadModelDatabase } from './read-model';
 /** What an event means for the audit trail, before it gets its place in the chain. */
 export interface AuditFacts {
   action: string;
-  targetType: 'source' | 'backup' | 'restore' | 'erasure' | 'subject-key' | 'subject';
+  targetType: AuditTargetType;
   targetId: string;
   /** 'accepted': work was requested; 'completed' / 'failed': how it (or an immediate change) ended. */
-  outcome: 'accepted' | 'completed' | 'failed';
+  outcome: AuditOutcome;
   purpose?: string;
   /** The data subject concerned, as a pseudonym (erasures, key operations, access requests). */
   subject?: string;
@@ -203,7 +203,7 @@ const backup = (id: string) => ({ targetType: 'backup' as const, targetId: id })
 const restore = (id: string) => ({ targetType: 'restore' as const, targetId: id });
 const erasure = (id: string, subject: string) => ({ targetType: 'erasure' as const, targetId: id, subject });
 /** Entries whose target is the data subject itself (by pseudonym), or its keys. */
-const aboutSubject = (targetType: 'subject' | 'subject-key', pseudonym: string) => ({
+const aboutSubject = (targetType: Extract<AuditTargetType, 'subject' | 'subject-key'>, pseudonym: string) => ({
   targetType,
   targetId: pseudonym,
   subject: pseudonym,

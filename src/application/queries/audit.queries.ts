@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
+import type { AuditOutcome, AuditTargetType } from '../../domain';
 import { AuditVerification, verifyAuditTrail } from '../projections/audit-chain';
 import { AuditEntriesTable, ReadModel } from '../projections/read-model';
 import { READ_MODEL } from '../tokens';
@@ -23,9 +24,9 @@ export interface AuditEntryView {
   actor: string;
   role: string;
   action: string;
-  target: { type: string; id: string };
+  target: { type: AuditTargetType; id: string };
   purpose: string | null;
-  outcome: string;
+  outcome: AuditOutcome;
   details: Record<string, unknown> | null;
   correlationId: string;
   causationId: string | null;
@@ -43,9 +44,9 @@ export function auditEntryView(row: AuditEntriesTable): AuditEntryView {
     actor: row.actor,
     role: row.role,
     action: row.action,
-    target: { type: row.target_type, id: row.target_id },
+    target: { type: row.target_type as AuditTargetType, id: row.target_id },
     purpose: row.purpose,
-    outcome: row.outcome,
+    outcome: row.outcome as AuditOutcome,
     details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null,
     correlationId: row.correlation_id,
     causationId: row.causation_id,

@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import { backupDecider, DomainError, restoreDecider, Streams } from '../../domain';
+import { BackupStatus, backupDecider, DomainError, RestoreStatus, restoreDecider, Streams } from '../../domain';
 import { AggregateStore } from '../aggregate-store';
 import { JobTracker } from '../process-managers/job-tracker';
 import { EventStore } from '../ports/event-store';
@@ -23,7 +23,7 @@ export class GetSourceQuery {
 
 export class ListBackupsQuery {
   constructor(
-    readonly filter: { sourceId?: string; status?: string; from?: string; to?: string },
+    readonly filter: { sourceId?: string; status?: BackupStatus; from?: string; to?: string },
     readonly page: PageRequest,
   ) {}
 }
@@ -34,7 +34,7 @@ export class GetBackupQuery {
 
 export class ListRestoresQuery {
   constructor(
-    readonly filter: { backupId?: string; status?: string },
+    readonly filter: { backupId?: string; status?: RestoreStatus },
     readonly page: PageRequest,
   ) {}
 }
@@ -136,7 +136,10 @@ export class ListRestoresHandler implements IQueryHandler<ListRestoresQuery, Pag
 }
 
 @QueryHandler(GetRestoreQuery)
-export class GetRestoreHandler implements IQueryHandler<GetRestoreQuery, RestoreView | { id: string; status: string; backupId: string }> {
+export class GetRestoreHandler implements IQueryHandler<
+  GetRestoreQuery,
+  RestoreView | { id: string; status: RestoreStatus; backupId: string }
+> {
   private readonly aggregates: AggregateStore;
 
   constructor(
@@ -147,7 +150,7 @@ export class GetRestoreHandler implements IQueryHandler<GetRestoreQuery, Restore
     this.aggregates = new AggregateStore(events);
   }
 
-  async execute({ id }: GetRestoreQuery): Promise<RestoreView | { id: string; status: string; backupId: string }> {
+  async execute({ id }: GetRestoreQuery): Promise<RestoreView | { id: string; status: RestoreStatus; backupId: string }> {
     const row = await this.db.selectFrom('restores').selectAll().where('id', '=', id).executeTakeFirst();
     if (row) return { ...restoreView(row), ...(row.status === 'running' && { progress: await this.jobs.progressOf(id) }) };
     const { state } = await this.aggregates.load(restoreDecider, Streams.restore(id));

@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import { DomainError } from '../../domain';
+import { DomainError, ErasureStatus, SubjectStatus } from '../../domain';
 import { ErasuresTable, ReadModel } from '../projections/read-model';
 import { READ_MODEL } from '../tokens';
 
@@ -10,7 +10,7 @@ export interface ErasureView {
   subject: string;
   legalBasis: string;
   requestedBy: string;
-  status: string;
+  status: ErasureStatus;
   requestedAt: string;
   completedAt: string | null;
   keysShredded: number | null;
@@ -33,7 +33,7 @@ export interface SubjectDataView {
    * 'erased': the keys are destroyed and the backups below can no longer be read for this subject;
    * 'active' after an erasure: a later backup found the subject's files in the source again.
    */
-  status: 'active' | 'erasure-requested' | 'erased' | 'unknown';
+  status: SubjectStatus;
   erasure: ErasureView | null;
   backups: SubjectBackupView[];
   totals: { backups: number; files: number; bytes: number };
@@ -53,7 +53,7 @@ function erasureView(row: ErasuresTable): ErasureView {
     subject: row.subject_pseudonym,
     legalBasis: row.legal_basis,
     requestedBy: row.requested_by,
-    status: row.status,
+    status: row.status as ErasureStatus,
     requestedAt: row.requested_at,
     completedAt: row.completed_at,
     keysShredded: row.keys_shredded === null ? null : Number(row.keys_shredded),

@@ -1,7 +1,11 @@
-import type { BackupStatisticsData } from '../../domain';
+import type { BackupStatisticsData, BackupStatus, BackupType, RestoreStatus, SourceStatus, VerificationStatus } from '../../domain';
 import { BackupsTable, RestoresTable, SourcesTable } from '../projections/read-model';
 
-/** API shapes of the read models. */
+/**
+ * API shapes of the read models. Statuses and types are the domain's value sets (BACKUP_STATUSES
+ * and the like): REST validates against the same lists, and GraphQL's enums are made of them.
+ * The read-model columns are text; only the projections write them, with these values.
+ */
 export interface SourceView {
   id: string;
   name: string;
@@ -9,7 +13,7 @@ export interface SourceView {
   subjectRules: string[];
   dataCategories: string[];
   purposes: string[];
-  status: string;
+  status: SourceStatus;
   registeredAt: string;
   updatedAt: string;
 }
@@ -17,8 +21,8 @@ export interface SourceView {
 export interface BackupView {
   id: string;
   sourceId: string;
-  type: string;
-  status: string;
+  type: BackupType;
+  status: BackupStatus;
   requestedAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
@@ -28,7 +32,7 @@ export interface BackupView {
   /** As BackupCompleted recorded them: `problems` (counts by reason) is absent for backups made before it existed. */
   statistics: BackupStatisticsData | null;
   failure: { code: string | null; reason: string | null } | null;
-  verification: { status: string; at: string | null };
+  verification: { status: VerificationStatus; at: string | null };
   /** Set once the backup was deleted (its retention ran out, or an operator asked). */
   deletedAt: string | null;
   /** While running: the worker's last reported progress. */
@@ -45,7 +49,7 @@ export interface RestoreView {
   purpose: string;
   /** An access request's data subject (pseudonym), or null for an ordinary restore. */
   subject: string | null;
-  status: string;
+  status: RestoreStatus;
   requestedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -72,7 +76,7 @@ export function sourceView(row: SourcesTable): SourceView {
     subjectRules: JSON.parse(row.subject_rules) as string[],
     dataCategories: JSON.parse(row.data_categories) as string[],
     purposes: JSON.parse(row.purposes) as string[],
-    status: row.status,
+    status: row.status as SourceStatus,
     registeredAt: row.registered_at,
     updatedAt: row.updated_at,
   };
@@ -82,8 +86,8 @@ export function backupView(row: BackupsTable): BackupView {
   return {
     id: row.id,
     sourceId: row.source_id,
-    type: row.type,
-    status: row.status,
+    type: row.type as BackupType,
+    status: row.status as BackupStatus,
     requestedAt: row.requested_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -92,7 +96,7 @@ export function backupView(row: BackupsTable): BackupView {
     merkleRoot: row.merkle_root,
     statistics: row.statistics ? (JSON.parse(row.statistics) as BackupStatisticsData) : null,
     failure: row.failure_code || row.failure_reason ? { code: row.failure_code, reason: row.failure_reason } : null,
-    verification: { status: row.verification_status, at: row.verified_at },
+    verification: { status: row.verification_status as VerificationStatus, at: row.verified_at },
     deletedAt: row.deleted_at,
   };
 }
@@ -107,7 +111,7 @@ export function restoreView(row: RestoresTable): RestoreView {
     include: JSON.parse(row.include) as string[],
     purpose: row.purpose,
     subject: row.subject_pseudonym,
-    status: row.status,
+    status: row.status as RestoreStatus,
     requestedAt: row.requested_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,

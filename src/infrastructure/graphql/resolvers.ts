@@ -1,6 +1,7 @@
 import { Args, ID, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { QueryBus } from '@nestjs/cqrs';
 import { CommandContext } from '../../application/event-envelope';
+import type { BackupStatus, RestoreStatus } from '../../domain';
 import { AuditVerification } from '../../application/projections/audit-chain';
 import { AuditEntryView, ListAuditEntriesQuery, VerifyAuditTrailQuery } from '../../application/queries/audit.queries';
 import {
@@ -19,6 +20,8 @@ import { SubjectRequests } from '../../application/commands/subjects';
 import { CreateSourceDto, RequestBackupDto, RequestErasureDto, RequestRestoreDto, SubjectLookupDto, UpdateSourceDto } from '../http/dto';
 import { ResourceIdPipe } from '../http/id.pipe';
 import { GraphQLRequestContext } from './context';
+import { BackupStatusEnum, RestoreStatusEnum } from './enums';
+import { DateTimeScalar } from './scalars';
 import {
   AuditPageType,
   AuditVerificationType,
@@ -68,12 +71,17 @@ export class CustodiaResolver {
   @Query(() => BackupPageType, { complexity: COST.page(50, MAX_PAGE) })
   backups(
     @Args('sourceId', { type: () => ID, nullable: true }) sourceId: string | undefined,
-    @Args('status', { type: () => String, nullable: true }) status: string | undefined,
+    @Args('status', { type: () => BackupStatusEnum, nullable: true }) status: BackupStatus | undefined,
+    @Args('from', { type: () => DateTimeScalar, nullable: true, description: 'requested at or after' }) from: string | undefined,
+    @Args('to', { type: () => DateTimeScalar, nullable: true, description: 'requested before' }) to: string | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<Page<BackupView>> {
     return this.queries.execute(
-      new ListBackupsQuery({ sourceId: sourceId ?? undefined, status: status ?? undefined }, page(limit, offset)),
+      new ListBackupsQuery(
+        { sourceId: sourceId ?? undefined, status: status ?? undefined, from: from ?? undefined, to: to ?? undefined },
+        page(limit, offset),
+      ),
     );
   }
 
@@ -93,7 +101,7 @@ export class CustodiaResolver {
   @Query(() => RestorePageType, { description: 'the restore history', complexity: COST.page(50, MAX_PAGE) })
   restores(
     @Args('backupId', { type: () => ID, nullable: true }) backupId: string | undefined,
-    @Args('status', { type: () => String, nullable: true }) status: string | undefined,
+    @Args('status', { type: () => RestoreStatusEnum, nullable: true }) status: RestoreStatus | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<Page<RestoreView>> {
@@ -123,11 +131,17 @@ export class CustodiaResolver {
   async auditTrail(
     @Args('subject', { type: () => String, nullable: true }) subject: string | undefined,
     @Args('actor', { type: () => String, nullable: true }) actor: string | undefined,
+    @Args('from', { type: () => DateTimeScalar, nullable: true, description: 'occurred at or after' }) from: string | undefined,
+    @Args('to', { type: () => DateTimeScalar, nullable: true, description: 'occurred before' }) to: string | undefined,
     @Args('limit', { type: () => Int, defaultValue: 50 }) limit: number,
     @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
   ): Promise<AuditPageType> {
+    // DateTime has turned from and to into UTC ISO text, the form occurred_at is compared in.
     const result: Page<AuditEntryView> = await this.queries.execute(
-      new ListAuditEntriesQuery({ subject: subject ?? undefined, actor: actor ?? undefined }, page(limit, offset)),
+      new ListAuditEntriesQuery(
+        { subject: subject ?? undefined, actor: actor ?? undefined, from: from ?? undefined, to: to ?? undefined },
+        page(limit, offset),
+      ),
     );
     return {
       total: result.total,

@@ -1,9 +1,38 @@
 import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
+import type {
+  AuditOutcome,
+  AuditTargetType,
+  BackupStatus,
+  BackupType as BackupKind,
+  ErasureStatus,
+  RestoreStatus,
+  SourceStatus,
+  SubjectStatus,
+  VerificationStatus,
+} from '../../domain';
+import {
+  AuditOutcomeEnum,
+  AuditTargetTypeEnum,
+  BackupStatusEnum,
+  BackupTypeEnum,
+  ErasureStatusEnum,
+  RestoreStatusEnum,
+  SourceStatusEnum,
+  SubjectStatusEnum,
+  VerificationStatusEnum,
+} from './enums';
+import { BytesScalar, DateTimeScalar } from './scalars';
 
 /**
- * GraphQL shapes of the same read-model views the REST API returns (application/queries/views).
- * Counts of bytes are Float: GraphQL's Int stops at 2^31, a backup does not.
+ * GraphQL shapes of the same read-model views the REST API returns (application/queries/views);
+ * view-checks.ts fails the build when a view and its type here have different fields. Statuses
+ * and types are enums of the domain's value sets (enums.ts); times are DateTime and counts of
+ * bytes Bytes (scalars.ts), a decimal string: GraphQL's Int stops at 2^31, a backup does not.
+ * A backup's statistics keep their byte counts as Float, the numbers BackupCompleted recorded.
  */
+
+/** Bytes as a value: the resolvers hand over numbers (or bigints), Bytes serialises them as strings. */
+type ByteCount = number | bigint;
 
 @ObjectType('Source')
 export class SourceType {
@@ -13,29 +42,29 @@ export class SourceType {
   @Field(() => [String]) subjectRules!: string[];
   @Field(() => [String]) dataCategories!: string[];
   @Field(() => [String]) purposes!: string[];
-  @Field() status!: string;
+  @Field(() => SourceStatusEnum) status!: SourceStatus;
   /** Null in a mutation's answer: the catalog sets them once the event is projected. */
-  @Field(() => String, { nullable: true }) registeredAt!: string | null;
-  @Field(() => String, { nullable: true }) updatedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) registeredAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) updatedAt!: string | null;
 }
 
 @ObjectType('SourceRemoval')
 export class SourceRemovalType {
   @Field(() => ID) id!: string;
-  @Field() status!: string;
+  @Field(() => SourceStatusEnum) status!: SourceStatus;
 }
 
 @ObjectType('BackupCancellation')
 export class BackupCancellationType {
   @Field(() => ID) id!: string;
-  @Field() status!: string;
+  @Field(() => BackupStatusEnum) status!: BackupStatus;
 }
 
 @ObjectType('VerificationRequest')
 export class VerificationRequestType {
   @Field(() => ID) id!: string;
   @Field() verificationId!: string;
-  @Field() verification!: string;
+  @Field(() => VerificationStatusEnum) verification!: VerificationStatus;
 }
 
 @ObjectType('ProblemCounts', { description: 'what a backup skipped or found changing, by reason (absent: none)' })
@@ -70,26 +99,35 @@ export class FailureType {
 
 @ObjectType('Verification')
 export class VerificationType {
-  @Field() status!: string;
-  @Field(() => String, { nullable: true }) at!: string | null;
+  @Field(() => VerificationStatusEnum) status!: VerificationStatus;
+  @Field(() => DateTimeScalar, { nullable: true }) at!: string | null;
+}
+
+@ObjectType('Progress', { description: "a running job's last reported progress" })
+export class ProgressType {
+  @Field(() => Int) filesDone!: number;
+  @Field(() => BytesScalar) bytesDone!: ByteCount;
+  @Field(() => Int) totalFiles!: number;
+  @Field(() => BytesScalar) totalBytes!: ByteCount;
 }
 
 @ObjectType('Backup')
 export class BackupType {
   @Field(() => ID) id!: string;
   @Field() sourceId!: string;
-  @Field() type!: string;
-  @Field() status!: string;
-  @Field(() => String, { nullable: true }) requestedAt!: string | null;
-  @Field(() => String, { nullable: true }) startedAt!: string | null;
-  @Field(() => String, { nullable: true }) finishedAt!: string | null;
+  @Field(() => BackupTypeEnum) type!: BackupKind;
+  @Field(() => BackupStatusEnum) status!: BackupStatus;
+  @Field(() => DateTimeScalar, { nullable: true }) requestedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) startedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) finishedAt!: string | null;
   @Field(() => Int) attempt!: number;
   @Field(() => String, { nullable: true }) snapshotId!: string | null;
   @Field(() => String, { nullable: true }) merkleRoot!: string | null;
   @Field(() => BackupStatisticsType, { nullable: true }) statistics!: BackupStatisticsType | null;
   @Field(() => FailureType, { nullable: true }) failure!: FailureType | null;
   @Field(() => VerificationType) verification!: VerificationType;
-  @Field(() => String, { nullable: true }) deletedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) deletedAt!: string | null;
+  @Field(() => ProgressType, { nullable: true, description: 'while it runs' }) progress?: ProgressType | null;
 }
 
 @ObjectType('BackupPage')
@@ -101,7 +139,7 @@ export class BackupPageType {
 @ObjectType('ErasedCounts')
 export class ErasedCountsType {
   @Field(() => Int) files!: number;
-  @Field(() => Float) bytes!: number;
+  @Field(() => BytesScalar) bytes!: ByteCount;
 }
 
 @ObjectType('Restore')
@@ -114,52 +152,55 @@ export class RestoreType {
   @Field(() => [String]) include!: string[];
   @Field() purpose!: string;
   @Field(() => String, { nullable: true, description: 'an access request: the data subject (pseudonym)' }) subject!: string | null;
-  @Field() status!: string;
-  @Field(() => String, { nullable: true }) requestedAt!: string | null;
-  @Field(() => String, { nullable: true }) finishedAt!: string | null;
+  @Field(() => RestoreStatusEnum) status!: RestoreStatus;
+  @Field(() => DateTimeScalar, { nullable: true }) requestedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) startedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) finishedAt!: string | null;
   @Field(() => Int, { nullable: true }) files!: number | null;
-  @Field(() => Float, { nullable: true }) bytes!: number | null;
+  @Field(() => BytesScalar, { nullable: true }) bytes!: ByteCount | null;
   @Field(() => ErasedCountsType, { nullable: true }) skippedErased!: ErasedCountsType | null;
   @Field(() => FailureType, { nullable: true }) failure!: FailureType | null;
+  @Field(() => ProgressType, { nullable: true, description: 'while it runs' }) progress?: ProgressType | null;
 }
 
 @ObjectType('Erasure')
 export class ErasureType {
   @Field(() => ID) id!: string;
   @Field({ description: 'the data subject (pseudonym); the external id is never stored' }) subject!: string;
-  @Field() status!: string;
+  @Field(() => ErasureStatusEnum) status!: ErasureStatus;
   @Field(() => Boolean, { nullable: true, description: 'set on a request: whether it repeated an earlier erasure' })
   repeated?: boolean;
   @Field(() => String, { nullable: true }) legalBasis?: string;
   @Field(() => String, { nullable: true }) requestedBy?: string;
-  @Field(() => String, { nullable: true }) requestedAt?: string;
-  @Field(() => String, { nullable: true }) completedAt?: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) requestedAt?: string;
+  @Field(() => DateTimeScalar, { nullable: true }) completedAt?: string | null;
   @Field(() => Int, { nullable: true }) keysShredded?: number | null;
+  @Field(() => FailureType, { nullable: true, description: 'set once the erasure failed' }) failure?: FailureType | null;
 }
 
 @ObjectType('BackupDeletion')
 export class BackupDeletionType {
   @Field(() => ID) id!: string;
   @Field() deletionId!: string;
-  @Field() status!: string;
+  @Field(() => BackupStatusEnum) status!: BackupStatus;
 }
 
 @ObjectType('AuditTarget')
-export class AuditTargetType {
-  @Field() type!: string;
+export class AuditTargetObjectType {
+  @Field(() => AuditTargetTypeEnum) type!: AuditTargetType;
   @Field() id!: string;
 }
 
 @ObjectType('AuditEntry')
 export class AuditEntryType {
   @Field(() => Int) sequence!: number;
-  @Field() occurredAt!: string;
+  @Field(() => DateTimeScalar) occurredAt!: string;
   @Field() actor!: string;
   @Field() role!: string;
   @Field() action!: string;
-  @Field(() => AuditTargetType) target!: AuditTargetType;
+  @Field(() => AuditTargetObjectType) target!: AuditTargetObjectType;
   @Field(() => String, { nullable: true }) purpose!: string | null;
-  @Field() outcome!: string;
+  @Field(() => AuditOutcomeEnum) outcome!: AuditOutcome;
   @Field(() => String, { nullable: true, description: 'ids, counts and codes, as JSON' }) details!: string | null;
   @Field(() => String, { nullable: true }) subjectPseudonym!: string | null;
   @Field() correlationId!: string;
@@ -191,22 +232,22 @@ export class SubjectBackupType {
   @Field() backupId!: string;
   @Field(() => String, { nullable: true }) sourceId!: string | null;
   @Field() snapshotId!: string;
-  @Field() completedAt!: string;
+  @Field(() => DateTimeScalar) completedAt!: string;
   @Field(() => Int) files!: number;
-  @Field(() => Float) bytes!: number;
+  @Field(() => BytesScalar) bytes!: ByteCount;
 }
 
 @ObjectType('SubjectTotals')
 export class SubjectTotalsType {
   @Field(() => Int) backups!: number;
   @Field(() => Int) files!: number;
-  @Field(() => Float) bytes!: number;
+  @Field(() => BytesScalar) bytes!: ByteCount;
 }
 
 @ObjectType('SubjectData', { description: 'what Custodia holds of one data subject (GDPR Art. 15)' })
 export class SubjectDataType {
   @Field({ description: 'the pseudonym' }) subject!: string;
-  @Field({ description: 'active, erasure-requested, erased or unknown' }) status!: string;
+  @Field(() => SubjectStatusEnum) status!: SubjectStatus;
   @Field(() => ErasureType, { nullable: true }) erasure!: ErasureType | null;
   @Field(() => [SubjectBackupType]) backups!: SubjectBackupType[];
   @Field(() => SubjectTotalsType) totals!: SubjectTotalsType;

@@ -1,7 +1,17 @@
 import { applyDecorators } from '@nestjs/common';
 import { Field, InputType } from '@nestjs/graphql';
 import { Transform, Type } from 'class-transformer';
-import { PROBLEM_REASONS, type ProblemReasonData } from '../../domain';
+import {
+  BACKUP_STATUSES,
+  BACKUP_TYPES,
+  PROBLEM_REASONS,
+  RESTORE_STATUSES,
+  type BackupStatus,
+  type BackupType,
+  type ProblemReasonData,
+  type RestoreStatus,
+} from '../../domain';
+import { BackupTypeEnum } from '../graphql/enums';
 import {
   ArrayMaxSize,
   IsArray,
@@ -96,10 +106,10 @@ export class RequestBackupDto {
   @IsUUID()
   sourceId!: string;
 
-  @Field(() => String, { nullable: true, description: 'full or incremental (the default)' })
+  @Field(() => BackupTypeEnum, { nullable: true, description: 'full or incremental (the default)' })
   @OptionalField()
-  @IsIn(['full', 'incremental'])
-  type: 'full' | 'incremental' = 'incremental';
+  @IsIn(BACKUP_TYPES)
+  type: BackupType = 'incremental';
 }
 
 export class CancelBackupDto {
@@ -197,8 +207,6 @@ export class PageQueryDto {
   offset: number = 0;
 }
 
-const STATUSES = ['requested', 'running', 'completed', 'failed', 'cancelled', 'deleting', 'deleted'];
-
 export class ListBackupsQueryDto extends PageQueryDto {
   @IsOptional()
   @LowerCase()
@@ -206,8 +214,8 @@ export class ListBackupsQueryDto extends PageQueryDto {
   sourceId?: string;
 
   @IsOptional()
-  @IsIn(STATUSES)
-  status?: string;
+  @IsIn(BACKUP_STATUSES)
+  status?: BackupStatus;
 
   @IsOptional()
   @IsISO8601()
@@ -230,9 +238,10 @@ export class ListRestoresQueryDto extends PageQueryDto {
   @IsUUID()
   backupId?: string;
 
+  /** A restore's own statuses only: a backup's (cancelled, deleting, deleted) never match one. */
   @IsOptional()
-  @IsIn(STATUSES)
-  status?: string;
+  @IsIn(RESTORE_STATUSES)
+  status?: RestoreStatus;
 }
 
 export class ListSourcesQueryDto {
