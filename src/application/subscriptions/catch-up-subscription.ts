@@ -96,6 +96,8 @@ export class CatchUpSubscription {
   }
 
   private sleep(ms: number): Promise<void> {
+    // A stop() that came during a read or a batch found no sleep to wake: do not start one.
+    if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
