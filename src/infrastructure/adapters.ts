@@ -66,7 +66,7 @@ async function openEventStoreAdapter(config: Configuration): Promise<EventStore 
   switch (config.eventStore) {
     case 'sqlite':
       prepareDataDir(config.dataDir, new Logger('Files'));
-      return new SqliteEventStore(eventStoreFile(config));
+      return SqliteEventStore.open(eventStoreFile(config));
     case 'postgres':
       return reach('PostgreSQL', 'DATABASE_URL or PGHOST', () =>
         PostgresEventStore.open({ connection: postgresConnection(config), schema: config.postgres.schema }),

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import * as path from 'node:path';
 import { Kysely, Migration, MigrationResult, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Pool } from 'pg';
 
@@ -71,19 +72,38 @@ export async function migrateToLatest(db: Kysely<any>, set: MigrationSet): Promi
   return results.filter((result) => result.status === 'Success').map((result) => result.migrationName);
 }
 
+/** Per database file, the end of the last migration run this process started on it. */
+const sqliteRuns = new Map<string, Promise<unknown>>();
+
 /**
  * Runs `work` (a migration over this same connection) inside one IMMEDIATE transaction: SQLite
  * then serialises processes opening the same file at once, and a failed run is rolled back whole.
+ *
+ * Runs on one file in this process take turns first: `work` awaits while holding the write lock,
+ * and another connection of this thread asking for it would block the thread in its busy
+ * handler, so the holder could never finish.
  */
 export async function sqliteImmediate<T>(database: Database.Database, work: () => Promise<T>): Promise<T> {
-  database.exec('BEGIN IMMEDIATE');
+  const key = database.memory ? null : path.resolve(database.name);
+  const previous = key === null ? undefined : sqliteRuns.get(key);
+  const run = (async () => {
+    await previous?.catch(() => undefined);
+    database.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await work();
+      database.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (database.inTransaction) database.exec('ROLLBACK');
+      throw error;
+    }
+  })();
+  if (key === null) return run;
+  sqliteRuns.set(key, run);
   try {
-    const result = await work();
-    database.exec('COMMIT');
-    return result;
-  } catch (error) {
-    if (database.inTransaction) database.exec('ROLLBACK');
-    throw error;
+    return await run;
+  } finally {
+    if (sqliteRuns.get(key) === run) sqliteRuns.delete(key);
   }
 }
 
