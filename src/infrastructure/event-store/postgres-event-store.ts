@@ -13,7 +13,7 @@ import {
 import { describeForLog } from '../../application/describe-for-log';
 import { BackoffSchedule } from '../../application/retry';
 import { SerializedEvent, serializeEvent } from './sqlite-event-rows';
-import { kyselyOverPool, migrateToLatest, MigrationSet } from '../persistence/schema-migrations';
+import { kyselyOverPool, migrateToLatest, MigrationSet, SchemaMigrationError } from '../persistence/schema-migrations';
 import { AppendListeners, AppendOutcome } from './append-listeners';
 import {
   assertAppendable,
@@ -370,7 +370,11 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
       const legacy = present.rows[0]?.present ? await sql<{ version: number }>`SELECT version FROM ${table}`.execute(db) : { rows: [] };
       const version = legacy.rows[0]?.version ?? 0;
       if (version > LEGACY_SCHEMA_VERSION) {
-        throw new Error(`event store schema version ${version} is newer than this build understands (${LEGACY_SCHEMA_VERSION})`);
+        throw new SchemaMigrationError(
+          'event store',
+          null,
+          new Error(`event store schema version ${version} is newer than this build understands (${LEGACY_SCHEMA_VERSION})`),
+        );
       }
       await migrateToLatest(db, postgresEventStoreMigrations(this.schema));
     } finally {

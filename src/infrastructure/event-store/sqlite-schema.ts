@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { sql } from 'kysely';
-import { kyselyOverSqlite, migrateToLatest, MigrationSet, sqliteImmediate } from '../persistence/schema-migrations';
+import { kyselyOverSqlite, migrateToLatest, MigrationSet, SchemaMigrationError, sqliteImmediate } from '../persistence/schema-migrations';
 
 /**
  * What the releases before Migrator recorded in `PRAGMA user_version`: how many of their
@@ -55,7 +55,11 @@ export const SQLITE_EVENT_STORE_MIGRATIONS: MigrationSet = {
 export async function migrate(database: Database.Database): Promise<void> {
   const version = database.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
-    throw new Error(`event store schema version ${version} is newer than this build understands (${SCHEMA_VERSION})`);
+    throw new SchemaMigrationError(
+      'event store',
+      null,
+      new Error(`event store schema version ${version} is newer than this build understands (${SCHEMA_VERSION})`),
+    );
   }
   const db = kyselyOverSqlite(database);
   try {
