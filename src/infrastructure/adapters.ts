@@ -14,6 +14,7 @@ import { PostgresEventStore } from './event-store/postgres-event-store';
 import { SqliteEventStore } from './event-store/sqlite-event-store';
 import { openPostgresReadModel } from './persistence/postgres-read-model';
 import { openSqliteReadModel } from './persistence/sqlite-read-model';
+import { SchemaMigrationError } from './persistence/schema-migrations';
 
 /**
  * Chooses the adapter for each port from the configuration (EVENT_STORE, BUS, STORAGE) and turns
@@ -43,7 +44,8 @@ async function reach<T>(what: string, setting: string, connect: () => Promise<T>
   try {
     return await connect();
   } catch (error) {
-    if (error instanceof ConfigurationError) throw error;
+    // A reached database whose schema could not be migrated says so itself (store and migration).
+    if (error instanceof ConfigurationError || error instanceof SchemaMigrationError) throw error;
     const detail = error instanceof Error && 'code' in error ? String((error as { code: unknown }).code) : describeForLog(error);
     throw new StartupError(`cannot reach ${what} (${detail}); check ${setting}`);
   }
@@ -64,7 +66,7 @@ async function openEventStoreAdapter(config: Configuration): Promise<EventStore 
   switch (config.eventStore) {
     case 'sqlite':
       prepareDataDir(config.dataDir, new Logger('Files'));
-      return new SqliteEventStore(eventStoreFile(config));
+      return SqliteEventStore.open(eventStoreFile(config));
     case 'postgres':
       return reach('PostgreSQL', 'DATABASE_URL or PGHOST', () =>
         PostgresEventStore.open({ connection: postgresConnection(config), schema: config.postgres.schema }),

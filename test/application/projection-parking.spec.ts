@@ -39,7 +39,7 @@ describe('projections step over an event they cannot apply', () => {
 
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-parking-'));
-    events = new SqliteEventStore(path.join(dir, 'events.db'));
+    events = await SqliteEventStore.open(path.join(dir, 'events.db'));
     db = await openSqliteReadModel(path.join(dir, 'readmodel.db'));
   });
 

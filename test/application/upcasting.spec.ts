@@ -45,7 +45,7 @@ describe('events stored at an older schema version, read through the upcasters',
   let db: ReadModel;
 
   beforeEach(async () => {
-    raw = new SqliteEventStore(':memory:');
+    raw = await SqliteEventStore.open(':memory:');
     events = new UpcastingEventStore(raw, SOURCE_REGISTERED_V2);
     db = await openSqliteReadModel(':memory:');
     await raw.append(Streams.source('old'), [sourceRegistered(1, { sourceId: 'old', label: 'Old', folder: '/data/old' })], 'no-stream');

@@ -20,22 +20,22 @@ async function temporaryDatabase(): Promise<{ file: string; remove: () => Promis
 eventStoreContract('SqliteEventStore on a file', async () => {
   const { file, remove } = await temporaryDatabase();
   return {
-    store: new SqliteEventStore(file, quietListenerErrors),
-    reopen: async () => new SqliteEventStore(file, quietListenerErrors),
+    store: await SqliteEventStore.open(file, quietListenerErrors),
+    reopen: () => SqliteEventStore.open(file, quietListenerErrors),
     cleanup: remove,
   };
 });
 
 eventStoreContract('SqliteEventStore in memory', async () => ({
-  store: new SqliteEventStore(':memory:', quietListenerErrors),
+  store: await SqliteEventStore.open(':memory:', quietListenerErrors),
   cleanup: async () => undefined,
 }));
 
 describe('SqliteEventStore', () => {
   let database: { file: string; remove: () => Promise<void> };
   const opened: SqliteEventStore[] = [];
-  const open = (options = {}) => {
-    const store = new SqliteEventStore(database.file, options);
+  const open = async (options = {}) => {
+    const store = await SqliteEventStore.open(database.file, options);
     opened.push(store);
     return store;
   };
@@ -49,7 +49,7 @@ describe('SqliteEventStore', () => {
   });
 
   it('loses and duplicates nothing when two instances on one file append to the same stream with expected revisions', async () => {
-    const [first, second] = [open(), open()];
+    const [first, second] = await Promise.all([open(), open()]);
     const stream = uniqueName('shared');
     const batches = Array.from({ length: 8 }, () => newEvents(15));
 
@@ -83,7 +83,7 @@ describe('SqliteEventStore', () => {
       ),
     );
 
-    const stored = await open().readStream(stream);
+    const stored = await (await open()).readStream(stream);
     expect(stored.map((event) => event.revision)).toEqual([...stored.keys()]);
     expect([...idsOf(stored)].sort()).toEqual(idsOf(batches.flat()).sort());
     expectStrictlyIncreasing(positionsOf(stored));
@@ -91,7 +91,7 @@ describe('SqliteEventStore', () => {
   });
 
   it('numbers the global log from 1 and keeps it, in WAL mode, across reopening', async () => {
-    const store = open();
+    const store = await open();
     const result = await store.append(uniqueName('first'), newEvents(2), 'no-stream');
     await store.close();
 
@@ -103,21 +103,21 @@ describe('SqliteEventStore', () => {
       raw.close();
     }
     expect(result.position).toBe(2);
-    expect(positionsOf(await readAllAfter(open(), 0))).toEqual([1, 2]);
+    expect(positionsOf(await readAllAfter(await open(), 0))).toEqual([1, 2]);
   });
 
   it('refuses a database whose schema is newer than it knows', async () => {
-    await open().close();
+    await (await open()).close();
     const raw = new Database(database.file);
     raw.pragma('user_version = 99');
     raw.close();
 
-    expect(() => new SqliteEventStore(database.file)).toThrow(/schema version 99/);
+    await expect(SqliteEventStore.open(database.file)).rejects.toThrow(/schema version 99/);
   });
 
   it('hands what onAppended listeners throw or reject with to onListenerError', async () => {
     const reported: unknown[] = [];
-    const store = open({ onListenerError: (error: unknown) => reported.push(error) });
+    const store = await open({ onListenerError: (error: unknown) => reported.push(error) });
     const thrown = new Error('thrown');
     const rejected = new Error('rejected');
     store.onAppended(() => {
@@ -134,7 +134,7 @@ describe('SqliteEventStore', () => {
   });
 
   it('rejects an empty append, an event id repeated within one append, and a negative readAll limit', async () => {
-    const store = open();
+    const store = await open();
     const event = newEvent();
 
     await expect(store.append(uniqueName('empty'), [], 'any')).rejects.toThrow(RangeError);

@@ -27,6 +27,8 @@ describe('read model: upgrading one made by an older build', () => {
     await (await openSqliteReadModel(file)).destroy();
     // What an older build left behind: tables without the later columns, rows, checkpoints.
     const old = new Database(file);
+    // Builds that old ran no Migrator: no migration tables.
+    old.exec('DROP TABLE read_model_migration; DROP TABLE read_model_migration_lock');
     for (const column of ['data_categories', 'purposes']) old.exec(`ALTER TABLE sources DROP COLUMN ${column}`);
     old.exec('ALTER TABLE restores DROP COLUMN subject_pseudonym');
     old.exec('ALTER TABLE jobs DROP COLUMN progress');

@@ -8,7 +8,7 @@ import { readModelContract } from '../contract/read-model.contract';
 /** A read-model file and an event store in a folder of the test's own, removed afterwards. */
 readModelContract('SQLite read model', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-read-model-'));
-  const events = new SqliteEventStore(path.join(dir, 'events.sqlite'));
+  const events = await SqliteEventStore.open(path.join(dir, 'events.sqlite'));
   const open = () => openSqliteReadModel(path.join(dir, 'readmodel.sqlite'));
   return {
     events,

@@ -1,4 +1,4 @@
-import { Kysely } from 'kysely';
+import { Kysely, Migration } from 'kysely';
 
 /**
  * The read-model schema, written through Kysely so the same SQL serves SQLite (embedded) and
@@ -179,6 +179,9 @@ export type ColumnLister = (db: ReadModel, table: string) => Promise<string[]>;
  * gets them added, and since their values come from events already applied, the projection that
  * fills the table is cleared and replays the log from the start (read models are derived: no
  * stored fact is lost). `projection: null` marks process state, which needs no replay.
+ *
+ * The builds before Migrator added the missing ones at every start, so a read model may have any
+ * of them already: 002_later_columns looks at the columns first and adds only those missing.
  */
 const LATER_COLUMNS: {
   table: keyof ReadModelDatabase;
@@ -219,11 +222,9 @@ async function addLaterColumns(db: ReadModel, columnsOf: ColumnLister): Promise<
   return [...replay.keys()];
 }
 
-/**
- * Creates the tables if missing (portable DDL: text, integer, bigint) and brings a read model
- * of an older build up to date; returns the names of projections reset to replay the log.
- */
-export async function migrateReadModel(db: ReadModel, columnsOf: ColumnLister): Promise<string[]> {
+/** The tables as the last build before Migrator created them (portable DDL: text, integer, bigint). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a migration sees the database untyped
+async function createTables(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('sources')
     .ifNotExists()
@@ -374,5 +375,28 @@ export async function migrateReadModel(db: ReadModel, columnsOf: ColumnLister): 
     .on('audit_entries')
     .columns(['subject_pseudonym', 'sequence'])
     .execute();
-  return addLaterColumns(db, columnsOf);
+}
+
+/** Kysely's Migrator tables of the read model (its schema may be shared with the event store's and key vault's). */
+export const READ_MODEL_MIGRATION_TABLE = 'read_model_migration';
+export const READ_MODEL_MIGRATION_LOCK_TABLE = 'read_model_migration_lock';
+
+/**
+ * The read model's schema migrations, run by Kysely's Migrator (the adapters run them). Never
+ * edit a shipped migration: add the next one.
+ *
+ * 001_initial is the schema the last build before Migrator created, kept IF NOT EXISTS, so a
+ * read model made by it (tables there, no migration table) takes it as a no-op and is recorded.
+ * 002_later_columns brings along a read model of a build older still; the projections it resets
+ * to replay the log are pushed onto `replayed`.
+ */
+export function readModelMigrations(columnsOf: ColumnLister, replayed: string[]): Record<string, Migration> {
+  return {
+    '001_initial': { up: createTables },
+    '002_later_columns': {
+      up: async (db) => {
+        replayed.push(...(await addLaterColumns(db, columnsOf)));
+      },
+    },
+  };
 }

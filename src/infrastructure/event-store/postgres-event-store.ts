@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { Client, escapeIdentifier, Pool, PoolClient, PoolConfig } from 'pg';
 import {
   AppendResult,
@@ -12,6 +13,7 @@ import {
 import { describeForLog } from '../../application/describe-for-log';
 import { BackoffSchedule } from '../../application/retry';
 import { SerializedEvent, serializeEvent } from './sqlite-event-rows';
+import { kyselyOverPool, migrateToLatest, MigrationSet, SchemaMigrationError } from '../persistence/schema-migrations';
 import { AppendListeners, AppendOutcome } from './append-listeners';
 import {
   assertAppendable,
@@ -50,35 +52,67 @@ interface EventRow {
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const DEFAULT_LISTEN_RETRY_DELAY_MS = 500;
 const MAX_LISTEN_RETRY_DELAY_MS = 30_000;
+/** The event_store_schema version the releases before Migrator wrote, and 001_initial still writes. */
+const LEGACY_SCHEMA_VERSION = 1;
 
-/** Migrations, applied in order; the schema's event_store_schema row records how many have run. Never edit a shipped one. */
-function migrations(s: string): string[] {
-  return [
-    `
-    CREATE TABLE ${s}.events (
-      position bigint PRIMARY KEY CHECK (position > 0),
-      id text NOT NULL UNIQUE,
-      stream text NOT NULL,
-      revision integer NOT NULL CHECK (revision >= 0),
-      type text NOT NULL,
-      schema_version integer NOT NULL,
-      occurred_at text NOT NULL,
-      data json NOT NULL,
-      metadata json NOT NULL,
-      recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-      UNIQUE (stream, revision)
-    );
-    CREATE TABLE ${s}.event_log_head (
-      singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-      position bigint NOT NULL
-    );
-    INSERT INTO ${s}.event_log_head (singleton, position) VALUES (true, 0);
-    CREATE TABLE ${s}.checkpoints (
-      name text PRIMARY KEY,
-      position bigint NOT NULL CHECK (position >= 0)
-    );
-    `,
-  ];
+/**
+ * The distributed event store's schema migrations, run by Kysely's Migrator in the store's schema
+ * (tables event_store_migration and event_store_migration_lock). Never edit a shipped migration.
+ *
+ * 001_initial is the schema the releases before Migrator created, kept IF NOT EXISTS (and the log
+ * head's row ON CONFLICT DO NOTHING): a schema made by one of them (its tables there, no migration
+ * table) takes it as a no-op and is then recorded. It still writes their event_store_schema row
+ * (version 1), so such a release started on a newer schema finds nothing to do.
+ */
+export function postgresEventStoreMigrations(schema: string): MigrationSet {
+  const table = (name: string) => sql.id(schema, name);
+  return {
+    store: 'event store',
+    schema,
+    tableName: 'event_store_migration',
+    lockTableName: 'event_store_migration_lock',
+    migrations: {
+      '001_initial': {
+        up: async (db) => {
+          await sql`
+            CREATE TABLE IF NOT EXISTS ${table('events')} (
+              position bigint PRIMARY KEY CHECK (position > 0),
+              id text NOT NULL UNIQUE,
+              stream text NOT NULL,
+              revision integer NOT NULL CHECK (revision >= 0),
+              type text NOT NULL,
+              schema_version integer NOT NULL,
+              occurred_at text NOT NULL,
+              data json NOT NULL,
+              metadata json NOT NULL,
+              recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+              UNIQUE (stream, revision)
+            )`.execute(db);
+          await sql`
+            CREATE TABLE IF NOT EXISTS ${table('event_log_head')} (
+              singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+              position bigint NOT NULL
+            )`.execute(db);
+          await sql`INSERT INTO ${table('event_log_head')} (singleton, position) VALUES (true, 0) ON CONFLICT (singleton) DO NOTHING`.execute(
+            db,
+          );
+          await sql`
+            CREATE TABLE IF NOT EXISTS ${table('checkpoints')} (
+              name text PRIMARY KEY,
+              position bigint NOT NULL CHECK (position >= 0)
+            )`.execute(db);
+          await sql`
+            CREATE TABLE IF NOT EXISTS ${table('event_store_schema')} (
+              singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+              version integer NOT NULL
+            )`.execute(db);
+          await sql`INSERT INTO ${table('event_store_schema')} (singleton, version) VALUES (true, ${LEGACY_SCHEMA_VERSION}) ON CONFLICT (singleton) DO NOTHING`.execute(
+            db,
+          );
+        },
+      },
+    },
+  };
 }
 
 /**
@@ -119,7 +153,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   private readonly listeners: AppendListeners;
   private readonly instanceId = randomUUID();
   private readonly onConnectionError: (error: unknown) => void;
-  private readonly tables: { events: string; head: string; checkpoints: string; schemaVersion: string };
+  private readonly tables: { events: string; head: string; checkpoints: string };
   private readonly channel: string;
   private listener: Client | null = null;
   private listenRetryTimer: NodeJS.Timeout | null = null;
@@ -137,7 +171,6 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
       events: `${s}.events`,
       head: `${s}.event_log_head`,
       checkpoints: `${s}.checkpoints`,
-      schemaVersion: `${s}.event_store_schema`,
     };
     // Channel names are identifiers (at most 63 bytes): a digest keeps any schema name within that.
     this.channel = `custodia_appended_${createHash('sha256').update(schema).digest('hex').slice(0, 24)}`;
@@ -324,35 +357,29 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   }
 
   /**
-   * Creates the schema and tables, or brings them up to date. Under a transaction-scoped advisory
-   * lock, so processes starting together take turns instead of racing on CREATE ... IF NOT EXISTS.
+   * Creates the schema and tables, or brings them up to date, with Kysely's Migrator over this
+   * store's pool: its lock makes processes starting together take turns.
    */
   private async migrate(): Promise<void> {
-    const all = migrations(escapeIdentifier(this.schema));
-    await this.inTransaction(async (client) => {
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('custodia.event-store.migrate'), hashtext($1))`, [this.schema]);
-      // Checked first so that a role without CREATE on the database can use an existing schema.
-      const exists = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [this.schema]);
-      if (exists.rows.length === 0) await client.query(`CREATE SCHEMA ${escapeIdentifier(this.schema)}`);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${this.tables.schemaVersion} (
-           singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-           version integer NOT NULL
-         )`,
-      );
-      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${this.tables.schemaVersion}`);
-      const version = rows[0]?.version ?? 0;
-      if (version > all.length) {
-        throw new Error(`event store schema version ${version} is newer than this build understands (${all.length})`);
+    const db = kyselyOverPool(this.pool);
+    try {
+      // What the releases before Migrator recorded; a version above 1 comes from a newer build.
+      const table = sql.id(this.schema, 'event_store_schema');
+      const present = await sql<{ present: boolean }>`
+        SELECT to_regclass(${`${escapeIdentifier(this.schema)}.event_store_schema`}) IS NOT NULL AS present`.execute(db);
+      const legacy = present.rows[0]?.present ? await sql<{ version: number }>`SELECT version FROM ${table}`.execute(db) : { rows: [] };
+      const version = legacy.rows[0]?.version ?? 0;
+      if (version > LEGACY_SCHEMA_VERSION) {
+        throw new SchemaMigrationError(
+          'event store',
+          null,
+          new Error(`event store schema version ${version} is newer than this build understands (${LEGACY_SCHEMA_VERSION})`),
+        );
       }
-      if (version === all.length) return;
-      for (const migration of all.slice(version)) await client.query(migration);
-      await client.query(
-        `INSERT INTO ${this.tables.schemaVersion} (singleton, version) VALUES (true, $1)
-         ON CONFLICT (singleton) DO UPDATE SET version = excluded.version`,
-        [all.length],
-      );
-    });
+      await migrateToLatest(db, postgresEventStoreMigrations(this.schema));
+    } finally {
+      await db.destroy();
+    }
   }
 
   private async connectListener(): Promise<Client> {

@@ -44,21 +44,27 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   private readonly listeners: AppendListeners;
   private readonly appendInTransaction: (stream: string, events: SerializedEvent[], expected: ExpectedRevision) => AppendOutcome;
 
-  constructor(file: string, options: SqliteEventStoreOptions = {}) {
+  /** Opens (creating if missing) the file and brings its schema up to date. */
+  static async open(file: string, options: SqliteEventStoreOptions = {}): Promise<SqliteEventStore> {
     // The log holds every decision, paths and pseudonyms included: 0600, with its -wal and -shm.
     preparePrivateDatabaseFile(file);
-    this.db = new Database(file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+    const db = new Database(file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
     try {
-      this.db.pragma('journal_mode = WAL');
+      db.pragma('journal_mode = WAL');
       // WAL with synchronous=NORMAL may lose the last commits on power loss; an acknowledged
       // append must survive, so every commit syncs the WAL.
-      this.db.pragma('synchronous = FULL');
-      migrate(this.db);
-      this.statements = prepareStatements(this.db);
+      db.pragma('synchronous = FULL');
+      await migrate(db);
+      return new SqliteEventStore(db, options);
     } catch (error) {
-      this.db.close();
+      db.close();
       throw error;
     }
+  }
+
+  private constructor(db: Database.Database, options: SqliteEventStoreOptions) {
+    this.db = db;
+    this.statements = prepareStatements(this.db);
     this.listeners = new AppendListeners(options.onListenerError);
     const append = this.db.transaction((stream: string, events: SerializedEvent[], expected: ExpectedRevision) =>
       this.appendLocked(stream, events, expected),

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { escapeIdentifier, Pool, PoolConfig } from 'pg';
 import { describeForLog } from '../../application/describe-for-log';
 import { EngineError } from '../../engine';
@@ -7,6 +8,7 @@ import { MasterKey } from '../../engine/crypto/master-key';
 import { AAD, SUBJECT_KEY_ID_PATTERN } from '../../engine/repository/format';
 import { KeyVault, ShredResult, SubjectKeyInfo, SubjectKeyMaterial, SubjectKeyStatus } from '../../engine/subjects/key-vault';
 import { assertPseudonym } from '../../engine/subjects/pseudonym';
+import { kyselyOverPool, migrateToLatest, MigrationSet } from './schema-migrations';
 
 export interface PostgresKeyVaultOptions {
   /** pg connection settings; whatever is left out comes from the PG* environment variables, as with psql. */
@@ -75,7 +77,10 @@ export class PostgresKeyVault implements KeyVault {
       options.onVacuumError ?? ((error: unknown) => console.error(`key vault: VACUUM after a shred failed (${describeForLog(error)})`));
   }
 
-  /** Connects and creates the schema and table if missing, under an advisory lock so that processes starting together take turns. */
+  /**
+   * Connects and brings the schema up to date (creating it and the table if missing) with Kysely's
+   * Migrator, whose lock makes processes starting together take turns.
+   */
   static async open(master: MasterKey, options: PostgresKeyVaultOptions = {}): Promise<PostgresKeyVault> {
     const schema = options.schema ?? 'public';
     if (!SCHEMA_NAME.test(schema)) throw new RangeError(`key vault schema name must be a plain identifier, got ${JSON.stringify(schema)}`);
@@ -199,34 +204,47 @@ export class PostgresKeyVault implements KeyVault {
   }
 
   private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
+    const db = kyselyOverPool(this.pool);
     try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('custodia.key-vault.migrate'), hashtext($1))`, [this.schema]);
-      // Checked first so that a role without CREATE on the database can use an existing schema.
-      const exists = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [this.schema]);
-      if (exists.rows.length === 0) await client.query(`CREATE SCHEMA ${escapeIdentifier(this.schema)}`);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS ${this.table} (
-          pseudonym text NOT NULL,
-          key_id text NOT NULL,
-          wrapped bytea NULL,
-          created_at timestamptz NOT NULL DEFAULT now(),
-          shredded_at timestamptz NULL,
-          PRIMARY KEY (pseudonym, key_id),
-          CHECK ((wrapped IS NULL) = (shredded_at IS NOT NULL))
-        )`);
-      await client.query(
-        `CREATE UNIQUE INDEX IF NOT EXISTS subject_keys_one_active ON ${this.table} (pseudonym) WHERE shredded_at IS NULL`,
-      );
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      await migrateToLatest(db, keyVaultMigrations(this.schema));
     } finally {
-      client.release();
+      await db.destroy();
     }
   }
+}
+
+/**
+ * The key vault's schema migrations. 001_initial is the schema the releases before Migrator
+ * created by hand, with IF NOT EXISTS, so such a vault (its table there, no migration table)
+ * takes it as a no-op and is then recorded as migrated.
+ */
+export function keyVaultMigrations(schema: string): MigrationSet {
+  const table = sql.id(schema, 'subject_keys');
+  return {
+    store: 'key vault',
+    schema,
+    tableName: 'key_vault_migration',
+    lockTableName: 'key_vault_migration_lock',
+    migrations: {
+      '001_initial': {
+        up: async (db) => {
+          await sql`
+            CREATE TABLE IF NOT EXISTS ${table} (
+              pseudonym text NOT NULL,
+              key_id text NOT NULL,
+              wrapped bytea NULL,
+              created_at timestamptz NOT NULL DEFAULT now(),
+              shredded_at timestamptz NULL,
+              PRIMARY KEY (pseudonym, key_id),
+              CHECK ((wrapped IS NULL) = (shredded_at IS NOT NULL))
+            )`.execute(db);
+          await sql`CREATE UNIQUE INDEX IF NOT EXISTS subject_keys_one_active ON ${table} (pseudonym) WHERE shredded_at IS NULL`.execute(
+            db,
+          );
+        },
+      },
+    },
+  };
 }
 
 function assertKeyId(keyId: string): void {

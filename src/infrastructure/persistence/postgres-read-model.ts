@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { escapeIdentifier, Pool, PoolConfig, types } from 'pg';
-import { ColumnLister, migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+import { ColumnLister, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+import { migrateReadModel } from './read-model-migrations';
 import { describeForLog } from '../../application/describe-for-log';
 
 export interface PostgresReadModelOptions {
@@ -39,8 +40,8 @@ const readModelTypes = {
 
 /**
  * The distributed read model: the same tables and queries as the embedded one, in a PostgreSQL
- * schema through Kysely. Creates the schema and tables if missing, under an advisory lock so that
- * several processes starting together take turns.
+ * schema through Kysely. Creates the schema and tables if missing, or migrates them, with Kysely's
+ * Migrator, whose lock makes several processes starting together take turns.
  */
 export async function openPostgresReadModel(options: PostgresReadModelOptions = {}): Promise<ReadModel> {
   const schema = options.schema ?? 'public';
@@ -57,13 +58,9 @@ export async function openPostgresReadModel(options: PostgresReadModelOptions = 
   pool.on('error', onConnectionError);
   const db = new Kysely<ReadModelDatabase>({ dialect: new PostgresDialect({ pool }) });
   try {
-    await db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(hashtext('custodia.read-model.migrate'), hashtext(${schema}))`.execute(trx);
-      // Checked first so that a role without CREATE on the database can use an existing schema.
-      const exists = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`.execute(trx);
-      if (exists.rows.length === 0) await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(trx);
-      await migrateReadModel(trx, postgresColumns);
-    });
+    // The Migrator creates the schema if missing (looking first, so that a role without CREATE
+    // on the database can use an existing one), and its lock makes processes take turns.
+    await migrateReadModel(db, postgresColumns, schema);
   } catch (error) {
     await db.destroy();
     throw error;

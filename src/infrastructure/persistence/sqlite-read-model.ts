@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../config/file-permissions';
 import { Kysely, sql, SqliteDialect } from 'kysely';
-import { ColumnLister, migrateReadModel, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+import { ColumnLister, ReadModel, ReadModelDatabase } from '../../application/projections/read-model';
+import { migrateReadModel } from './read-model-migrations';
+import { sqliteImmediate } from './schema-migrations';
 
 const sqliteColumns: ColumnLister = async (db, table) =>
   (await sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`.execute(db)).rows.map((row) => row.name);
@@ -15,6 +17,11 @@ export async function openSqliteReadModel(file: string): Promise<ReadModel> {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<ReadModelDatabase>({ dialect: new SqliteDialect({ database }) });
-  await migrateReadModel(db, sqliteColumns);
+  try {
+    await sqliteImmediate(database, () => migrateReadModel(db, sqliteColumns));
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   return db;
 }

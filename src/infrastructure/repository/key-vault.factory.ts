@@ -3,6 +3,7 @@ import { EngineError, Repository } from '../../engine';
 import { StartupError } from '../adapters';
 import { Configuration } from '../config/configuration';
 import { PostgresKeyVault } from '../persistence/postgres-key-vault';
+import { SchemaMigrationError } from '../persistence/schema-migrations';
 
 /**
  * Puts the repository's subject keys where KEY_VAULT says: with `repository` nothing changes (the
@@ -34,6 +35,7 @@ export async function attachKeyVault(config: KeyVaultSettings, repository: Repos
       schema: config.postgres.schema,
     });
   } catch (error) {
+    if (error instanceof SchemaMigrationError) throw error;
     const detail = error instanceof Error && 'code' in error ? String((error as { code: unknown }).code) : describeForLog(error);
     throw new StartupError(`cannot reach PostgreSQL for the key vault (${detail}); check DATABASE_URL or PGHOST`);
   }

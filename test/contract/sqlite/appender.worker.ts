@@ -23,7 +23,7 @@ function waitForEveryWorker(startLine: SharedArrayBuffer, workers: number): void
 
 async function main({ file, stream, events, startLine, workers }: AppenderWorkerData): Promise<void> {
   waitForEveryWorker(startLine, workers);
-  const store = new SqliteEventStore(file);
+  const store = await SqliteEventStore.open(file);
   try {
     // A millisecond to decide is far longer than a commit, so the other thread often gets in.
     const decide = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
