@@ -54,7 +54,7 @@ describe('AggregateStore: optimistic concurrency on the SQLite event store', () 
   let aggregates: AggregateStore;
 
   beforeEach(async () => {
-    sqlite = new SqliteEventStore(path.join(await tempDir('aggregate-store'), 'events.db'));
+    sqlite = await SqliteEventStore.open(path.join(await tempDir('aggregate-store'), 'events.db'));
     store = new HookedStore(sqlite);
     aggregates = new AggregateStore(store);
     await aggregates.execute(

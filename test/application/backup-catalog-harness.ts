@@ -62,7 +62,7 @@ export class CatalogHarness {
   }
 
   static async open(dir: string, now: Date): Promise<CatalogHarness> {
-    const events = new SqliteEventStore(path.join(dir, 'events.db'));
+    const events = await SqliteEventStore.open(path.join(dir, 'events.db'));
     const db = await openSqliteReadModel(path.join(dir, 'readmodel.db'));
     const clock = new TestClock(now);
     const module = await Test.createTestingModule({

@@ -20,7 +20,7 @@ describe('CatchUpSubscription on the SQLite event store', () => {
   let subscriptions: CatchUpSubscription[];
 
   beforeEach(async () => {
-    store = new SqliteEventStore(path.join(await tempDir('subscription'), 'events.db'));
+    store = await SqliteEventStore.open(path.join(await tempDir('subscription'), 'events.db'));
     subscriptions = [];
   });
 
