@@ -54,7 +54,8 @@ describe('GraphQL API', () => {
       expect(data?.backup.status).toBe('completed');
       return data?.backup;
     });
-    expect(completed.statistics).toEqual({ files: 1, totalBytes: 23 });
+    // Bytes: a decimal string, exact beyond 2^53.
+    expect(completed.statistics).toEqual({ files: 1, totalBytes: '23' });
     const listed = await gql('query($sourceId: ID) { backups(sourceId: $sourceId) { total items { id } } sources { id } }', { sourceId });
     expect(listed.data).toEqual({ backups: { total: 1, items: [{ id: backupId }] }, sources: [{ id: sourceId }] });
 

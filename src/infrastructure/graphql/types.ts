@@ -27,8 +27,8 @@ import { BytesScalar, DateTimeScalar } from './scalars';
  * GraphQL shapes of the same read-model views the REST API returns (application/queries/views);
  * view-checks.ts fails the build when a view and its type here have different fields. Statuses
  * and types are enums of the domain's value sets (enums.ts); times are DateTime and counts of
- * bytes Bytes (scalars.ts), a decimal string: GraphQL's Int stops at 2^31, a backup does not.
- * A backup's statistics keep their byte counts as Float, the numbers BackupCompleted recorded.
+ * bytes Bytes (scalars.ts), a decimal string: GraphQL's Int stops at 2^31, a backup does not
+ * (a backup's statistics included).
  */
 
 /** Bytes as a value: the resolvers hand over numbers (or bigints), Bytes serialises them as strings. */
@@ -79,11 +79,11 @@ export class ProblemCountsType {
 export class BackupStatisticsType {
   @Field(() => Int, { nullable: true }) files?: number;
   @Field(() => Int, { nullable: true }) directories?: number;
-  @Field(() => Float, { nullable: true }) bytesRead?: number;
-  @Field(() => Float, { nullable: true }) totalBytes?: number;
-  @Field(() => Float, { nullable: true }) newBytes?: number;
-  @Field(() => Float, { nullable: true }) storedBytes?: number;
-  @Field(() => Float, { nullable: true }) duplicateBytes?: number;
+  @Field(() => BytesScalar, { nullable: true }) bytesRead?: ByteCount;
+  @Field(() => BytesScalar, { nullable: true }) totalBytes?: ByteCount;
+  @Field(() => BytesScalar, { nullable: true }) newBytes?: ByteCount;
+  @Field(() => BytesScalar, { nullable: true }) storedBytes?: ByteCount;
+  @Field(() => BytesScalar, { nullable: true }) duplicateBytes?: ByteCount;
   @Field(() => Int, { nullable: true }) chunks?: number;
   @Field(() => Float, { nullable: true }) durationMs?: number;
   @Field(() => Int, { nullable: true }) errors?: number;
