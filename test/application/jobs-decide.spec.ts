@@ -4,8 +4,8 @@ import { Job, JobLookups, JobResult } from '../../src/application/jobs';
 import { JobKind } from '../../src/application/jobs';
 import { ReceivedJobStatus } from '../../src/application/ports/job-bus';
 import {
-  decideLost,
   decideOnEvent,
+  decideOnRecovery,
   decideOnStatus,
   decideTimeout,
   JobAction,
@@ -46,7 +46,10 @@ function givenJob(tracked: TrackedJob | undefined, settings = SETTINGS) {
       then: (expected: JobAction[]) => expect(decideOnStatus(tracked, status, settings)).toEqual(expected),
     }),
     whenSilent: () => ({ then: (expected: JobAction[]) => expect(decideTimeout(tracked!, settings)).toEqual(expected) }),
-    whenLost: () => ({ then: (expected: JobAction[]) => expect(decideLost(tracked!, settings)).toEqual(expected) }),
+    /** At start, with a bus that keeps queued jobs (a broker) or not (in-process). */
+    whenRecovered: (bus: { keepsQueuedJobs: boolean }) => ({
+      then: (expected: JobAction[]) => expect(decideOnRecovery(tracked!, settings, bus)).toEqual(expected),
+    }),
   };
 }
 
@@ -482,9 +485,21 @@ describe('jobs process manager decisions', () => {
         ]);
     });
 
-    it('when the service restarts with it open, then it goes out again at once (WORKER_LOST)', () => {
+    it('when the service restarts with it queued on an in-process bus, then the same attempt is published again', () => {
       givenJob(tracked(kind, { status: 'dispatched' }))
-        .whenLost()
+        .whenRecovered({ keepsQueuedJobs: false })
+        .then([{ type: 'publish', job: JOBS[kind] }]);
+    });
+
+    it('when the service restarts with it queued on a broker, then nothing: the broker still holds it', () => {
+      givenJob(tracked(kind, { status: 'dispatched' }))
+        .whenRecovered({ keepsQueuedJobs: true })
+        .then([]);
+    });
+
+    it('when the service restarts with it running, then it goes out again at once (WORKER_LOST)', () => {
+      givenJob(tracked(kind, { status: 'running' }))
+        .whenRecovered({ keepsQueuedJobs: true })
         .then([
           {
             type: 'retry',

@@ -298,7 +298,7 @@ export function readModelContract(name: string, factory: () => Promise<ReadModel
         };
       }
 
-      it('records a job once, lists open jobs by last contact, and closes them', async () => {
+      it('records a job once, lists open jobs, the silent running ones by last contact, and closes them', async () => {
         const tracker = new JobTracker(stores.db);
         const [firstBackup, secondBackup] = [randomUUID(), randomUUID()];
         const [first, second] = [backupJob(firstBackup), backupJob(secondBackup)];
@@ -309,10 +309,13 @@ export function readModelContract(name: string, factory: () => Promise<ReadModel
 
         expect(await tracker.get(first.jobId)).toEqual({ job: first, aggregateId: firstBackup, status: 'dispatched', updatedAt: at(0) });
         expect((await tracker.open()).map((tracked) => tracked.job.jobId)).toEqual([first.jobId, second.jobId]);
-        expect((await tracker.open(at(3))).map((tracked) => tracked.job.jobId)).toEqual([first.jobId]);
+        // Queued jobs are never silent, however long they wait.
+        expect((await tracker.silentSince(at(3))).map((tracked) => tracked.job.jobId)).toEqual([]);
 
-        await tracker.markRunning(first.jobId, at(6));
-        expect((await tracker.open(at(3))).map((tracked) => tracked.job.jobId)).toEqual([]);
+        await tracker.markRunning(first.jobId, at(2));
+        expect((await tracker.silentSince(at(3))).map((tracked) => tracked.job.jobId)).toEqual([first.jobId]);
+        await tracker.touch(first.jobId, at(6));
+        expect((await tracker.silentSince(at(3))).map((tracked) => tracked.job.jobId)).toEqual([]);
         await tracker.markDispatched(second.jobId, 2, at(7));
         expect(await tracker.get(second.jobId)).toMatchObject({ status: 'dispatched', job: { attempt: 2 }, updatedAt: at(7) });
 

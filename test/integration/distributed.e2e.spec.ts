@@ -133,7 +133,8 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
       SOURCE_ROOTS: work,
       WORKER_CONCURRENCY: '1',
       WORKER_HEARTBEAT_INTERVAL_MS: '500',
-      JOB_HEARTBEAT_TIMEOUT_MS: '8000',
+      // Longer than the Kafka session (the service refuses less): a dead worker's jobs move first.
+      JOB_HEARTBEAT_TIMEOUT_MS: '15000',
       JOB_SUPERVISION_INTERVAL_MS: '1000',
       JOB_RETRY_BASE_DELAY_MS: '200',
       JOB_MAX_ATTEMPTS: '5',

@@ -76,6 +76,11 @@ export interface JobControlMessage {
 export type Unsubscribe = () => Promise<void>;
 
 export interface JobBus {
+  /**
+   * Whether jobs published but not yet taken outlive this process (a broker keeps them). When
+   * not, the jobs queued at a stop are published again at the next start.
+   */
+  readonly keepsQueuedJobs: boolean;
   publishJob(job: Job): Promise<void>;
   /** Worker side: handle jobs; resolves once the consumer is running. */
   consumeJobs(handler: (job: Job) => Promise<void>): Promise<Unsubscribe>;

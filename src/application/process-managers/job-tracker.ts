@@ -47,13 +47,19 @@ export class JobTracker {
     return (row && toTracked(row)) ?? undefined;
   }
 
-  async markDispatched(jobId: string, attempt: number, at: string): Promise<void> {
-    await this.db
+  /**
+   * Records `attempt` as handed out; false when the job is done or already at that attempt or a
+   * later one (a second supervision pass over the same silence), so an attempt goes out once.
+   */
+  async markDispatched(jobId: string, attempt: number, at: string): Promise<boolean> {
+    const result = await this.db
       .updateTable('jobs')
       .where('job_id', '=', jobId)
       .where('status', '!=', 'done')
-      .set({ status: 'dispatched', attempt, updated_at: at })
-      .execute();
+      .where('attempt', '<', attempt)
+      .set({ status: 'dispatched', attempt, updated_at: at, progress: null })
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async markRunning(jobId: string, at: string): Promise<void> {
@@ -99,11 +105,25 @@ export class JobTracker {
     return readable(rows);
   }
 
-  /** Open jobs not heard from since `before` (every open job when `before` is omitted). */
-  async open(before?: string): Promise<TrackedJob[]> {
-    let query = this.db.selectFrom('jobs').selectAll().where('status', '!=', 'done');
-    if (before) query = query.where('updated_at', '<', before);
-    return readable(await query.orderBy('updated_at').execute());
+  /** Every open job: queued for a worker (dispatched) or running. */
+  async open(): Promise<TrackedJob[]> {
+    return readable(await this.db.selectFrom('jobs').selectAll().where('status', '!=', 'done').orderBy('updated_at').execute());
+  }
+
+  /**
+   * Running jobs whose worker has not been heard from since `before`. A job still queued for a
+   * free worker is never silent: waiting is not a failure, and supervision starts when a worker
+   * takes the job (its `started` report).
+   */
+  async silentSince(before: string): Promise<TrackedJob[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'running')
+      .where('updated_at', '<', before)
+      .orderBy('updated_at')
+      .execute();
+    return readable(rows);
   }
 }
 

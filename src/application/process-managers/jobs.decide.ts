@@ -18,6 +18,8 @@ export type JobAction =
   | { type: 'dispatch'; job: Job; aggregateId: string }
   /** Mark the aggregate's open jobs done, telling the workers to stop them first when `cancelWorkers`. */
   | { type: 'close'; aggregateId: string; cancelWorkers: boolean }
+  /** Publish a recorded job again, same attempt: its queued copy was lost with the bus's memory. */
+  | { type: 'publish'; job: Job }
   | { type: 'markRunning'; jobId: string }
   | { type: 'touch'; jobId: string; progress?: JobProgress }
   /**
@@ -133,7 +135,19 @@ export function decideTimeout(tracked: TrackedJob, settings: OrchestrationSettin
   );
 }
 
-/** An open job found after a restart of the embedded service: it died with the old process; retried at once. */
+/**
+ * An open job found at start, before this process's worker takes anything. A running one died
+ * with the old process: retried at once, as a new attempt. A queued one never ran: when the bus
+ * kept no copy of it (in-process queues are memory), it is published again as the same attempt;
+ * a broker still holds it otherwise.
+ */
+export function decideOnRecovery(tracked: TrackedJob, settings: OrchestrationSettings, bus: { keepsQueuedJobs: boolean }): JobAction[] {
+  if (tracked.status === 'running') return decideLost(tracked, settings);
+  if (tracked.status === 'dispatched' && !bus.keepsQueuedJobs) return [{ type: 'publish', job: tracked.job }];
+  return [];
+}
+
+/** A running job found after a restart of the embedded service: it died with the old process; retried at once. */
 export function decideLost(tracked: TrackedJob, settings: OrchestrationSettings): JobAction[] {
   const { attempt, jobId } = tracked.job;
   return decideFailure(

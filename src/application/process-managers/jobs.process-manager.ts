@@ -10,7 +10,7 @@ import { EventStore, RecordedEvent } from '../ports/event-store';
 import { JobBus, ReceivedJobStatus } from '../ports/job-bus';
 import { OrchestrationSettings } from '../settings';
 import { CLOCK, EVENT_STORE, JOB_BUS, SETTINGS } from '../tokens';
-import { decideLost, decideOnEvent, decideOnStatus, decideTimeout, JobAction, needsOf } from './jobs.decide';
+import { decideOnEvent, decideOnRecovery, decideOnStatus, decideTimeout, JobAction, needsOf } from './jobs.decide';
 import { JobTracker } from './job-tracker';
 
 /**
@@ -50,20 +50,25 @@ export class JobsProcessManager {
     await this.act(decideOnStatus(await this.tracker.get(status.jobId), status, this.settings));
   }
 
-  /** Retries or fails every open job not heard from within the heartbeat timeout. */
+  /** Retries or fails every running job whose worker was not heard from within the heartbeat timeout. */
   async superviseOpenJobs(): Promise<void> {
     const before = new Date(this.clock.now().getTime() - this.settings.jobHeartbeatTimeoutMs).toISOString();
-    for (const tracked of await this.tracker.open(before)) await this.act(decideTimeout(tracked, this.settings));
+    for (const tracked of await this.tracker.silentSince(before)) await this.act(decideTimeout(tracked, this.settings));
   }
 
   /**
-   * After a restart of the embedded service, jobs that were open died with the old process:
-   * hand each out again (a new attempt) right away instead of waiting for the timeout.
+   * After a restart of the embedded service, the jobs that were running died with the old
+   * process, and the in-process queue lost the ones waiting: hand each out again right away
+   * instead of waiting for a timeout. Returns how many.
    */
   async recoverOpenJobs(): Promise<number> {
-    const open = await this.tracker.open();
-    for (const tracked of open) await this.act(decideLost(tracked, this.settings));
-    return open.length;
+    let recovered = 0;
+    for (const tracked of await this.tracker.open()) {
+      const actions = decideOnRecovery(tracked, this.settings, this.bus);
+      if (actions.length > 0) recovered += 1;
+      await this.act(actions);
+    }
+    return recovered;
   }
 
   stop(): void {
@@ -95,6 +100,8 @@ export class JobsProcessManager {
           await this.tracker.markDone(tracked.job.jobId, this.now());
         }
         return;
+      case 'publish':
+        return this.bus.publishJob(action.job);
       case 'markRunning':
         return this.tracker.markRunning(action.jobId, this.now());
       case 'touch':
@@ -111,7 +118,7 @@ export class JobsProcessManager {
         return this.tracker.markDone(action.jobId, this.now());
       case 'retry': {
         const { job } = action;
-        await this.tracker.markDispatched(job.jobId, job.attempt, this.now());
+        if (!(await this.tracker.markDispatched(job.jobId, job.attempt, this.now()))) return;
         this.logger.warn(`job ${job.jobId} attempt ${job.attempt - 1} failed (${action.failure.code}); retrying as attempt ${job.attempt}`);
         this.later(action.delayMs, () => this.bus.publishJob(job));
         return;

@@ -49,10 +49,14 @@ export class JobsSubscription {
   /** Then: the log from the checkpoint on, and the supervision of open jobs. */
   followLog(): void {
     this.subscription.start();
+    // One pass at a time: a pass slower than the interval is not overlapped by the next.
+    let supervising: Promise<void> | null = null;
     this.supervisor = setInterval(() => {
-      this.processManager
+      if (supervising) return;
+      supervising = this.processManager
         .superviseOpenJobs()
-        .catch((error: unknown) => this.logger.error(`job supervision failed (${describeForLog(error)})`));
+        .catch((error: unknown) => this.logger.error(`job supervision failed (${describeForLog(error)})`))
+        .finally(() => (supervising = null));
     }, this.settings.jobSupervisionIntervalMs);
     this.supervisor.unref();
   }

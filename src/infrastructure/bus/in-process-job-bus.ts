@@ -23,6 +23,8 @@ export interface InProcessJobBusOptions {
  * store on start. It never logs; what went wrong is in deadLetters().
  */
 export class InProcessJobBus implements JobBus {
+  /** Its queues are memory: what was queued at a stop is gone. */
+  readonly keepsQueuedJobs = false;
   private readonly jobs: PartitionedQueue<Job>;
   private readonly statuses: PartitionedQueue<ReceivedJobStatus>;
   private readonly dead: DeadLetter[] = [];

@@ -51,6 +51,8 @@ const OFFSETS_RETRY: RetryPolicy = { maxAttempts: 6, backoff: { kind: 'exponenti
  * uncommitted, so the next consumer of its partition gets it first.
  */
 export class KafkaJobBus implements JobBus {
+  /** The jobs topic keeps a job until a worker commits its offset. */
+  readonly keepsQueuedJobs = true;
   readonly topics: KafkaTopics;
   private readonly options: typeof REQUIRED_DEFAULTS & KafkaJobBusOptions;
   private readonly kafka: Kafka;

@@ -117,6 +117,15 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
     distributed: bus === 'kafka' || storage === 's3' || eventStore === 'postgres',
   });
   assertPrivateKeyFiles(dataDir);
+  const orchestration = orchestrationSettings(env);
+  const kafka = {
+    brokers,
+    topicPrefix: env.KAFKA_TOPIC_PREFIX || 'custodia',
+    partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 1000),
+    sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
+  };
+  const heartbeatIntervalMs = integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50);
+  assertTimeoutsFit(orchestration.jobHeartbeatTimeoutMs, heartbeatIntervalMs, bus === 'kafka' ? kafka.sessionTimeoutMs : null);
   return {
     ...(options.api === false ? { host: '127.0.0.1', apiTokens: null } : apiAccessSettings(env)),
     sourceRoots,
@@ -129,29 +138,13 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
     repositoryLocation: storage === 's3' ? repositoryLocation : path.resolve(repositoryLocation),
     workerInProcess,
     postgres,
-    kafka: {
-      brokers,
-      topicPrefix: env.KAFKA_TOPIC_PREFIX || 'custodia',
-      partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 1000),
-      sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
-    },
+    kafka,
     eventStoreDbConnectionString,
     port: integer(env, 'PORT', 3000, 0, 65535),
     dataDir,
     passphrase: env.CUSTODIA_PASSPHRASE ? env.CUSTODIA_PASSPHRASE : null,
     restoreRoots,
-    orchestration: {
-      jobHeartbeatTimeoutMs: integer(env, 'JOB_HEARTBEAT_TIMEOUT_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobHeartbeatTimeoutMs, 100),
-      jobSupervisionIntervalMs: integer(env, 'JOB_SUPERVISION_INTERVAL_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobSupervisionIntervalMs, 50),
-      jobMaxAttempts: integer(env, 'JOB_MAX_ATTEMPTS', DEFAULT_ORCHESTRATION_SETTINGS.jobMaxAttempts, 1, 100),
-      jobRetryBaseDelayMs: integer(env, 'JOB_RETRY_BASE_DELAY_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobRetryBaseDelayMs, 0),
-      restoreTestCheckIntervalMs: integer(
-        env,
-        'RESTORE_TEST_CHECK_INTERVAL_MS',
-        DEFAULT_ORCHESTRATION_SETTINGS.restoreTestCheckIntervalMs,
-        50,
-      ),
-    },
+    orchestration,
     retention: {
       activeDays: integer(env, 'RETENTION_ACTIVE_DAYS', DEFAULT_RETENTION_POLICY.activeDays, 1, 36_500),
       archivedDays: integer(env, 'RETENTION_ARCHIVED_DAYS', DEFAULT_RETENTION_POLICY.archivedDays, 0, 36_500),
@@ -159,10 +152,45 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
       deleteExpired: flag(env, 'RETENTION_DELETE_EXPIRED', DEFAULT_RETENTION_POLICY.deleteExpired),
     },
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 2, 1, 64),
-    heartbeatIntervalMs: integer(env, 'WORKER_HEARTBEAT_INTERVAL_MS', 5_000, 50),
+    heartbeatIntervalMs,
     kdfN: integer(env, 'CUSTODIA_KDF_N', 2 ** 17, 1024),
     commandsPerMinute: integer(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 0, 1_000_000),
   };
+}
+
+function orchestrationSettings(env: NodeJS.ProcessEnv): Configuration['orchestration'] {
+  return {
+    jobHeartbeatTimeoutMs: integer(env, 'JOB_HEARTBEAT_TIMEOUT_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobHeartbeatTimeoutMs, 100),
+    jobSupervisionIntervalMs: integer(env, 'JOB_SUPERVISION_INTERVAL_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobSupervisionIntervalMs, 50),
+    jobMaxAttempts: integer(env, 'JOB_MAX_ATTEMPTS', DEFAULT_ORCHESTRATION_SETTINGS.jobMaxAttempts, 1, 100),
+    jobRetryBaseDelayMs: integer(env, 'JOB_RETRY_BASE_DELAY_MS', DEFAULT_ORCHESTRATION_SETTINGS.jobRetryBaseDelayMs, 0),
+    restoreTestCheckIntervalMs: integer(
+      env,
+      'RESTORE_TEST_CHECK_INTERVAL_MS',
+      DEFAULT_ORCHESTRATION_SETTINGS.restoreTestCheckIntervalMs,
+      50,
+    ),
+  };
+}
+
+/**
+ * Timeouts that cannot work together are refused at start, naming both settings. A heartbeat
+ * timeout must leave room for a few heartbeats (one late beat on a busy worker is not a dead
+ * worker), and on Kafka it must outlast the consumer session: a dead worker's jobs reach another
+ * worker only after the session expires, and a timeout before that re-dispatches a job that the
+ * broker is about to hand out again, so two attempts run at once.
+ */
+export function assertTimeoutsFit(jobHeartbeatTimeoutMs: number, heartbeatIntervalMs: number, kafkaSessionTimeoutMs: number | null): void {
+  if (jobHeartbeatTimeoutMs < 3 * heartbeatIntervalMs) {
+    throw new ConfigurationError(
+      `JOB_HEARTBEAT_TIMEOUT_MS (${jobHeartbeatTimeoutMs}) must be at least 3 × WORKER_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs})`,
+    );
+  }
+  if (kafkaSessionTimeoutMs !== null && jobHeartbeatTimeoutMs <= kafkaSessionTimeoutMs) {
+    throw new ConfigurationError(
+      `JOB_HEARTBEAT_TIMEOUT_MS (${jobHeartbeatTimeoutMs}) must be longer than KAFKA_SESSION_TIMEOUT_MS (${kafkaSessionTimeoutMs})`,
+    );
+  }
 }
 
 /**
