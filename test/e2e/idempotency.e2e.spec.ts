@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ReadModel } from '../../src/application/projections/read-model';
 import { READ_MODEL } from '../../src/application/tokens';
+import { ABANDONED_AFTER_MS } from '../../src/infrastructure/http/idempotency.interceptor';
 import { startApp, TestApp, waitForStatus } from './embedded-app';
 
 describe('Idempotency-Key', () => {
@@ -65,5 +66,25 @@ describe('Idempotency-Key', () => {
     const other = await service.http().post('/erasures').set('X-Actor', 'dpo:omar').set('Idempotency-Key', key).send(body).expect(409);
     expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
     await service.http().post('/erasures').set('X-Actor', 'dpo:jane').set('Idempotency-Key', key).send(body).expect(202);
+  });
+
+  it('takes over a key left in progress by a process that died mid-request, and still refuses one held right now', async () => {
+    const db = service.app.get<ReadModel>(READ_MODEL);
+    const [abandoned, held] = [randomUUID(), randomUUID()];
+    const past = new Date(Date.now() - ABANDONED_AFTER_MS - 60_000).toISOString();
+    await db
+      .insertInto('idempotency_keys')
+      .values([
+        { key: abandoned, fingerprint: 'of the dead request', status_code: 0, body: 'null', created_at: past },
+        { key: held, fingerprint: 'of a live request', status_code: 0, body: 'null', created_at: new Date().toISOString() },
+      ])
+      .execute();
+    const { body } = await service.http().post('/backups').set('Idempotency-Key', abandoned).send({ sourceId }).expect(202);
+    const replay = await service.http().post('/backups').set('Idempotency-Key', abandoned).send({ sourceId }).expect(202);
+    expect(replay.body.id).toBe(body.id);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    const refused = await service.http().post('/backups').set('Idempotency-Key', held).send({ sourceId }).expect(409);
+    expect(refused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    await waitForStatus(service.http, `/backups/${body.id}`);
   });
 });

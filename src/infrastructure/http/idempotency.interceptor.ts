@@ -49,6 +49,13 @@ function graphQLCall(context: ExecutionContext): IdempotentCall | null {
 /** status_code of a key whose first request is still being handled. */
 const IN_PROGRESS = 0;
 
+/**
+ * A key still in progress after this long was held by a process that died mid-request (a
+ * command is answered in milliseconds; the HTTP server drops a request after Node's five-minute
+ * request timeout): the next request with it takes it over instead of a 409 until the key expires.
+ */
+export const ABANDONED_AFTER_MS = 5 * 60_000;
+
 /** How long a key is remembered: a client retries within minutes, not days. */
 const KEY_LIFETIME_MS = 24 * 3_600_000;
 const PURGE_INTERVAL_MS = 60_000;
@@ -101,7 +108,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
       .onConflict((oc) => oc.column('key').doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return undefined;
-    return this.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirstOrThrow();
+    const held = await this.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirstOrThrow();
+    if (Number(held.status_code) === IN_PROGRESS && Date.parse(held.created_at) < Date.now() - ABANDONED_AFTER_MS) {
+      // Taken over only if nobody else took it over first (same row as read).
+      const taken = await this.db
+        .updateTable('idempotency_keys')
+        .where('key', '=', key)
+        .where('status_code', '=', IN_PROGRESS)
+        .where('created_at', '=', held.created_at)
+        .set({ fingerprint, created_at: new Date().toISOString() })
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) > 0) return undefined;
+      return this.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirstOrThrow();
+    }
+    return held;
   }
 
   private replay(stored: IdempotencyTable, fingerprint: string, response: Response | undefined, graphQL: boolean): unknown {
