@@ -32,7 +32,8 @@ export async function applyWithCheckpoint(db: ReadModel, projection: Projection,
     await trx
       .insertInto('projection_checkpoints')
       .values({ name: projection.name, position })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ position }))
+      // Never backwards: a slower process holding an older batch cannot undo a newer save.
+      .onConflict((oc) => oc.column('name').doUpdateSet({ position }).where('projection_checkpoints.position', '<', position))
       .execute();
   });
 }
@@ -51,7 +52,9 @@ export async function parkEvent(db: ReadModel, projection: Projection, event: Re
     await trx
       .insertInto('projection_checkpoints')
       .values({ name: projection.name, position: event.position })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ position: event.position }))
+      .onConflict((oc) =>
+        oc.column('name').doUpdateSet({ position: event.position }).where('projection_checkpoints.position', '<', event.position),
+      )
       .execute();
   });
 }

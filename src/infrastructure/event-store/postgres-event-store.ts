@@ -248,7 +248,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     assertCheckpoint(subscription, position);
     await this.pool.query(
       `INSERT INTO ${this.tables.checkpoints} (name, position) VALUES ($1, $2)
-       ON CONFLICT (name) DO UPDATE SET position = excluded.position`,
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE ${this.tables.checkpoints}.position < excluded.position`,
       [subscription, position],
     );
   }

@@ -151,7 +151,7 @@ function prepareStatements(db: Database.Database) {
     ),
     loadCheckpoint: db.prepare<[name: string], number>(`SELECT position FROM checkpoints WHERE name = ?`).pluck(),
     saveCheckpoint: db.prepare<[name: string, position: number]>(
-      `INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position`,
+      `INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE position < excluded.position`,
     ),
   };
 }

@@ -19,6 +19,17 @@ export function checkpointCases(subject: () => StoreUnderTest): void {
       expect(await store.load(second)).toBe(9);
     });
 
+    it('never moves a checkpoint backwards: a save behind the one stored is ignored', async () => {
+      const { store } = subject();
+      const subscription = uniqueName('monotonic');
+
+      await store.save(subscription, 9);
+      await store.save(subscription, 4);
+      expect(await store.load(subscription)).toBe(9);
+      await store.save(subscription, 12);
+      expect(await store.load(subscription)).toBe(12);
+    });
+
     // Only adapters whose fixture can reopen the same database check this; the others pass it trivially.
     it('keeps checkpoints across closing and reopening, and reading resumes with exactly the events after them', async () => {
       const under = subject();
