@@ -1,4 +1,12 @@
-import { ANY, BACKWARDS, END, EventStoreDBClient, JSONEventData, RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
+import {
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  JSONEventData,
+  NO_STREAM,
+  RecordedEvent as EsdbRecordedEvent,
+  WrongExpectedVersionError,
+} from '@eventstore/db-client';
 import { assertCheckpoint, RESERVED_STREAM_PREFIX } from './append-rules';
 import { internalEvent, isRecord } from './eventstoredb-event-mapping';
 import { visit } from './eventstoredb-reads';
@@ -22,23 +30,46 @@ export class EventStoreDbCheckpoints {
   ) {}
 
   async load(subscription: string): Promise<number> {
-    const stream = checkpointStream(subscription);
-    let position = 0;
-    await visit(this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }), ({ event }) => {
-      if (event) position = checkpointPosition(event);
-    });
-    return position;
+    return (await this.last(checkpointStream(subscription))).position;
   }
 
+  /**
+   * Appends the checkpoint unless the stream already holds this position or a later one: a
+   * checkpoint never moves backwards. The append expects the revision just read, so a save by
+   * another process in between makes this one read again and decide again.
+   */
   async save(subscription: string, position: number): Promise<void> {
     assertCheckpoint(subscription, position);
     const stream = checkpointStream(subscription);
-    const result = await this.client.appendToStream(stream, checkpointEvent(position), { expectedRevision: ANY });
-    if (result.nextExpectedRevision === 0n) {
-      // The stream was just created: let the server drop all but the last few checkpoints. The
-      // checkpoint itself is saved, so a failure here is reported and does not fail the save.
-      await this.client.setStreamMetadata(stream, { maxCount: CHECKPOINT_HISTORY }).catch(this.onHousekeepingError);
+    for (;;) {
+      const last = await this.last(stream);
+      if (last.revision !== null && last.position >= position) return;
+      try {
+        const result = await this.client.appendToStream(stream, checkpointEvent(position), {
+          expectedRevision: last.revision ?? NO_STREAM,
+        });
+        if (result.nextExpectedRevision === 0n) await this.limitHistory(stream);
+        return;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+      }
     }
+  }
+
+  private async last(stream: string): Promise<{ position: number; revision: bigint | null }> {
+    let last: { position: number; revision: bigint | null } = { position: 0, revision: null };
+    await visit(this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }), ({ event }) => {
+      if (event) last = { position: checkpointPosition(event), revision: event.revision };
+    });
+    return last;
+  }
+
+  /**
+   * The stream was just created: let the server drop all but the last few checkpoints. The
+   * checkpoint itself is saved, so a failure here is reported and does not fail the save.
+   */
+  private async limitHistory(stream: string): Promise<void> {
+    await this.client.setStreamMetadata(stream, { maxCount: CHECKPOINT_HISTORY }).catch(this.onHousekeepingError);
   }
 }
 
