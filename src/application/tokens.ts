@@ -12,3 +12,4 @@ export const RETENTION_POLICY = Symbol('RetentionPolicy');
 export const SNAPSHOT_PROBLEMS = Symbol('SnapshotProblems');
 export const SUBJECT_RULE_SYNTAX = Symbol('SubjectRuleSyntax');
 export const RESTORE_TARGET_GATE = Symbol('RestoreTargetGate');
+export const LEADERSHIP = Symbol('Leadership');

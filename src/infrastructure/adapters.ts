@@ -15,6 +15,9 @@ import { SqliteEventStore } from './event-store/sqlite-event-store';
 import { openPostgresReadModel } from './persistence/postgres-read-model';
 import { openSqliteReadModel } from './persistence/sqlite-read-model';
 import { SchemaMigrationError } from './persistence/schema-migrations';
+import { Leadership } from '../application/ports/leadership';
+import { DataDirLock } from './leadership/data-dir-lock';
+import { PostgresLeadership } from './leadership/postgres-leadership';
 
 /**
  * Chooses the adapter for each port from the configuration (EVENT_STORE, BUS, STORAGE) and turns
@@ -78,9 +81,28 @@ async function openEventStoreAdapter(config: Configuration): Promise<EventStore 
   }
 }
 
+/** Whether the read models (and so the job table and the lease) are the embedded SQLite file. */
+function embeddedReadModel(config: Configuration): boolean {
+  return config.eventStore === 'sqlite' || (config.eventStore === 'eventstoredb' && !config.postgres.connectionString);
+}
+
+/**
+ * The control plane's lease sits with the read models: an exclusive lock on DATA_DIR when they
+ * are embedded (one process), a PostgreSQL advisory lock per schema otherwise (many processes).
+ */
+export function openLeadership(config: Configuration): Leadership {
+  if (embeddedReadModel(config)) {
+    prepareDataDir(config.dataDir, new Logger('Files'));
+    return new DataDirLock(config.dataDir);
+  }
+  return new PostgresLeadership(postgresConnection(config), `custodia-control-plane:${config.postgres.schema}`, {
+    pollIntervalMs: config.leaderPollIntervalMs,
+  });
+}
+
 /** Read models sit next to the events: SQLite beside the SQLite log, PostgreSQL otherwise. */
 export async function openReadModel(config: Configuration): Promise<ReadModel> {
-  if (config.eventStore === 'sqlite' || (config.eventStore === 'eventstoredb' && !config.postgres.connectionString)) {
+  if (embeddedReadModel(config)) {
     prepareDataDir(config.dataDir, new Logger('Files'));
     return openSqliteReadModel(readModelFile(config));
   }

@@ -45,9 +45,11 @@ import {
   RESTORE_TARGET_GATE,
   SUBJECT_PSEUDONYMS,
   SUBJECT_RULE_SYNTAX,
+  LEADERSHIP,
 } from '../application/tokens';
 import { JobWorker } from '../worker/job-worker';
-import { openEventStore, openJobBus, openReadModel } from './adapters';
+import { openEventStore, openJobBus, openLeadership, openReadModel } from './adapters';
+import { Leadership } from '../application/ports/leadership';
 import { KafkaIntegrationPublisher } from './bus/kafka-integration-publisher';
 import { KafkaJobBus } from './bus/kafka-job-bus';
 import { Configuration } from './config/configuration';
@@ -79,6 +81,7 @@ export interface OpenedAdapters {
   eventStore: EventStore & CheckpointStore;
   readModel: ReadModel;
   bus: JobBus;
+  leadership: Leadership;
 }
 
 export async function openAdapters(config: Configuration): Promise<OpenedAdapters> {
@@ -86,7 +89,7 @@ export async function openAdapters(config: Configuration): Promise<OpenedAdapter
   // After the event store: on a fresh PostgreSQL schema both would otherwise create it at once.
   const readModel = await openReadModel(config);
   const bus = await openJobBus(config);
-  return { eventStore, readModel, bus };
+  return { eventStore, readModel, bus, leadership: openLeadership(config) };
 }
 
 export function projectionsFor(events: EventStore, db: ReadModel): ProjectionRunner {
@@ -157,6 +160,7 @@ export class ServiceModule {
         { provide: READ_MODEL, useFactory: () => adapters?.readModel ?? openReadModel(config), inject: [EVENT_STORE] },
         { provide: JOB_BUS, useFactory: () => adapters?.bus ?? openJobBus(config) },
         { provide: WORKER_IN_PROCESS, useValue: config.workerInProcess },
+        { provide: LEADERSHIP, useFactory: () => adapters?.leadership ?? openLeadership(config) },
         { provide: PathConfinement, useValue: PathConfinement.of(config) },
         {
           provide: SOURCE_PATHS,

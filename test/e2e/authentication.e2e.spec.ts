@@ -165,9 +165,13 @@ describe('API authentication and roles', () => {
     expect(operatorRead.body.code).toBe('FORBIDDEN');
   });
 
-  it('answers the health check without a token, and says nothing but whether the stores answer', async () => {
+  it('answers the health check without a token, and says nothing but whether the stores answer and this process leads', async () => {
     const { body } = await service.http().get('/health').expect(200);
-    expect(body).toEqual({ status: 'ok', checks: { eventStore: 'ok', readModel: 'ok' } });
+    expect(body).toEqual({
+      status: 'ok',
+      checks: { eventStore: 'ok', readModel: 'ok' },
+      leadership: { role: 'leader', since: expect.any(String), lease: 'data-dir-lock' },
+    });
   });
 
   it('guards GraphQL the same way, with the codes in extensions', async () => {

@@ -49,6 +49,8 @@ export interface Configuration {
   pseudonymSecret: string | null;
   /** RATE_LIMIT_COMMANDS_PER_MINUTE: commands (POST/PATCH/DELETE, mutations) per caller a minute; 0: no limit. */
   commandsPerMinute: number;
+  /** How often a standby `serve` tries for the control plane's lease, and the leader checks it (PostgreSQL). */
+  leaderPollIntervalMs: number;
 }
 
 export class ConfigurationError extends Error {
@@ -155,6 +157,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
     heartbeatIntervalMs,
     kdfN: integer(env, 'CUSTODIA_KDF_N', 2 ** 17, 1024),
     commandsPerMinute: integer(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 0, 1_000_000),
+    leaderPollIntervalMs: integer(env, 'LEADER_POLL_INTERVAL_MS', 2_000, 100, 60_000),
   };
 }
 

@@ -3,7 +3,8 @@ import type { Response } from 'express';
 import { sql } from 'kysely';
 import { EventStore } from '../../application/ports/event-store';
 import { ReadModel } from '../../application/projections/read-model';
-import { EVENT_STORE, READ_MODEL } from '../../application/tokens';
+import { Leadership } from '../../application/ports/leadership';
+import { EVENT_STORE, LEADERSHIP, READ_MODEL } from '../../application/tokens';
 import { Public } from './access.guard';
 
 type Check = 'ok' | 'unreachable';
@@ -13,13 +14,15 @@ const PROBE_TIMEOUT_MS = 3_000;
 
 /**
  * GET /health for load balancers and orchestrators: 200 when the event store and the read model
- * answer, 503 naming the one that does not. Open without a token, and it says nothing but that.
+ * answer, 503 naming the one that does not, and whether this process leads the control plane or
+ * stands by (both answer the API). Open without a token, and it says nothing but that.
  */
 @Controller('health')
 export class HealthController {
   constructor(
     @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(READ_MODEL) private readonly db: ReadModel,
+    @Inject(LEADERSHIP) private readonly leadership: Leadership,
   ) {}
 
   @Public()
@@ -33,7 +36,7 @@ export class HealthController {
     const ok = eventStore === 'ok' && readModel === 'ok';
     response
       .status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
-      .json({ status: ok ? 'ok' : 'unavailable', checks: { eventStore, readModel } });
+      .json({ status: ok ? 'ok' : 'unavailable', checks: { eventStore, readModel }, leadership: this.leadership.status() });
   }
 }
 

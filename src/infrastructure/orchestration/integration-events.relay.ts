@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { IntegrationEventPublisher, toIntegrationEvent } from '../../application/integration/integration-events';
 import { CheckpointStore, EventStore } from '../../application/ports/event-store';
 import { CatchUpSubscription } from '../../application/subscriptions/catch-up-subscription';
@@ -11,9 +11,10 @@ const SUBSCRIPTION = 'integration-events';
  * Publishes integration events from the event log (a catch-up subscription with a durable
  * checkpoint), not from request handlers: an event that is stored is published even if the
  * process dies right after storing it. Delivery is at least once; consumers deduplicate by id.
+ * It runs in the process that leads the control plane (Orchestrator).
  */
 @Injectable()
-export class IntegrationEventsRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class IntegrationEventsRelay {
   private readonly subscription: CatchUpSubscription | null;
 
   constructor(
@@ -35,12 +36,16 @@ export class IntegrationEventsRelay implements OnApplicationBootstrap, BeforeApp
       : null;
   }
 
-  onApplicationBootstrap(): void {
+  start(): void {
     this.subscription?.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     await this.subscription?.stop();
+  }
+
+  /** After stop, at shutdown: the publisher's connection. */
+  async close(): Promise<void> {
     await this.publisher?.close?.();
   }
 }
