@@ -1,13 +1,13 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { check, objectStoreFromLocation, Repository } from '../../src/engine';
 import { kafkaTopics } from '../../src/infrastructure/bus/kafka-topics';
 import { dropSchema, postgresConnection, uniqueSchema } from './support/postgres';
+import { CLI, deterministicBytes, kafkaMessages, launch, launchApi, Proc, until } from './support/processes';
 import { s3Env, uniqueBucketName } from './support/s3';
 
 /**
@@ -17,34 +17,9 @@ import { s3Env, uniqueBucketName } from './support/s3';
  * Every backup must end completed, exactly once, with the catalog matching the events, and a
  * consumer outside Custodia (kcat) must see every BackupCompleted on the integration topic.
  */
-const CLI = path.resolve(__dirname, '../../dist/cli/main.js');
 const SOURCES = 4;
 const BACKUPS_PER_SOURCE = 5;
 const BACKUPS = SOURCES * BACKUPS_PER_SOURCE;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-interface Proc {
-  child: ChildProcess;
-  exited: Promise<void>;
-  output: () => string;
-}
-
-function launch(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, exited: new Promise((resolve) => child.on('exit', () => resolve())), output: () => output };
-}
 
 /** CPU time (user + system clock ticks) a process has used so far, from /proc. */
 async function cpuTicks(pid: number | undefined): Promise<number> {
@@ -52,26 +27,6 @@ async function cpuTicks(pid: number | undefined): Promise<number> {
   // Fields after the command name: state is the 3rd field of the line, utime the 14th, stime the 15th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function deterministicBytes(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let block = createHash('sha256').update(seed).digest();
-  for (let offset = 0; offset < size; offset += 32) {
-    block = createHash('sha256').update(block).digest();
-    block.copy(out, offset);
-  }
-  return out;
 }
 
 describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () => {
@@ -153,23 +108,8 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
   });
 
   it('ends all 20 backups completed exactly once despite a worker killed mid-backup', async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    api = launch(['serve'], { ...env, PORT: String(port) });
+    ({ api, base } = await launchApi(env));
     processes.push(api);
-    const apiDeadline = Date.now() + 90_000;
-    for (;;) {
-      // A process that stopped at start (a bad setting) fails the test at once, with its message.
-      if (api.child.exitCode !== null || Date.now() > apiDeadline) throw new Error(`the API did not start:\n${api.output()}`);
-      if (
-        await fetch(`${base}/sources`).then(
-          (response) => response.ok,
-          () => false,
-        )
-      )
-        break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
     workers = [launch(['worker'], env), launch(['worker'], env)];
     processes.push(...workers);
 
@@ -247,17 +187,9 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
     const seen = await until(
       'kcat to see every custodia.backup.completed',
       async () => {
-        const lines = execFileSync(
-          'kcat',
-          ['-C', '-b', String(env.KAFKA_BROKERS), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%s\\n'],
-          {
-            encoding: 'utf8',
-            timeout: 30_000,
-          },
-        )
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as { type: string; data: { backupId?: string } });
+        const lines = kafkaMessages(String(env.KAFKA_BROKERS), topic).map(
+          (line) => JSON.parse(line) as { type: string; data: { backupId?: string } },
+        );
         const completed = new Set(lines.filter((event) => event.type === 'custodia.backup.completed').map((event) => event.data.backupId));
         return backups.every((id) => completed.has(id)) ? completed : undefined;
       },
@@ -345,14 +277,7 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
         topics.deadLetter,
         topics.integrationEvents,
       ]) {
-        const messages = execFileSync(
-          'kcat',
-          ['-C', '-b', String(env.KAFKA_BROKERS), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k %s\n'],
-          {
-            encoding: 'utf8',
-            timeout: 30_000,
-          },
-        );
+        const messages = kafkaMessages(String(env.KAFKA_BROKERS), topic, '%k %s').join('\n');
         haystacks.push([`topic ${topic}`, messages]);
       }
       expect(haystacks.find(([where]) => where.endsWith('.jobs.erase'))?.[1]).toContain(String(erasure.subject));
