@@ -99,7 +99,9 @@ export class BlobSaver {
     while (this.work.size > 0) await Promise.all([...this.work]);
     if (this.failure === null) await this.sealOpenPack().catch(() => undefined);
     while (this.uploads.size > 0) await Promise.all([...this.uploads]);
-    if (this.failure === null) await this.writeIndex().catch(() => undefined);
+    // Even after a failure: the packs already stored are whole, and indexing them lets the next
+    // backup reuse them. If this write fails too, they stay unindexed (prune removes them).
+    await this.writeIndex().catch(() => undefined);
   }
 
   private async encodeAndPack(type: BlobType, scope: ScopeKeys, id: string, data: Buffer): Promise<void> {
@@ -123,7 +125,7 @@ export class BlobSaver {
       .put(Keys.pack(pack.id), pack.bytes)
       .then(async () => {
         const record: PackRecord = { id: pack.id, size: pack.bytes.length, blobs: pack.locations };
-        this.repository.index.addPack(record);
+        // Not in the repository's index yet: only once an index file names the pack (writeIndex).
         this.statistics.storedBytes += pack.bytes.length;
         this.unindexed.push(record);
         if (this.unindexed.length >= this.packsPerIndexFile) await this.writeIndex();
@@ -135,11 +137,24 @@ export class BlobSaver {
     this.uploads.add(upload);
   }
 
+  /**
+   * Writes an index file for the packs stored since the last one, and only then adds them to the
+   * repository's in-memory index. Until then this saver's `pending` set is what deduplicates
+   * against them. Were they added first, a failed write (a full disk) would leave a long-lived
+   * repository (a worker's) believing blobs stored that no index file names, and the next backup
+   * would write a snapshot pointing at them: readable in that process, "in no index" in any other.
+   */
   private async writeIndex(): Promise<void> {
     if (this.unindexed.length === 0) return;
     const records = this.unindexed;
     this.unindexed = [];
-    await this.repository.writeIndexFile(records);
+    try {
+      await this.repository.writeIndexFile(records);
+    } catch (error) {
+      this.unindexed = [...records, ...this.unindexed];
+      throw error;
+    }
+    for (const record of records) this.repository.index.addPack(record);
   }
 
   private acquireSlot(): Promise<void> {
