@@ -39,3 +39,4 @@ export type { KeyVault, ShredResult, SubjectKeyInfo, SubjectKeyMaterial, Subject
 export { findSubjectData, subjectsInSnapshot } from './subjects/find-subject-data';
 export type { SubjectData, SubjectSnapshotData } from './subjects/find-subject-data';
 export type { BackupSubjects } from './backup/backup';
+export { isStorageFull, STORAGE_FULL } from './storage/storage-full';

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { EngineError } from '../engine';
+import { EngineError, isStorageFull, STORAGE_FULL } from '../engine';
 import { Clock } from '../application/ports/clock';
 import { describeOrigin } from '../application/describe-for-log';
 import { descriptorOf, JobKind, JobOfKind, JobResult } from '../application/jobs';
@@ -138,6 +138,14 @@ export class JobWorker {
 
 function toFailure(error: unknown, job: Job): JobFailure {
   if (error instanceof JobRefused) return { code: error.code, reason: error.message, retryable: false };
+  if (isStorageFull(error)) {
+    // Not damage: what was written is whole or unreferenced; the job can run again once there is space.
+    return {
+      code: STORAGE_FULL,
+      reason: "the repository's or the worker's storage is full; free space and the job is retried",
+      retryable: true,
+    };
+  }
   if (error instanceof EngineError) {
     // Engine messages may name files inside the source: keep them out of events.
     return { code: error.code, reason: publicReason(error, job), retryable: !PERMANENT_CODES.has(error.code) };

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { GraphQLError } from 'graphql';
 import { DomainError } from '../../domain';
 import { describeForLog } from '../../application/describe-for-log';
+import { isStorageFull, STORAGE_FULL } from '../../engine';
 
 const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   INVALID_INPUT: HttpStatus.BAD_REQUEST,
@@ -19,8 +20,9 @@ const DOMAIN_STATUS: Record<DomainError['code'], number> = {
 
 /**
  * Every error leaves the API as `{statusCode, code, message}` with a stable code. Domain errors
- * map to 400/404/409; validation errors list their field messages; anything unexpected is a 500
- * with no detail (and the log names its kind, never its data).
+ * map to 400/404/409; validation errors list their field messages; a full disk or database is a
+ * 507 STORAGE_FULL; anything unexpected is a 500 with no detail (and the log names its kind,
+ * never its data).
  */
 @Catch()
 export class ApiErrorFilter implements ExceptionFilter {
@@ -59,6 +61,19 @@ export function apiErrorResponse(error: unknown, logger: Logger): { status: numb
     const details = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : { message: payload };
     const code = typeof details.code === 'string' ? details.code : codeForStatus(status);
     return { status, body: { statusCode: status, code, message: details.message ?? error.message } };
+  }
+  if (isStorageFull(error)) {
+    // The append or the read-model write failed as a whole: nothing of the request was recorded.
+    logger.error(`storage full (${describeForLog(error)}): a request was refused`);
+    const status = HttpStatus.INSUFFICIENT_STORAGE;
+    return {
+      status,
+      body: {
+        statusCode: status,
+        code: STORAGE_FULL,
+        message: "the service's storage is full; nothing was recorded: free space and retry",
+      },
+    };
   }
   logger.error(`unexpected error (${describeForLog(error)})`);
   return { status: 500, body: { statusCode: 500, code: 'INTERNAL', message: 'internal error' } };
