@@ -93,6 +93,35 @@ describe('CatchUpSubscription on the SQLite event store', () => {
     expect(handled()).toEqual([...first, ...second]);
   });
 
+  it('reads its checkpoint when it starts and after a failed batch, not on every wake-up', async () => {
+    let loads = 0;
+    let failNext = false;
+    const { handled, handleBatch } = recorder();
+    const subscription = subscribe({
+      loadCheckpoint: async () => {
+        loads += 1;
+        return store.load(NAME);
+      },
+      handleBatch: async (events) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('one failing batch (expected by the test)');
+        }
+        await handleBatch(events);
+      },
+    });
+    subscription.start();
+    await subscription.waitFor(0);
+    for (let round = 0; round < 3; round++) await subscription.waitFor((await appendEvents(2))[1]);
+    expect(loads).toBe(1);
+
+    failNext = true;
+    const after = await appendEvents(1);
+    await subscription.waitFor(after[0]);
+    expect(loads).toBe(2);
+    expect(handled().at(-1)).toBe(after[0]);
+  });
+
   it('resumes from the saved checkpoint after stop and start, handing nothing twice', async () => {
     const positions = await appendEvents(4);
     const { handled, handleBatch } = recorder();

@@ -27,6 +27,8 @@ export class CatchUpSubscription {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** An append was announced since the last read began: the next sleep must not wait for another. */
+  private appended = false;
   private unlisten: (() => void) | null = null;
   private position = 0;
   private readonly waiters: { position: number; resolve: () => void }[] = [];
@@ -44,7 +46,10 @@ export class CatchUpSubscription {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unlisten = this.store.onAppended(() => this.wake?.());
+    this.unlisten = this.store.onAppended(() => {
+      this.appended = true;
+      this.wake?.();
+    });
     this.loop = this.run();
   }
 
@@ -67,12 +72,19 @@ export class CatchUpSubscription {
 
   private async run(): Promise<void> {
     const batchSize = this.options.batchSize ?? 200;
+    // The checkpoint is read when the subscription starts and after a failure, not on every
+    // poll: while it runs, the position it handled last is the checkpoint it saved last.
+    let fromCheckpoint = true;
     while (this.running) {
       try {
-        this.position = await this.options.loadCheckpoint();
-        this.release();
+        if (fromCheckpoint) {
+          this.position = await this.options.loadCheckpoint();
+          fromCheckpoint = false;
+          this.release();
+        }
         for (;;) {
           if (!this.running) return;
+          this.appended = false;
           const events = await this.store.readAll(this.position, batchSize);
           if (events.length === 0) break;
           await this.options.handleBatch(events);
@@ -82,6 +94,7 @@ export class CatchUpSubscription {
         this.retryBackoff.reset();
         await this.sleep(this.options.pollIntervalMs ?? 1000);
       } catch (error) {
+        fromCheckpoint = true;
         // Log the failure's kind only: messages may quote data we must not log.
         this.logger.error(`handler failed (${describeForLog(error)}); retrying from the checkpoint`);
         await this.sleep(this.retryBackoff.next());
@@ -96,8 +109,9 @@ export class CatchUpSubscription {
   }
 
   private sleep(ms: number): Promise<void> {
-    // A stop() that came during a read or a batch found no sleep to wake: do not start one.
-    if (!this.running) return Promise.resolve();
+    // A stop() that came during a read or a batch found no sleep to wake: do not start one. Nor
+    // for an append announced while the loop was reading or handling: it would wait a whole poll.
+    if (!this.running || this.appended) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
