@@ -169,7 +169,7 @@ describe('API authentication and roles', () => {
     const { body } = await service.http().get('/health').expect(200);
     expect(body).toEqual({
       status: 'ok',
-      checks: { eventStore: 'ok', readModel: 'ok' },
+      checks: { eventStore: 'ok', readModel: 'ok', dataDir: 'ok', repository: 'ok' },
       leadership: { role: 'leader', since: expect.any(String), lease: 'data-dir-lock' },
     });
   });

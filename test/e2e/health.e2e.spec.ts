@@ -24,15 +24,32 @@ describe('health check', () => {
     const leadership = { role: 'leader', since: expect.any(String), lease: 'data-dir-lock' };
     expect((await service.http().get('/health').expect(200)).body).toEqual({
       status: 'ok',
-      checks: { eventStore: 'ok', readModel: 'ok' },
+      checks: { eventStore: 'ok', readModel: 'ok', dataDir: 'ok', repository: 'ok' },
       leadership,
     });
     await service.app.get<ReadModel>(READ_MODEL).destroy();
     expect((await service.http().get('/health').expect(503)).body).toEqual({
       status: 'unavailable',
-      checks: { eventStore: 'ok', readModel: 'unreachable' },
+      checks: { eventStore: 'ok', readModel: 'unreachable', dataDir: 'ok', repository: 'ok' },
       leadership,
     });
+  });
+});
+
+describe("health check of the service's folders", () => {
+  it('is 503 naming the folders with less room than HEALTH_MIN_FREE_BYTES, and still answers the API', async () => {
+    // More than any disk holds: every folder of the service counts as full.
+    const full = await startApp({ RESTORE_TEST_INTERVAL_DAYS: '0', HEALTH_MIN_FREE_BYTES: String(2 ** 52) });
+    try {
+      expect((await full.http().get('/health').expect(503)).body).toMatchObject({
+        status: 'unavailable',
+        checks: { eventStore: 'ok', readModel: 'ok', dataDir: 'full', repository: 'full' },
+      });
+      await full.http().get('/sources').expect(200);
+    } finally {
+      await full.close();
+      await fs.rm(full.dataDir, { recursive: true, force: true });
+    }
   });
 });
 

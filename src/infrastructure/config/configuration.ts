@@ -51,6 +51,8 @@ export interface Configuration {
   commandsPerMinute: number;
   /** How often a standby `serve` tries for the control plane's lease, and the leader checks it (PostgreSQL). */
   leaderPollIntervalMs: number;
+  /** GET /health reports a folder of the service's (DATA_DIR, a folder repository) full below this many free bytes. */
+  healthMinFreeBytes: number;
 }
 
 export class ConfigurationError extends Error {
@@ -158,6 +160,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
     kdfN: integer(env, 'CUSTODIA_KDF_N', 2 ** 17, 1024),
     commandsPerMinute: integer(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 0, 1_000_000),
     leaderPollIntervalMs: integer(env, 'LEADER_POLL_INTERVAL_MS', 2_000, 100, 60_000),
+    healthMinFreeBytes: integer(env, 'HEALTH_MIN_FREE_BYTES', 64 * 1024 * 1024, 0),
   };
 }
 
