@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import { Leadership, LeaderRoles, LeadershipStatus } from '../../application/ports/leadership';
+import { preparePrivateDatabaseFile } from '../config/file-permissions';
 
 /** A second `serve` on a DATA_DIR in use; `code` is what the start-up error line shows. */
 export class DataDirInUseError extends Error {
@@ -41,7 +42,10 @@ export class DataDirLock implements Leadership {
   }
 
   private lock(): Database.Database {
-    const db = new Database(path.join(this.dataDir, 'serve.lock'), { timeout: 0 });
+    const file = path.join(this.dataDir, 'serve.lock');
+    // 0600 like every file in DATA_DIR (SQLite would create it 0644).
+    preparePrivateDatabaseFile(file);
+    const db = new Database(file, { timeout: 0 });
     try {
       db.pragma('locking_mode = EXCLUSIVE');
       db.exec('BEGIN EXCLUSIVE');
