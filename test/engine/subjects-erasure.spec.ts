@@ -256,7 +256,7 @@ describe('data subjects: per-subject keys and crypto-shredding', () => {
     const repository = await openRepository(repoPath);
     const opened: Buffer[] = [];
     for (const pack of repository.index.allPacks()) {
-      for (const blob of pack.blobs) if (blob.scope === 'repo') opened.push(await repository.readBlob(blob.id));
+      for (const blob of pack.blobs) if (blob.scope === 'repo') opened.push(withoutSealedBoxes(await repository.readBlob(blob.id)));
     }
     expect(opened.length).toBeGreaterThan(10);
     opened.push(Buffer.from(JSON.stringify(repository.index.allPacks())));
@@ -322,3 +322,19 @@ describe('data subjects: per-subject keys and crypto-shredding', () => {
     expect(restored.skippedErased).toMatchObject({ entries: 2, subjects: 1 });
   });
 });
+
+/**
+ * A tree blob with each sealed entry's box (base64 of an AEAD box: random bytes, where a 3-byte
+ * string such as "bob" occurs by chance, about once per 260 kB) emptied; any other blob as it is.
+ */
+function withoutSealedBoxes(plaintext: Buffer): Buffer {
+  let tree: { entries?: unknown };
+  try {
+    tree = JSON.parse(plaintext.toString('utf8')) as { entries?: unknown };
+  } catch {
+    return plaintext;
+  }
+  if (!Array.isArray(tree.entries)) return plaintext;
+  const entries = tree.entries.map((entry: { type?: string; box?: string }) => (entry.type === 'sealed' ? { ...entry, box: '' } : entry));
+  return Buffer.from(JSON.stringify({ ...tree, entries }));
+}
