@@ -7,6 +7,6 @@
 export const AUDIT_OUTCOMES = ['accepted', 'completed', 'failed'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
-/** What an entry is about: a source, a backup, a restore, an erasure, a data subject's key, or the subject. */
-export const AUDIT_TARGET_TYPES = ['source', 'backup', 'restore', 'erasure', 'subject-key', 'subject'] as const;
+/** What an entry is about: a source, a backup, a restore, an erasure, a data subject's key, the subject, or a job's attempts. */
+export const AUDIT_TARGET_TYPES = ['source', 'backup', 'restore', 'erasure', 'subject-key', 'subject', 'job'] as const;
 export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];

@@ -20,4 +20,6 @@ export const Streams = {
   restore: (id: string) => `restore-${id}`,
   /** A data subject, by pseudonym. */
   subject: (pseudonym: string) => `subject-${pseudonym}`,
+  /** A job's attempts (job.ts). */
+  job: (jobId: string) => `job-${jobId}`,
 };

@@ -180,7 +180,23 @@ export type DomainEvent =
   | { type: 'ErasureCompleted'; data: { erasureId: string; subject: string; at: string } }
   /** Someone looked up what Custodia holds of the subject (Art. 15): an access, so it is recorded. */
   | { type: 'SubjectDataLookedUp'; data: { lookupId: string; subject: string; purpose: string; at: string } }
-  | { type: 'ErasureFailed'; data: { erasureId: string; subject: string; jobId: string | null; at: string } & FailureData };
+  | { type: 'ErasureFailed'; data: { erasureId: string; subject: string; jobId: string | null; at: string } & FailureData }
+  /** A worker (by its WORKER_ID) took attempt `attempt` of a job (stream job-<jobId>, see job.ts). */
+  | { type: 'JobAttemptStarted'; data: JobEventIdentity & { attempt: number; worker: string | null; at: string } }
+  /** An attempt that did not finish its job: its worker went silent (`timed-out`), the service restarted (`lost`), or it failed. */
+  | {
+      type: 'JobAttemptEnded';
+      data: JobEventIdentity & { attempt: number; outcome: 'timed-out' | 'lost' | 'failed'; code: string; retryable: boolean; at: string };
+    }
+  /** The job handed out again as attempt `attempt`, after `delayMs`. */
+  | { type: 'JobRedispatched'; data: JobEventIdentity & { attempt: number; delayMs: number; at: string } };
+
+/** The job, its kind and the aggregate (backup, restore, erasure) it works for. */
+export interface JobEventIdentity {
+  jobId: string;
+  kind: string;
+  aggregateId: string;
+}
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
@@ -211,4 +227,7 @@ export const EVENT_SCHEMA_VERSION: Record<DomainEventType, number> = {
   ErasureCompleted: 1,
   SubjectDataLookedUp: 1,
   ErasureFailed: 1,
+  JobAttemptStarted: 1,
+  JobAttemptEnded: 1,
+  JobRedispatched: 1,
 };

@@ -8,3 +8,4 @@ export * from './subject';
 export * from './retention-policy';
 export * from './upcasting';
 export * from './audit';
+export * from './job';

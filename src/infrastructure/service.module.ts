@@ -5,6 +5,7 @@ import { BackupCommandHandler, BackupRequests } from '../application/commands/ba
 import { RestoreCommandHandler, RestoreRequests } from '../application/commands/restores';
 import { SourceCommandHandler, SourceRequests } from '../application/commands/sources';
 import { SubjectCommandHandler, SubjectRequests } from '../application/commands/subjects';
+import { JobCommandHandler } from '../application/commands/jobs';
 import { SubjectPseudonyms } from '../application/ports/pseudonyms';
 import { SubjectsProjection } from '../application/projections/subjects.projection';
 import { SUBJECT_QUERY_HANDLERS } from '../application/queries/subject.queries';
@@ -49,6 +50,7 @@ import {
 } from '../application/tokens';
 import { JobWorker } from '../worker/job-worker';
 import { openEventStore, openJobBus, openLeadership, openReadModel } from './adapters';
+import { JobAttemptsProjection } from '../application/projections/job-attempts.projection';
 import { Leadership } from '../application/ports/leadership';
 import { KafkaIntegrationPublisher } from './bus/kafka-integration-publisher';
 import { KafkaJobBus } from './bus/kafka-job-bus';
@@ -99,6 +101,7 @@ export function projectionsFor(events: EventStore, db: ReadModel): ProjectionRun
     new RestoreHistoryProjection(),
     new AuditTrailProjection(),
     new SubjectsProjection(),
+    new JobAttemptsProjection(),
   ]);
 }
 
@@ -113,6 +116,7 @@ function workerProvider(config: Configuration): Provider {
     useFactory: async (bus: JobBus, repositories: ServiceRepositoryProvider) =>
       new JobWorker(bus, repositories, systemClock, {
         heartbeatIntervalMs: config.heartbeatIntervalMs,
+        workerId: config.workerId,
         pseudonymise: await repositories.pseudonymiser(),
         // The same rules as the API's, from the same settings, checked again as each job starts.
         paths: PathConfinement.of(config),
@@ -207,6 +211,7 @@ export class ServiceModule {
         BackupCommandHandler,
         RestoreCommandHandler,
         SubjectCommandHandler,
+        JobCommandHandler,
         ...QUERY_HANDLERS,
         ...SUBJECT_QUERY_HANDLERS,
         GetSourceProcessingFactsHandler,

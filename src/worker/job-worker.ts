@@ -128,7 +128,8 @@ export class JobWorker {
   }
 
   private report<K extends JobKind>(status: JobStatusMessageOf<K>): Promise<void> {
-    return this.bus.publishStatus(status as ReceivedJobStatus);
+    const worker = this.options.workerId;
+    return this.bus.publishStatus({ ...status, ...(worker !== undefined && { worker }) } as ReceivedJobStatus);
   }
 
   private now(): string {

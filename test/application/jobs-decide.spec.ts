@@ -1,4 +1,9 @@
-import { ExecuteBackupCommand, ExecuteRestoreCommand, ExecuteSubjectCommand } from '../../src/application/commands/commands';
+import {
+  ExecuteBackupCommand,
+  ExecuteJobCommand,
+  ExecuteRestoreCommand,
+  ExecuteSubjectCommand,
+} from '../../src/application/commands/commands';
 import { CommandContext, deterministicUuid } from '../../src/application/event-envelope';
 import { Job, JobLookups, JobResult } from '../../src/application/jobs';
 import { JobKind } from '../../src/application/jobs';
@@ -134,6 +139,32 @@ function status(kind: JobKind, body: Record<string, unknown>, attempt = 1): Rece
 function context(kind: JobKind, cause: string): CommandContext {
   return { actor: 'system:jobs', correlationId: 'corr-1', causationId: `job:${JOBS[kind].jobId}:${cause}` };
 }
+
+/** The facts of a job's attempts the decisions record in its stream (domain/job.ts). */
+const recorded = {
+  identity: (kind: JobKind) => ({ jobId: JOBS[kind].jobId, kind, aggregateId: AGGREGATE[kind] }),
+  started: (kind: JobKind, attempt: number, worker: string | null, cause: string): JobAction => ({
+    type: 'issue',
+    message: new ExecuteJobCommand({ type: 'RecordAttemptStarted', attempt, worker, ...recorded.identity(kind) }, context(kind, cause)),
+  }),
+  ended: (
+    kind: JobKind,
+    attempt: number,
+    outcome: 'timed-out' | 'lost' | 'failed',
+    failure: { code: string; retryable: boolean },
+    cause: string,
+  ): JobAction => ({
+    type: 'issue',
+    message: new ExecuteJobCommand(
+      { type: 'RecordAttemptEnded', attempt, outcome, code: failure.code, retryable: failure.retryable, ...recorded.identity(kind) },
+      context(kind, cause),
+    ),
+  }),
+  redispatched: (kind: JobKind, attempt: number, delayMs: number, cause: string): JobAction => ({
+    type: 'issue',
+    message: new ExecuteJobCommand({ type: 'RecordRedispatch', attempt, delayMs, ...recorded.identity(kind) }, context(kind, cause)),
+  }),
+};
 
 const FAILURE = { code: 'IO_ERROR', reason: 'the worker met an I/O error', retryable: true };
 const PERMANENT = { code: 'SNAPSHOT_NOT_FOUND', reason: 'snapshot gone', retryable: false };
@@ -374,8 +405,16 @@ describe('jobs process manager decisions', () => {
               ]
             : [];
       givenJob(tracked(kind, { status: 'dispatched' }))
-        .when(status(kind, { status: 'started' }))
-        .then([{ type: 'markRunning', jobId: JOBS[kind].jobId }, ...start] as JobAction[]);
+        .when(status(kind, { status: 'started', worker: 'host-a:42' }))
+        .then([
+          { type: 'markRunning', jobId: JOBS[kind].jobId },
+          recorded.started(kind, 1, 'host-a:42', '1:started'),
+          ...start,
+        ] as JobAction[]);
+      // A worker of an older build names no one.
+      expect(decideOnStatus(tracked(kind, { status: 'dispatched' }), status(kind, { status: 'started' }), SETTINGS)[1]).toEqual(
+        recorded.started(kind, 1, null, '1:started'),
+      );
     });
 
     it('when an earlier attempt starts late, then the tracker is left alone', () => {
@@ -436,6 +475,7 @@ describe('jobs process manager decisions', () => {
       givenJob(tracked(kind))
         .when(status(kind, { status: 'failed', failure: PERMANENT }))
         .then([
+          recorded.ended(kind, 1, 'failed', PERMANENT, '1:failed'),
           { type: 'issue', message: COMMANDS.fail[kind](context(kind, '1:failed')) },
           { type: 'markDone', jobId: JOBS[kind].jobId },
         ]);
@@ -444,16 +484,25 @@ describe('jobs process manager decisions', () => {
     it('when it fails retryably with attempts left, then the next attempt goes out after a doubling delay', () => {
       givenJob(tracked(kind))
         .when(status(kind, { status: 'failed', failure: FAILURE }))
-        .then([{ type: 'retry', job: { ...JOBS[kind], attempt: 2 }, delayMs: 1_000, failure: FAILURE }]);
+        .then([
+          recorded.ended(kind, 1, 'failed', FAILURE, '1:failed'),
+          recorded.redispatched(kind, 2, 1_000, '1:failed'),
+          { type: 'retry', job: { ...JOBS[kind], attempt: 2 }, delayMs: 1_000, failure: FAILURE },
+        ]);
       givenJob(tracked(kind, {}, 2))
         .when(status(kind, { status: 'failed', failure: FAILURE }, 2))
-        .then([{ type: 'retry', job: { ...JOBS[kind], attempt: 3 }, delayMs: 2_000, failure: FAILURE }]);
+        .then([
+          recorded.ended(kind, 2, 'failed', FAILURE, '2:failed'),
+          recorded.redispatched(kind, 3, 2_000, '2:failed'),
+          { type: 'retry', job: { ...JOBS[kind], attempt: 3 }, delayMs: 2_000, failure: FAILURE },
+        ]);
     });
 
     it('when the last attempt fails retryably, then the job fails', () => {
       givenJob(tracked(kind, {}, 3))
         .when(status(kind, { status: 'failed', failure: FAILURE }, 3))
         .then([
+          recorded.ended(kind, 3, 'failed', FAILURE, '3:failed'),
           {
             type: 'issue',
             message: COMMANDS.fail[kind]({ ...context(kind, '3:failed') }, FAILURE),
@@ -476,10 +525,15 @@ describe('jobs process manager decisions', () => {
       });
       givenJob(tracked(kind))
         .whenSilent()
-        .then([{ type: 'retry', job: { ...JOBS[kind], attempt: 2 }, delayMs: 1_000, failure: timeout(1) }]);
+        .then([
+          recorded.ended(kind, 1, 'timed-out', timeout(1), '1:timeout'),
+          recorded.redispatched(kind, 2, 1_000, '1:timeout'),
+          { type: 'retry', job: { ...JOBS[kind], attempt: 2 }, delayMs: 1_000, failure: timeout(1) },
+        ]);
       givenJob(tracked(kind, {}, 3))
         .whenSilent()
         .then([
+          recorded.ended(kind, 3, 'timed-out', timeout(3), '3:timeout'),
           { type: 'issue', message: COMMANDS.fail[kind](context(kind, '3:timeout'), timeout(3)) },
           { type: 'markDone', jobId: JOBS[kind].jobId },
         ]);
@@ -501,6 +555,8 @@ describe('jobs process manager decisions', () => {
       givenJob(tracked(kind, { status: 'running' }))
         .whenRecovered({ keepsQueuedJobs: true })
         .then([
+          recorded.ended(kind, 1, 'lost', { code: 'WORKER_LOST', retryable: true }, '1:lost'),
+          recorded.redispatched(kind, 2, 0, '1:lost'),
           {
             type: 'retry',
             job: { ...JOBS[kind], attempt: 2 },

@@ -112,27 +112,32 @@ describe('GDPR audit trail', () => {
     // The audit projection runs on its own subscription: wait until it has caught up.
     let list: { items: Entry[]; total: number } = { items: [], total: 0 };
     const deadline = Date.now() + 30_000;
-    while (list.total < 7 && Date.now() < deadline) {
+    while (list.total < 10 && Date.now() < deadline) {
       list = (await http().get('/audit').expect(200)).body;
-      if (list.total < 7) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (list.total < 10) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // ...and give it a moment to show that nothing more arrives.
     await new Promise((resolve) => setTimeout(resolve, 300));
     list = (await http().get('/audit').expect(200)).body;
     const entries = list.items;
-    expect(list.total).toBe(7);
+    expect(list.total).toBe(10);
+    // Each job's attempt is on the trail too: which worker took it.
     expect(entries.map((e) => [e.sequence, e.action, e.outcome, e.role])).toEqual([
       [1, 'source.registered', 'completed', 'operator'],
       [2, 'backup.requested', 'accepted', 'operator'],
-      [3, 'backup.completed', 'completed', 'system'],
-      [4, 'backup.requested', 'accepted', 'operator'],
-      [5, 'backup.completed', 'completed', 'system'],
-      [6, 'restore.requested', 'accepted', 'operator'],
-      [7, 'restore.completed', 'completed', 'system'],
+      [3, 'job.attempt-started', 'accepted', 'system'],
+      [4, 'backup.completed', 'completed', 'system'],
+      [5, 'backup.requested', 'accepted', 'operator'],
+      [6, 'job.attempt-started', 'accepted', 'system'],
+      [7, 'backup.completed', 'completed', 'system'],
+      [8, 'restore.requested', 'accepted', 'operator'],
+      [9, 'job.attempt-started', 'accepted', 'system'],
+      [10, 'restore.completed', 'completed', 'system'],
     ]);
+    expect(entries[2]).toMatchObject({ target: { type: 'job' }, details: { kind: 'backup', aggregateId: backups[0], attempt: 1 } });
     expect(entries.filter((e) => e.role === 'operator').every((e) => e.actor === ACTOR)).toBe(true);
     expect(entries.filter((e) => e.role === 'system').every((e) => e.actor.startsWith('system:'))).toBe(true);
-    expect(entries[5]).toMatchObject({ target: { type: 'restore', id: restore.id }, purpose: 'subject access request' });
+    expect(entries[7]).toMatchObject({ target: { type: 'restore', id: restore.id }, purpose: 'subject access request' });
     expect(entries.filter((e) => e.purpose !== null)).toHaveLength(1);
     // No personal data: neither the source's folder, nor its name, nor the restore target or include list.
     const text = JSON.stringify(entries);
@@ -141,8 +146,8 @@ describe('GDPR audit trail', () => {
     // Filters and pagination.
     const sequences = async (query: string) =>
       ((await http().get(`/audit?${query}`).expect(200)).body.items as Entry[]).map((e) => e.sequence);
-    expect(await sequences(`actor=${ACTOR}`)).toEqual([1, 2, 4, 6]);
-    expect(await sequences('actor=system:jobs')).toEqual([3, 5, 7]);
+    expect(await sequences(`actor=${ACTOR}`)).toEqual([1, 2, 5, 8]);
+    expect(await sequences('actor=system:jobs')).toEqual([3, 4, 6, 7, 9, 10]);
     const from = entries[2].occurredAt;
     const to = entries[5].occurredAt;
     const inWindow = entries.filter((e) => e.occurredAt >= from && e.occurredAt < to).map((e) => e.sequence);
@@ -178,34 +183,34 @@ describe('GDPR audit trail', () => {
     expect(header).toEqual(Object.keys(rows[0]));
     expect(records).toEqual(rows.map((row) => header.map((column) => (row[column] === null ? '' : String(row[column])))));
     const systemOnly = await http().get('/audit/export?format=jsonl&actor=system:jobs').expect(200);
-    expect(systemOnly.text.trim().split('\n')).toHaveLength(3);
+    expect(systemOnly.text.trim().split('\n')).toHaveLength(6);
 
-    expect((await http().get('/audit/verify').expect(200)).body).toEqual({ valid: true, entries: 7 });
+    expect((await http().get('/audit/verify').expect(200)).body).toEqual({ valid: true, entries: 10 });
     const before = storedHashes(service.dataDir);
 
     // Tampering: someone edits who did entry 3.
     withReadModel(service.dataDir, (db) => db.prepare("UPDATE audit_entries SET actor = 'someone-else' WHERE sequence = 3").run());
-    expect((await http().get('/audit/verify').expect(200)).body).toEqual({ valid: false, entries: 7, firstBrokenEntry: 3 });
+    expect((await http().get('/audit/verify').expect(200)).body).toEqual({ valid: false, entries: 10, firstBrokenEntry: 3 });
     await service.close();
 
     const broken = cli(service.dataDir, 'audit', 'verify');
     expect(broken.status).toBe(1);
-    expect(broken.stdout.trim()).toBe('audit trail BROKEN at entry 3 of 7');
+    expect(broken.stdout.trim()).toBe('audit trail BROKEN at entry 3 of 10');
 
     // Put entry 3 back, then delete entry 5: its successor no longer chains to entry 4.
     withReadModel(service.dataDir, (db) => db.prepare('UPDATE audit_entries SET actor = ? WHERE sequence = 3').run(entries[2].actor));
-    expect(cli(service.dataDir, 'audit', 'verify').stdout.trim()).toBe('audit trail valid: 7 entries');
+    expect(cli(service.dataDir, 'audit', 'verify').stdout.trim()).toBe('audit trail valid: 10 entries');
     withReadModel(service.dataDir, (db) => db.prepare('DELETE FROM audit_entries WHERE sequence = 5').run());
     const gap = cli(service.dataDir, 'audit', 'verify', '--json');
     expect(gap.status).toBe(1);
-    expect(JSON.parse(gap.stdout)).toEqual({ valid: false, entries: 6, firstBrokenEntry: 6 });
+    expect(JSON.parse(gap.stdout)).toEqual({ valid: false, entries: 9, firstBrokenEntry: 6 });
 
     // The chain is a function of the log: a rebuild restores it hash for hash.
     const rebuilt = cli(service.dataDir, 'projections', 'rebuild');
     expect(rebuilt.status).toBe(0);
     const valid = cli(service.dataDir, 'audit', 'verify');
     expect(valid.status).toBe(0);
-    expect(valid.stdout.trim()).toBe('audit trail valid: 7 entries');
+    expect(valid.stdout.trim()).toBe('audit trail valid: 10 entries');
     expect(storedHashes(service.dataDir)).toEqual(before);
   });
 });

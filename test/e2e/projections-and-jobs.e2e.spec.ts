@@ -120,7 +120,14 @@ describe('jobs nobody answers', () => {
   async function silentWorker(app: TestApp): Promise<() => Promise<void>> {
     const bus = app.app.get<JobBus>(JOB_BUS);
     return bus.consumeJobs(async (job) => {
-      await bus.publishStatus({ jobId: job.jobId, kind: job.kind, attempt: job.attempt, at: clock.now().toISOString(), status: 'started' });
+      await bus.publishStatus({
+        jobId: job.jobId,
+        kind: job.kind,
+        attempt: job.attempt,
+        at: clock.now().toISOString(),
+        status: 'started',
+        worker: 'silent-worker',
+      });
     });
   }
 
@@ -182,5 +189,32 @@ describe('jobs nobody answers', () => {
       .get(`backup-${backupId}`) as { n: number };
     db.close();
     expect(completed.n).toBe(1);
+
+    // Each attempt is in the catalog: the silent worker's timed out, the real worker's finished the job.
+    const attempts = await eventually(async () => {
+      const { body: backup } = await app.http().get(`/backups/${backupId}`).expect(200);
+      expect(backup.attempts).toHaveLength(2);
+      return backup.attempts;
+    });
+    expect(attempts).toEqual([
+      {
+        attempt: 1,
+        worker: 'silent-worker',
+        dispatchedAt: null,
+        startedAt: expect.any(String),
+        endedAt: expect.any(String),
+        outcome: 'timed-out',
+        code: 'JOB_TIMEOUT',
+      },
+      {
+        attempt: 2,
+        worker: app.config.workerId,
+        dispatchedAt: expect.any(String),
+        startedAt: expect.any(String),
+        endedAt: null,
+        outcome: null,
+        code: null,
+      },
+    ]);
   });
 });

@@ -68,6 +68,7 @@ describe('retention status and automatic restore tests', () => {
       'restore-history',
       'audit-trail',
       'subjects',
+      'job-attempts',
     ]);
     expect(projections.every((p: { parked: unknown[]; position: number }) => p.parked.length === 0 && p.position > 0)).toBe(true);
 

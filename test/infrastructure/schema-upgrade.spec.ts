@@ -65,7 +65,7 @@ describe('SQLite schemas: upgrading from the release before Migrator', () => {
       ],
     });
     const applied = migrationsIn(file, 'read_model_migration');
-    expect(applied.map((row) => row.name)).toEqual(['001_initial', '002_later_columns']);
+    expect(applied.map((row) => row.name)).toEqual(['001_initial', '002_later_columns', '003_job_attempts']);
 
     await (await openSqliteReadModel(file)).destroy();
     expect(migrationsIn(file, 'read_model_migration')).toEqual(applied);

@@ -60,6 +60,7 @@ describe('PostgreSQL read model', () => {
         'event_store_schema',
         'events',
         'idempotency_keys',
+        'job_attempts',
         'jobs',
         'projection_checkpoints',
         'projection_failures',

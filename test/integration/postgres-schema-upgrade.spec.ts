@@ -76,7 +76,7 @@ describe('PostgreSQL schemas: upgrading from the release before Migrator', () =>
       checkpoints: [{ name: 'sources', position: 7 }],
     });
     const applied = await migrationsIn(schema, 'read_model_migration');
-    expect(applied.map((row) => row.name)).toEqual(['001_initial', '002_later_columns']);
+    expect(applied.map((row) => row.name)).toEqual(['001_initial', '002_later_columns', '003_job_attempts']);
 
     expect(await rows()).toEqual(first);
     expect(await migrationsIn(schema, 'read_model_migration')).toEqual(applied);
@@ -167,7 +167,11 @@ describe('PostgreSQL schemas: upgrading from the release before Migrator', () =>
     await Promise.all([eventsA.close(), eventsB.close(), readA.destroy(), readB.destroy(), vaultA.close(), vaultB.close()]);
 
     expect((await migrationsIn(schema, 'event_store_migration')).map((row) => row.name)).toEqual(['001_initial']);
-    expect((await migrationsIn(schema, 'read_model_migration')).map((row) => row.name)).toEqual(['001_initial', '002_later_columns']);
+    expect((await migrationsIn(schema, 'read_model_migration')).map((row) => row.name)).toEqual([
+      '001_initial',
+      '002_later_columns',
+      '003_job_attempts',
+    ]);
     expect((await migrationsIn(schema, 'key_vault_migration')).map((row) => row.name)).toEqual(['001_initial']);
     const head = await withClient((client) => client.query(`SELECT position FROM ${escapeIdentifier(schema)}.event_log_head`));
     expect(head.rows).toEqual([{ position: '0' }]);

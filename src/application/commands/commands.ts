@@ -1,5 +1,5 @@
 import type { CommandBus, ICommand } from '@nestjs/cqrs';
-import { BackupCommand, isInvalidTransition, RestoreCommand, SourceCommand, SubjectCommand } from '../../domain';
+import { BackupCommand, isInvalidTransition, JobCommand, RestoreCommand, SourceCommand, SubjectCommand } from '../../domain';
 import { CommandContext } from '../event-envelope';
 
 /** `Omit` that keeps a union a union: the handler stamps `at` from the clock. */
@@ -35,6 +35,14 @@ export class ExecuteRestoreCommand {
 export class ExecuteSubjectCommand {
   constructor(
     readonly command: WithoutTime<SubjectCommand>,
+    readonly context: CommandContext,
+  ) {}
+}
+
+/** The jobs process manager's record of a job's attempts (domain/job.ts). */
+export class ExecuteJobCommand {
+  constructor(
+    readonly command: WithoutTime<JobCommand>,
     readonly context: CommandContext,
   ) {}
 }

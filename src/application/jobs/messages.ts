@@ -17,7 +17,17 @@ const jobEnvelope = object(
 export const jobProgress = object({ filesDone: count(), bytesDone: count(), totalFiles: count(), totalBytes: count() });
 export const jobFailure = object({ code: nonEmptyString(), reason: nonEmptyString(), retryable: boolean() });
 
-const statusEnvelope = object({ jobId: nonEmptyString(), at: timestamp(), kind: kind(), attempt: attempt() }, 'not an object');
+const statusEnvelope = object(
+  {
+    jobId: nonEmptyString(),
+    at: timestamp(),
+    kind: kind(),
+    attempt: attempt(),
+    /** The worker's WORKER_ID, recorded with the attempt it takes (JobAttemptStarted). */
+    worker: z.string().min(1).max(200).optional(),
+  },
+  'not an object',
+);
 const STATUS_BODIES = {
   started: object({}),
   heartbeat: object({ progress: jobProgress.optional() }),

@@ -35,6 +35,8 @@ interface StatusBase<K extends JobKind> {
   kind: K;
   attempt: number;
   at: string;
+  /** Which worker speaks (its WORKER_ID); absent from workers of older builds. */
+  worker?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ICommand } from '@nestjs/cqrs';
-import { DomainEvent, DomainEventType, EventOf } from '../../domain';
-import { ExecuteBackupCommand } from '../commands/commands';
+import { DomainEvent, DomainEventType, EventOf, JobAttemptOutcome, JobCommand } from '../../domain';
+import { ExecuteBackupCommand, ExecuteJobCommand, WithoutTime } from '../commands/commands';
 import { CommandContext, deterministicUuid } from '../event-envelope';
 import { AnyJobKind, descriptorOf, Job, JOB_KIND_NAMES, JobFailure, JobLookups, JobNeeds } from '../jobs';
 import { JobProgress, ReceivedJobStatus } from '../ports/job-bus';
@@ -97,6 +97,7 @@ export function decideOnStatus(tracked: TrackedJob | undefined, status: Received
       const command = descriptor.start(job, status.attempt);
       return [
         ...(current ? [{ type: 'markRunning', jobId: job.jobId } as const] : []),
+        record(tracked, { type: 'RecordAttemptStarted', attempt: status.attempt, worker: status.worker ?? null }, cause),
         ...(command === null ? [] : [issue(tracked, descriptor, command, cause)]),
       ];
     }
@@ -119,7 +120,7 @@ export function decideOnStatus(tracked: TrackedJob | undefined, status: Received
       ];
     }
     case 'failed':
-      return current ? decideFailure(tracked, status.failure, `job:${status.jobId}:${status.attempt}:failed`, settings) : [];
+      return current ? decideFailure(tracked, status.failure, `job:${status.jobId}:${status.attempt}:failed`, settings, 'failed') : [];
   }
 }
 
@@ -132,6 +133,7 @@ export function decideTimeout(tracked: TrackedJob, settings: OrchestrationSettin
     { code: 'JOB_TIMEOUT', reason: `no word from a worker for ${seconds} s (attempt ${attempt})`, retryable: true },
     `job:${jobId}:${attempt}:timeout`,
     settings,
+    'timed-out',
   );
 }
 
@@ -155,6 +157,7 @@ export function decideLost(tracked: TrackedJob, settings: OrchestrationSettings)
     { code: 'WORKER_LOST', reason: `the service stopped during attempt ${attempt}`, retryable: true },
     `job:${jobId}:${attempt}:lost`,
     settings,
+    'lost',
     0,
   );
 }
@@ -164,23 +167,49 @@ function jobRetryPolicy(settings: OrchestrationSettings): RetryPolicy {
   return { maxAttempts: settings.jobMaxAttempts, backoff: { kind: 'exponential', initialMs: settings.jobRetryBaseDelayMs } };
 }
 
-/** A retryable failure with attempts left is a retry with backoff; any other settles the job with its kind's fail command. */
+/**
+ * How the attempt ended is recorded first (JobAttemptEnded); then a retryable failure with
+ * attempts left is a retry with backoff (recorded as JobRedispatched), and any other settles the
+ * job with its kind's fail command.
+ */
 export function decideFailure(
   tracked: TrackedJob,
   failure: JobFailure,
   cause: string,
   settings: OrchestrationSettings,
+  outcome: JobAttemptOutcome,
   delayOverrideMs?: number,
 ): JobAction[] {
   const { job } = tracked;
   const policy = jobRetryPolicy(settings);
+  const ended = record(
+    tracked,
+    { type: 'RecordAttemptEnded', attempt: job.attempt, outcome, code: failure.code, retryable: failure.retryable },
+    cause,
+  );
   if (failure.retryable && mayRetry(policy, job.attempt)) {
     const delayMs = delayOverrideMs ?? delayBeforeRetry(policy.backoff, job.attempt);
-    return [{ type: 'retry', job: { ...job, attempt: job.attempt + 1 }, delayMs, failure }];
+    return [
+      ended,
+      record(tracked, { type: 'RecordRedispatch', attempt: job.attempt + 1, delayMs }, cause),
+      { type: 'retry', job: { ...job, attempt: job.attempt + 1 }, delayMs, failure },
+    ];
   }
   const descriptor = descriptorOf(job.kind);
-  return [issue(tracked, descriptor, descriptor.fail(job, failure), cause), { type: 'markDone', jobId: job.jobId }];
+  return [ended, issue(tracked, descriptor, descriptor.fail(job, failure), cause), { type: 'markDone', jobId: job.jobId }];
 }
+
+/** Records a fact of the job's attempts in its own stream (domain/job.ts), once. */
+function record(
+  tracked: TrackedJob,
+  fact: DistributiveOmit<WithoutTime<JobCommand>, 'jobId' | 'kind' | 'aggregateId'>,
+  cause: string,
+): Extract<JobAction, { type: 'issue' }> {
+  const identity = { jobId: tracked.job.jobId, kind: tracked.job.kind, aggregateId: tracked.aggregateId };
+  return { type: 'issue', message: new ExecuteJobCommand({ ...fact, ...identity } as WithoutTime<JobCommand>, contextOf(tracked, cause)) };
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * A backup job's result the backup no longer takes (it was cancelled, or failed after its last

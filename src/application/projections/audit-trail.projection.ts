@@ -178,10 +178,40 @@ export function auditFacts(event: DomainEvent): AuditFacts | null {
         outcome: 'failed',
         details: failure(event.data),
       };
+    // How a job got to its outcome: which worker took each attempt, time-outs, retries. Operated
+    // by the system (actor system:jobs), they show who held the data at each step.
+    case 'JobAttemptStarted':
+      return {
+        action: 'job.attempt-started',
+        ...job(event.data),
+        outcome: 'accepted',
+        details: { ...jobDetails(event.data), ...(event.data.worker !== null && { worker: event.data.worker }) },
+      };
+    case 'JobAttemptEnded':
+      return {
+        action: `job.attempt-${event.data.outcome}`,
+        ...job(event.data),
+        outcome: 'failed',
+        details: { ...jobDetails(event.data), code: event.data.code, retryable: event.data.retryable },
+      };
+    case 'JobRedispatched':
+      return {
+        action: 'job.redispatched',
+        ...job(event.data),
+        outcome: 'accepted',
+        details: { ...jobDetails(event.data), delayMs: event.data.delayMs },
+      };
     default:
       return null;
   }
 }
+
+const job = (data: { jobId: string }) => ({ targetType: 'job' as const, targetId: data.jobId });
+const jobDetails = (data: { kind: string; aggregateId: string; attempt: number }) => ({
+  kind: data.kind,
+  aggregateId: data.aggregateId,
+  attempt: data.attempt,
+});
 
 /**
  * Entries that follow an event's main one: a backup that created data subjects' keys records

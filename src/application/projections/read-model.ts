@@ -156,6 +156,23 @@ export interface ProjectionFailuresTable {
   parked_at: string;
 }
 
+/** One attempt of a job (JobAttemptsProjection): who ran it and how it ended, if not with the job. */
+export interface JobAttemptsTable {
+  job_id: string;
+  attempt: number;
+  kind: string;
+  /** The backup, restore, deletion, verification or erasure the job works for. */
+  aggregate_id: string;
+  worker: string | null;
+  started_at: string | null;
+  /** Set when the attempt ended without finishing the job (time-out, lost, failure). */
+  ended_at: string | null;
+  outcome: string | null;
+  code: string | null;
+  /** When this attempt was handed out as a retry of the one before. */
+  dispatched_at: string | null;
+}
+
 export interface ReadModelDatabase {
   sources: SourcesTable;
   backups: BackupsTable;
@@ -167,6 +184,7 @@ export interface ReadModelDatabase {
   subject_backups: SubjectBackupsTable;
   erasures: ErasuresTable;
   projection_failures: ProjectionFailuresTable;
+  job_attempts: JobAttemptsTable;
 }
 
 export type ReadModel = Kysely<ReadModelDatabase>;
@@ -396,6 +414,27 @@ export function readModelMigrations(columnsOf: ColumnLister, replayed: string[])
     '002_later_columns': {
       up: async (db) => {
         replayed.push(...(await addLaterColumns(db, columnsOf)));
+      },
+    },
+    // A table of a new projection: it fills it from the start of the log on its own (no checkpoint yet).
+    '003_job_attempts': {
+      up: async (db) => {
+        await db.schema
+          .createTable('job_attempts')
+          .ifNotExists()
+          .addColumn('job_id', 'text', (c) => c.notNull())
+          .addColumn('attempt', 'integer', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('aggregate_id', 'text', (c) => c.notNull())
+          .addColumn('worker', 'text')
+          .addColumn('started_at', 'text')
+          .addColumn('ended_at', 'text')
+          .addColumn('outcome', 'text')
+          .addColumn('code', 'text')
+          .addColumn('dispatched_at', 'text')
+          .addPrimaryKeyConstraint('job_attempts_pkey', ['job_id', 'attempt'])
+          .execute();
+        await db.schema.createIndex('job_attempts_by_aggregate').ifNotExists().on('job_attempts').column('aggregate_id').execute();
       },
     },
   };

@@ -6,7 +6,7 @@ import { JobTracker } from '../process-managers/job-tracker';
 import { EventStore } from '../ports/event-store';
 import { ReadModel } from '../projections/read-model';
 import { EVENT_STORE, READ_MODEL } from '../tokens';
-import { BackupView, backupView, Page, RestoreView, restoreView, SourceView, sourceView } from './views';
+import { BackupView, backupView, JobAttemptView, jobAttemptView, Page, RestoreView, restoreView, SourceView, sourceView } from './views';
 
 export interface PageRequest {
   limit: number;
@@ -99,7 +99,13 @@ export class GetBackupHandler implements IQueryHandler<GetBackupQuery, BackupVie
 
   async execute({ id }: GetBackupQuery): Promise<BackupView> {
     const row = await this.db.selectFrom('backups').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row) return { ...backupView(row), ...(row.status === 'running' && { progress: await this.jobs.progressOf(id) }) };
+    if (row) {
+      return {
+        ...backupView(row),
+        ...(row.status === 'running' && { progress: await this.jobs.progressOf(id) }),
+        attempts: await attemptsOf(this.db, id),
+      };
+    }
     const { state } = await this.aggregates.load(backupDecider, Streams.backup(id));
     if (state.status === 'none') throw new DomainError('NOT_FOUND', `backup ${id} does not exist`);
     return {
@@ -152,11 +158,29 @@ export class GetRestoreHandler implements IQueryHandler<
 
   async execute({ id }: GetRestoreQuery): Promise<RestoreView | { id: string; status: RestoreStatus; backupId: string }> {
     const row = await this.db.selectFrom('restores').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row) return { ...restoreView(row), ...(row.status === 'running' && { progress: await this.jobs.progressOf(id) }) };
+    if (row) {
+      return {
+        ...restoreView(row),
+        ...(row.status === 'running' && { progress: await this.jobs.progressOf(id) }),
+        attempts: await attemptsOf(this.db, id),
+      };
+    }
     const { state } = await this.aggregates.load(restoreDecider, Streams.restore(id));
     if (state.status === 'none') throw new DomainError('NOT_FOUND', `restore ${id} does not exist`);
     return { id, status: state.status, backupId: state.backupId };
   }
+}
+
+/** The attempts of the jobs working for an aggregate (a backup's job, a restore's), in order. */
+async function attemptsOf(db: ReadModel, aggregateId: string): Promise<JobAttemptView[]> {
+  const rows = await db
+    .selectFrom('job_attempts')
+    .selectAll()
+    .where('aggregate_id', '=', aggregateId)
+    .orderBy('job_id')
+    .orderBy('attempt')
+    .execute();
+  return rows.map(jobAttemptView);
 }
 
 export const QUERY_HANDLERS = [

@@ -1,5 +1,5 @@
 import type { BackupStatisticsData, BackupStatus, BackupType, RestoreStatus, SourceStatus, VerificationStatus } from '../../domain';
-import { BackupsTable, RestoresTable, SourcesTable } from '../projections/read-model';
+import { BackupsTable, JobAttemptsTable, RestoresTable, SourcesTable } from '../projections/read-model';
 
 /**
  * API shapes of the read models. Statuses and types are the domain's value sets (BACKUP_STATUSES
@@ -37,6 +37,8 @@ export interface BackupView {
   deletedAt: string | null;
   /** While running: the worker's last reported progress. */
   progress?: { filesDone: number; bytesDone: number; totalFiles: number; totalBytes: number } | null;
+  /** On a single backup or restore: each attempt of its job, first to last. */
+  attempts?: JobAttemptView[];
 }
 
 export interface RestoreView {
@@ -59,6 +61,8 @@ export interface RestoreView {
   skippedErased: { files: number; bytes: number } | null;
   failure: { code: string | null; reason: string | null } | null;
   progress?: { filesDone: number; bytesDone: number; totalFiles: number; totalBytes: number } | null;
+  /** On a single restore: each attempt of its job, first to last. */
+  attempts?: JobAttemptView[];
 }
 
 export interface Page<T> {
@@ -119,5 +123,32 @@ export function restoreView(row: RestoresTable): RestoreView {
     bytes: row.bytes === null ? null : Number(row.bytes),
     skippedErased: row.skipped_files === null ? null : { files: Number(row.skipped_files), bytes: Number(row.skipped_bytes ?? 0) },
     failure: row.failure_code || row.failure_reason ? { code: row.failure_code, reason: row.failure_reason } : null,
+  };
+}
+
+/**
+ * One attempt of a job: the worker that took it (its WORKER_ID) and when, and how it ended when
+ * it did not finish the job (`timed-out`, `lost`, `failed`, with the code); the attempt that
+ * finished it has no outcome of its own, the backup's or restore's status is it.
+ */
+export interface JobAttemptView {
+  attempt: number;
+  worker: string | null;
+  dispatchedAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  outcome: string | null;
+  code: string | null;
+}
+
+export function jobAttemptView(row: JobAttemptsTable): JobAttemptView {
+  return {
+    attempt: Number(row.attempt),
+    worker: row.worker,
+    dispatchedAt: row.dispatched_at,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    outcome: row.outcome,
+    code: row.code,
   };
 }

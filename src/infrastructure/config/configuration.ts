@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_ORCHESTRATION_SETTINGS, OrchestrationSettings } from '../../application/settings';
 import { DEFAULT_RETENTION_POLICY, RetentionPolicy } from '../../domain';
@@ -53,6 +54,8 @@ export interface Configuration {
   leaderPollIntervalMs: number;
   /** GET /health reports a folder of the service's (DATA_DIR, a folder repository) full below this many free bytes. */
   healthMinFreeBytes: number;
+  /** How this process's worker names itself in status messages and so in each attempt's record. */
+  workerId: string;
 }
 
 export class ConfigurationError extends Error {
@@ -161,6 +164,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, options:
     commandsPerMinute: integer(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 0, 1_000_000),
     leaderPollIntervalMs: integer(env, 'LEADER_POLL_INTERVAL_MS', 2_000, 100, 60_000),
     healthMinFreeBytes: integer(env, 'HEALTH_MIN_FREE_BYTES', 64 * 1024 * 1024, 0),
+    workerId: workerIdSetting(env),
   };
 }
 
@@ -177,6 +181,13 @@ function orchestrationSettings(env: NodeJS.ProcessEnv): Configuration['orchestra
       50,
     ),
   };
+}
+
+/** WORKER_ID, or this host and process; at most 200 characters, as the status messages allow. */
+function workerIdSetting(env: NodeJS.ProcessEnv): string {
+  const id = env.WORKER_ID || `${os.hostname()}:${process.pid}`;
+  if (id.length > 200) throw new ConfigurationError('WORKER_ID must be at most 200 characters');
+  return id;
 }
 
 /**

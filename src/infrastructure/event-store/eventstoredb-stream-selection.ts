@@ -2,7 +2,7 @@ import { Filter, streamNameFilter } from '@eventstore/db-client';
 import { RESERVED_STREAM_PREFIX } from './append-rules';
 
 /** The prefixes of Custodia's aggregate streams: what readAll returns and what wakes onAppended listeners. */
-export const CUSTODIA_STREAM_PREFIXES: readonly string[] = ['source-', 'backup-', 'restore-', 'subject-'];
+export const CUSTODIA_STREAM_PREFIXES: readonly string[] = ['source-', 'backup-', 'restore-', 'subject-', 'job-'];
 
 /**
  * Which streams of the database are Custodia's event log. Either prefixes, or a regular expression

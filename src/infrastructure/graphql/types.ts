@@ -111,6 +111,20 @@ export class ProgressType {
   @Field(() => BytesScalar) totalBytes!: ByteCount;
 }
 
+@ObjectType('JobAttempt', {
+  description: "one attempt of a backup's or restore's job: the worker that took it, and how it ended if not with the job",
+})
+export class JobAttemptType {
+  @Field(() => Int) attempt!: number;
+  @Field(() => String, { nullable: true, description: "the worker's WORKER_ID" }) worker!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true, description: 'when it was handed out as a retry' }) dispatchedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) startedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) endedAt!: string | null;
+  @Field(() => String, { nullable: true, description: 'timed-out, lost or failed; null for the attempt that ended the job' })
+  outcome!: string | null;
+  @Field(() => String, { nullable: true }) code!: string | null;
+}
+
 @ObjectType('Backup')
 export class BackupType {
   @Field(() => ID) id!: string;
@@ -128,6 +142,7 @@ export class BackupType {
   @Field(() => VerificationType) verification!: VerificationType;
   @Field(() => DateTimeScalar, { nullable: true }) deletedAt!: string | null;
   @Field(() => ProgressType, { nullable: true, description: 'while it runs' }) progress?: ProgressType | null;
+  @Field(() => [JobAttemptType], { nullable: true, description: 'on a single item: the attempts of its job' }) attempts?: JobAttemptType[];
 }
 
 @ObjectType('BackupPage')
@@ -161,6 +176,7 @@ export class RestoreType {
   @Field(() => ErasedCountsType, { nullable: true }) skippedErased!: ErasedCountsType | null;
   @Field(() => FailureType, { nullable: true }) failure!: FailureType | null;
   @Field(() => ProgressType, { nullable: true, description: 'while it runs' }) progress?: ProgressType | null;
+  @Field(() => [JobAttemptType], { nullable: true, description: 'on a single item: the attempts of its job' }) attempts?: JobAttemptType[];
 }
 
 @ObjectType('Erasure')

@@ -19,6 +19,8 @@ export interface WorkerOptions {
   paths: JobPaths;
   /** Turns a data subject's external id (a path component) into its pseudonym; needed by subject rules. */
   pseudonymise?: Pseudonymiser;
+  /** Named in every status message (WORKER_ID; host:pid by default), so each attempt says which worker ran it. */
+  workerId?: string;
 }
 
 /**
