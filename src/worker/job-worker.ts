@@ -29,6 +29,8 @@ const PERMANENT_CODES = new Set([
 
 /** How many cancelled job ids a worker remembers for jobs it has not started yet. */
 const REMEMBERED_CANCELS = 1_000;
+/** How many finished jobs' results a worker remembers, to answer a redelivered copy with them. */
+const REMEMBERED_RESULTS = 1_000;
 
 /**
  * The data plane's worker: takes jobs from the bus, runs the engine, and reports started,
@@ -44,6 +46,8 @@ export class JobWorker {
   private readonly running = new Map<string, AbortController>();
   /** Cancelled jobs it was not running: one may still be queued behind another job. */
   private readonly cancelled = new Set<string>();
+  /** Results of the jobs it completed lately, by job id: what a redelivered copy reports. */
+  private readonly results = new Map<string, unknown>();
 
   constructor(
     private readonly bus: JobBus,
@@ -88,6 +92,22 @@ export class JobWorker {
       await this.report({ ...base, at: this.now(), status: 'failed', failure });
       return;
     }
+    // A copy of a job delivered again (the bus is at least once) runs once on this worker: while
+    // the first runs, the copy is dropped (the first reports); once it completed, the copy reports
+    // its result. A restore would otherwise find its own files in the target and fail.
+    if (this.running.has(job.jobId)) {
+      this.logger.warn(`job ${job.jobId} delivered again while it runs here; the running copy reports`);
+      return;
+    }
+    if (this.results.has(job.jobId)) {
+      await this.report({
+        ...base,
+        at: this.now(),
+        status: 'completed',
+        result: this.results.get(job.jobId),
+      } as JobStatusMessageOf<JobKind>);
+      return;
+    }
     const controller = new AbortController();
     this.running.set(job.jobId, controller);
     await this.report({ ...base, at: this.now(), status: 'started' });
@@ -116,6 +136,8 @@ export class JobWorker {
   /** Runs the job with its kind's runner (src/worker/runners) and reports that kind's result. */
   private async runAndReport<K extends JobKind>(job: JobOfKind<K>, context: RunContext): Promise<void> {
     const result: JobResult<K> = await RUNNERS[job.kind](job, context);
+    this.results.set(job.jobId, result);
+    if (this.results.size > REMEMBERED_RESULTS) this.results.delete(this.results.keys().next().value as string);
     const completed: JobStatusMessageOf<K> = {
       jobId: job.jobId,
       kind: job.kind,

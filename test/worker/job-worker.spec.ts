@@ -133,7 +133,11 @@ describe('JobWorker', () => {
     const first = await statuses.final(job.jobId);
     const before = (await repository.listSnapshots(() => undefined)).length;
 
-    // The same job delivered again (its status was lost, say): the worker finds the tagged snapshot.
+    // The same job delivered again to a worker that did not run it (restarted, or another one,
+    // its status was lost, say): that worker finds the tagged snapshot.
+    await worker.stop();
+    worker = new JobWorker(bus, { repository: async () => repository }, { now: () => NOW }, { heartbeatIntervalMs: 60_000, paths });
+    await worker.start();
     await bus.publishJob(job);
     const second = await statuses.final(job.jobId, 2);
 
@@ -144,6 +148,33 @@ describe('JobWorker', () => {
     expect(second).toMatchObject({ result: { snapshotId: firstResult.snapshotId, statistics: firstResult.statistics } });
     expect(await snapshotsTagged(job.jobId)).toHaveLength(1);
     expect((await repository.listSnapshots(() => undefined)).length).toBe(before);
+  });
+
+  it('answers a restore job delivered again with the first result, instead of failing on its own files', async () => {
+    const backup = backupJob();
+    await bus.publishJob(backup);
+    const done = (await statuses.final(backup.jobId)) as { result: { snapshotId: string } };
+    const restore: Job = {
+      jobId: `restore-${randomUUID()}`,
+      kind: 'restore',
+      key: 'source-1',
+      attempt: 1,
+      payload: {
+        restoreId: randomUUID(),
+        backupId: randomUUID(),
+        snapshotId: done.result.snapshotId,
+        target: path.join(work, 'restores', `twice-${randomUUID()}`),
+        include: [],
+      },
+    };
+    await bus.publishJob(restore);
+    const first = await statuses.final(restore.jobId);
+    await bus.publishJob(restore);
+    const second = await statuses.final(restore.jobId, 2);
+
+    expect(first).toMatchObject({ status: 'completed', result: { files: 2 } });
+    expect(second).toMatchObject({ status: 'completed', result: (first as { result: unknown }).result });
+    expect(statuses.of(restore.jobId)).toEqual(['started', 'completed', 'completed']);
   });
 
   it('reports CANCELLED, without starting, for a job cancelled before it arrived', async () => {
