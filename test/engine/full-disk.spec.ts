@@ -1,21 +1,10 @@
 import * as path from 'node:path';
-import { backup, check, FsObjectStore, ObjectStore, Repository, restore } from '../../src/engine';
+import { backup, check, ObjectStore, Repository, restore } from '../../src/engine';
+import { FullDiskStore } from '../support/full-disk-store';
 import { FAST_KDF, openRepository } from '../support/repository';
 import { DEFAULT_PASSPHRASE } from '../support/cli';
 import { useTempDirs } from '../support/temp-dirs';
 import { compareTrees, describeTree, dir, file, MiB, pseudoRandomBytes, writeTree } from '../support/tree';
-
-/** The folder store, with index writes refused while `full` is set, as a full disk refuses them. */
-class FullDiskStore extends FsObjectStore {
-  full = false;
-
-  override async put(key: string, data: Buffer): Promise<void> {
-    if (this.full && key.startsWith('index/')) {
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    }
-    return super.put(key, data);
-  }
-}
 
 /**
  * A backup whose index write fails (the disk filled up after its packs were stored) must leave
@@ -35,11 +24,11 @@ describe('an index write that fails (a full disk)', () => {
     const store = new FullDiskStore(repoPath);
     const longLived: Repository = await Repository.init(store as ObjectStore, DEFAULT_PASSPHRASE, { kdfCost: FAST_KDF });
 
-    store.full = true;
+    store.refuses = (key) => key.startsWith('index/');
     await expect(backup(longLived, source)).rejects.toThrow('ENOSPC');
 
     // Space is back; the same repository object (a worker's) backs up again.
-    store.full = false;
+    store.refuses = () => false;
     const second = await backup(longLived, source);
 
     const fresh = await openRepository(repoPath);

@@ -7,6 +7,7 @@ import { launchApi, Proc, until } from '../integration/support/processes';
 import { FAST_KDF, openRepository } from '../support/repository';
 import { DEFAULT_PASSPHRASE } from '../support/cli';
 import { compareTrees, describeTree, dir, file, pseudoRandomBytes, writeTree } from '../support/tree';
+import { FullDiskStore } from '../support/full-disk-store';
 import { faultTable, FaultRow, seeded } from './fault-table';
 
 /**
@@ -33,13 +34,33 @@ async function makeSource(root: string, seed: string): Promise<string> {
   return source;
 }
 
+/**
+ * One row: `trials` seeded trials of `trial`, each in a folder of its own (removed afterwards),
+ * counting into the row what went wrong; the row must end with every trial run and all zeros.
+ */
+async function runRow(
+  fault: string,
+  seedOffset: number,
+  trial: (work: string, index: number, random: () => number, row: FaultRow) => Promise<void>,
+): Promise<void> {
+  const row: FaultRow = { fault, trials: 0, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 };
+  rows.push(row);
+  const random = seeded(SEED + seedOffset);
+  for (let index = 0; index < TRIALS; index++) {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-fault-'));
+    try {
+      await trial(work, index, random, row);
+      row.trials += 1;
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  }
+  expect(row).toEqual({ ...row, trials: TRIALS, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 });
+}
+
 describe('fault campaign', () => {
   it('kill -9 of serve (embedded) at a random moment during a stream of backups and a restore', async () => {
-    const row: FaultRow = { fault: 'kill -9 of serve (embedded), mid-stream', trials: 0, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 };
-    rows.push(row);
-    const random = seeded(SEED);
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-fault-kill-'));
+    await runRow('kill -9 of serve (embedded), mid-stream', 0, async (work, trial, random, row) => {
       const dataDir = path.join(work, 'data');
       const env = { ...process.env, DATA_DIR: dataDir, CUSTODIA_PASSPHRASE: 'fault-passphrase', CUSTODIA_KDF_N: '1024' };
       const source = await makeSource(work, `kill-${trial}`);
@@ -119,142 +140,96 @@ describe('fault campaign', () => {
         if (restores.length > 0 && compareTrees(await describeTree(source), await describeTree(target)).length > 0) row.corrupted += 1;
         const repository = await Repository.open(new FsObjectStore(path.join(dataDir, 'repository')), 'fault-passphrase');
         if (!(await check(repository, { readData: true })).ok) row.corrupted += 1;
-        row.trials += 1;
       } finally {
         if (api && api.child.exitCode === null) {
           api.child.kill('SIGTERM');
           await api.exited;
         }
-        await fs.rm(work, { recursive: true, force: true });
       }
-    }
-    expect(row).toEqual({ ...row, trials: TRIALS, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 });
+    });
   });
 
   it('a random bit flipped in a pack: check --read-data names the pack, a restore writes no wrong byte', async () => {
-    const row: FaultRow = { fault: 'bit flip in a pack', trials: 0, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 };
-    rows.push(row);
-    const random = seeded(SEED + 1);
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-fault-flip-'));
-      try {
-        const source = await makeSource(work, `flip-${trial}`);
-        const repoPath = path.join(work, 'repo');
-        const made = await backup(await Repository.init(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { kdfCost: FAST_KDF }), source);
-        const packs = (await fs.readdir(path.join(repoPath, 'data'), { recursive: true, withFileTypes: true })).filter((entry) =>
-          entry.isFile(),
-        );
-        const victim = packs[Math.floor(random() * packs.length)];
-        const file = path.join(victim.parentPath, victim.name);
-        const bytes = await fs.readFile(file);
-        const offset = Math.floor(random() * bytes.length);
-        bytes[offset] ^= 1 << Math.floor(random() * 8);
-        await fs.writeFile(file, bytes);
-        const key = path.relative(repoPath, file).split(path.sep).join('/');
+    await runRow('bit flip in a pack', 1, async (work, trial, random, row) => {
+      const source = await makeSource(work, `flip-${trial}`);
+      const repoPath = path.join(work, 'repo');
+      const made = await backup(await Repository.init(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { kdfCost: FAST_KDF }), source);
+      const packs = (await fs.readdir(path.join(repoPath, 'data'), { recursive: true, withFileTypes: true })).filter((entry) =>
+        entry.isFile(),
+      );
+      const victim = packs[Math.floor(random() * packs.length)];
+      const file = path.join(victim.parentPath, victim.name);
+      const bytes = await fs.readFile(file);
+      const offset = Math.floor(random() * bytes.length);
+      bytes[offset] ^= 1 << Math.floor(random() * 8);
+      await fs.writeFile(file, bytes);
+      const key = path.relative(repoPath, file).split(path.sep).join('/');
 
-        const result = await check(await openRepository(repoPath), { readData: true });
-        if (result.ok || !result.errors.some((problem) => problem.object === key)) row.corrupted += 1;
-        // A restore writes each file whole and right, or reports it (damaged files are left out).
-        const target = path.join(work, 'restored');
-        const restoredResult = await restore(await openRepository(repoPath), made.snapshotId, target).catch(() => null);
-        if (restoredResult !== null) {
-          const expected = await describeTree(source);
-          const got = await describeTree(target);
-          for (const [name, state] of got) {
-            const want = expected.get(name);
-            if (state.type === 'file' && want && state.sha256 !== want.sha256) row.corrupted += 1;
-          }
+      const result = await check(await openRepository(repoPath), { readData: true });
+      if (result.ok || !result.errors.some((problem) => problem.object === key)) row.corrupted += 1;
+      // A restore writes each file whole and right, or reports it (damaged files are left out).
+      const target = path.join(work, 'restored');
+      const restoredResult = await restore(await openRepository(repoPath), made.snapshotId, target).catch(() => null);
+      if (restoredResult !== null) {
+        const expected = await describeTree(source);
+        const got = await describeTree(target);
+        for (const [name, state] of got) {
+          const want = expected.get(name);
+          if (state.type === 'file' && want && state.sha256 !== want.sha256) row.corrupted += 1;
         }
-        row.trials += 1;
-      } finally {
-        await fs.rm(work, { recursive: true, force: true });
       }
-    }
-    expect(row).toEqual({ ...row, trials: TRIALS, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 });
+    });
   });
 
   it('an index file truncated: check names it, index rebuild repairs it, the restore is whole', async () => {
-    const row: FaultRow = { fault: 'truncated index file', trials: 0, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 };
-    rows.push(row);
-    const random = seeded(SEED + 2);
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-fault-index-'));
-      try {
-        const source = await makeSource(work, `index-${trial}`);
-        const repoPath = path.join(work, 'repo');
-        const made = await backup(await Repository.init(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { kdfCost: FAST_KDF }), source);
-        const indexes = (await fs.readdir(path.join(repoPath, 'index'))).map((name) => path.join(repoPath, 'index', name));
-        const victim = indexes[Math.floor(random() * indexes.length)];
-        const bytes = await fs.readFile(victim);
-        await fs.writeFile(victim, bytes.subarray(0, Math.floor(random() * bytes.length)));
-        const key = path.relative(repoPath, victim).split(path.sep).join('/');
+    await runRow('truncated index file', 2, async (work, trial, random, row) => {
+      const source = await makeSource(work, `index-${trial}`);
+      const repoPath = path.join(work, 'repo');
+      const made = await backup(await Repository.init(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { kdfCost: FAST_KDF }), source);
+      const indexes = (await fs.readdir(path.join(repoPath, 'index'))).map((name) => path.join(repoPath, 'index', name));
+      const victim = indexes[Math.floor(random() * indexes.length)];
+      const bytes = await fs.readFile(victim);
+      await fs.writeFile(victim, bytes.subarray(0, Math.floor(random() * bytes.length)));
+      const key = path.relative(repoPath, victim).split(path.sep).join('/');
 
-        const damaged = await check(
-          await openRepository(repoPath).catch(() =>
-            Repository.open(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { loadIndex: false }),
-          ),
-        );
-        if (damaged.ok || !damaged.errors.some((problem) => problem.object === key)) row.corrupted += 1;
-        await rebuildIndex(await Repository.open(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { loadIndex: false }));
-        const repaired = await openRepository(repoPath);
-        if (!(await check(repaired, { readData: true })).ok) row.corrupted += 1;
-        const target = path.join(work, 'restored');
-        await restore(repaired, made.snapshotId, target);
-        if (compareTrees(await describeTree(source), await describeTree(target)).length > 0) row.corrupted += 1;
-        row.trials += 1;
-      } finally {
-        await fs.rm(work, { recursive: true, force: true });
-      }
-    }
-    expect(row).toEqual({ ...row, trials: TRIALS, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 });
+      const damaged = await check(
+        await openRepository(repoPath).catch(() => Repository.open(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { loadIndex: false })),
+      );
+      if (damaged.ok || !damaged.errors.some((problem) => problem.object === key)) row.corrupted += 1;
+      await rebuildIndex(await Repository.open(new FsObjectStore(repoPath), DEFAULT_PASSPHRASE, { loadIndex: false }));
+      const repaired = await openRepository(repoPath);
+      if (!(await check(repaired, { readData: true })).ok) row.corrupted += 1;
+      const target = path.join(work, 'restored');
+      await restore(repaired, made.snapshotId, target);
+      if (compareTrees(await describeTree(source), await describeTree(target)).length > 0) row.corrupted += 1;
+    });
   });
 
   it('the repository disk fills up at a random write of a backup: nothing left referenced, the next backup restores whole', async () => {
-    const row: FaultRow = { fault: 'disk full on the repository, mid-backup', trials: 0, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 };
-    rows.push(row);
-    const random = seeded(SEED + 3);
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-fault-full-'));
-      try {
-        const source = await makeSource(work, `full-${trial}`);
-        const repoPath = path.join(work, 'repo');
-        const disk = new FillingDisk(repoPath);
-        // One long-lived repository object, as a worker keeps: the case that hid unindexed packs.
-        const longLived = await Repository.init(disk as ObjectStore, DEFAULT_PASSPHRASE, { kdfCost: FAST_KDF });
-        disk.failAt = disk.writes + 1 + Math.floor(random() * 4);
-        const failed = await backup(longLived, source).then(
-          () => false,
-          () => true,
-        );
-        disk.failAt = Infinity;
-        const made = await backup(longLived, source);
-        const fresh = await openRepository(repoPath);
-        if (!(await check(fresh, { readData: true })).ok) row.corrupted += 1;
-        const target = path.join(work, 'restored');
-        await restore(fresh, made.snapshotId, target);
-        if (compareTrees(await describeTree(source), await describeTree(target)).length > 0) row.corrupted += 1;
-        // The failed backup left no snapshot behind (one snapshot: the second backup's).
-        if (failed && (await fresh.listSnapshots(() => undefined)).length !== 1) row.corrupted += 1;
-        row.trials += 1;
-      } finally {
-        await fs.rm(work, { recursive: true, force: true });
-      }
-    }
-    expect(row).toEqual({ ...row, trials: TRIALS, lost: 0, duplicated: 0, stuck: 0, corrupted: 0 });
+    await runRow('disk full on the repository, mid-backup', 3, async (work, trial, random, row) => {
+      const source = await makeSource(work, `full-${trial}`);
+      const repoPath = path.join(work, 'repo');
+      const disk = new FullDiskStore(repoPath);
+      // One long-lived repository object, as a worker keeps: the case that hid unindexed packs.
+      const longLived = await Repository.init(disk as ObjectStore, DEFAULT_PASSPHRASE, { kdfCost: FAST_KDF });
+      const failAt = disk.writes + 1 + Math.floor(random() * 4);
+      disk.refuses = (_key, write) => write >= failAt;
+      const failed = await backup(longLived, source).then(
+        () => false,
+        () => true,
+      );
+      disk.refuses = () => false;
+      const made = await backup(longLived, source);
+      const fresh = await openRepository(repoPath);
+      if (!(await check(fresh, { readData: true })).ok) row.corrupted += 1;
+      const target = path.join(work, 'restored');
+      await restore(fresh, made.snapshotId, target);
+      if (compareTrees(await describeTree(source), await describeTree(target)).length > 0) row.corrupted += 1;
+      // The failed backup left no snapshot behind (one snapshot: the second backup's).
+      if (failed && (await fresh.listSnapshots(() => undefined)).length !== 1) row.corrupted += 1;
+    });
   });
 });
-
-/** The folder store, failing every write from its `failAt`-th on with ENOSPC, as a disk that fills up. */
-class FillingDisk extends FsObjectStore {
-  writes = 0;
-  failAt = Infinity;
-
-  override async put(key: string, data: Buffer): Promise<void> {
-    this.writes += 1;
-    if (this.writes >= this.failAt) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    return super.put(key, data);
-  }
-}
 
 async function get(base: string, url: string): Promise<{ status: string } | null> {
   const response = await fetch(`${base}${url}`).catch(() => null);

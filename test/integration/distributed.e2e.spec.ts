@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -7,8 +6,8 @@ import { Client } from 'pg';
 import { check, objectStoreFromLocation, Repository } from '../../src/engine';
 import { kafkaTopics } from '../../src/infrastructure/bus/kafka-topics';
 import { dropSchema, postgresConnection, uniqueSchema } from './support/postgres';
-import { CLI, deterministicBytes, kafkaMessages, launch, launchApi, Proc, until } from './support/processes';
-import { s3Env, uniqueBucketName } from './support/s3';
+import { deterministicBytes, kafkaMessages, launch, launchApi, Proc, until, distributedEnv, initRepositoryFor } from './support/processes';
+import { uniqueBucketName } from './support/s3';
 
 /**
  * The distributed mode end to end, as separate OS processes on real servers: one API process
@@ -63,39 +62,8 @@ describe('distributed mode: API + 2 workers over PostgreSQL, Kafka and S3', () =
 
   beforeAll(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-distributed-'));
-    const pg = postgresConnection();
-    env = {
-      ...process.env,
-      ...s3Env,
-      EVENT_STORE: 'postgres',
-      PGHOST: String(pg.host),
-      PGPORT: String(pg.port),
-      PGDATABASE: String(pg.database),
-      PGUSER: String(pg.user),
-      PG_SCHEMA: schema,
-      BUS: 'kafka',
-      KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
-      KAFKA_TOPIC_PREFIX: topicPrefix,
-      KAFKA_PARTITIONS: '4',
-      KAFKA_SESSION_TIMEOUT_MS: '10000',
-      STORAGE: 's3',
-      REPOSITORY: `s3://${bucket}/repository`,
-      CUSTODIA_PASSPHRASE: 'distributed-e2e-passphrase',
-      CUSTODIA_PSEUDONYM_SECRET: 'distributed-e2e-pseudonym-secret',
-      CUSTODIA_KDF_N: '1024',
-      DATA_DIR: path.join(work, 'data'),
-      // Required in the distributed setup: the test's sources are folders in `work`.
-      SOURCE_ROOTS: work,
-      WORKER_CONCURRENCY: '1',
-      WORKER_HEARTBEAT_INTERVAL_MS: '500',
-      // Longer than the Kafka session (the service refuses less): a dead worker's jobs move first.
-      JOB_HEARTBEAT_TIMEOUT_MS: '15000',
-      JOB_SUPERVISION_INTERVAL_MS: '1000',
-      JOB_RETRY_BASE_DELAY_MS: '200',
-      JOB_MAX_ATTEMPTS: '5',
-    };
-    // The repository (and its bucket) exists before the processes start, as in a real setup.
-    execFileSync(process.execPath, [CLI, 'repo', 'init', '--repo', String(env.REPOSITORY), '--kdf-n', '1024'], { env });
+    env = distributedEnv({ schema, topicPrefix, bucket, work }, { JOB_MAX_ATTEMPTS: '5' });
+    initRepositoryFor(env);
   });
 
   afterAll(async () => {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -6,8 +5,8 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { kafkaTopics } from '../../src/infrastructure/bus/kafka-topics';
 import { dropSchema, postgresConnection, uniqueSchema } from './support/postgres';
-import { CLI, deterministicBytes, kafkaMessages, launch, launchApi, Proc, until } from './support/processes';
-import { s3Env, uniqueBucketName } from './support/s3';
+import { deterministicBytes, kafkaMessages, launch, launchApi, Proc, until, distributedEnv, initRepositoryFor } from './support/processes';
+import { uniqueBucketName } from './support/s3';
 
 /**
  * Two `custodia serve` processes behind one schema and one Kafka, as two replicas behind a load
@@ -36,36 +35,8 @@ describe('two serve processes: one leads, the other takes over when it dies', ()
 
   beforeAll(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'custodia-two-serves-'));
-    const pg = postgresConnection();
-    env = {
-      ...process.env,
-      ...s3Env,
-      EVENT_STORE: 'postgres',
-      PGHOST: String(pg.host),
-      PGPORT: String(pg.port),
-      PGDATABASE: String(pg.database),
-      PGUSER: String(pg.user),
-      PG_SCHEMA: schema,
-      BUS: 'kafka',
-      KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
-      KAFKA_TOPIC_PREFIX: topicPrefix,
-      KAFKA_PARTITIONS: '4',
-      KAFKA_SESSION_TIMEOUT_MS: '10000',
-      STORAGE: 's3',
-      REPOSITORY: `s3://${bucket}/repository`,
-      CUSTODIA_PASSPHRASE: 'two-serves-passphrase',
-      CUSTODIA_PSEUDONYM_SECRET: 'two-serves-pseudonym-secret',
-      CUSTODIA_KDF_N: '1024',
-      DATA_DIR: path.join(work, 'data'),
-      SOURCE_ROOTS: work,
-      WORKER_CONCURRENCY: '1',
-      WORKER_HEARTBEAT_INTERVAL_MS: '500',
-      JOB_HEARTBEAT_TIMEOUT_MS: '15000',
-      JOB_SUPERVISION_INTERVAL_MS: '1000',
-      JOB_RETRY_BASE_DELAY_MS: '200',
-      LEADER_POLL_INTERVAL_MS: '500',
-    };
-    execFileSync(process.execPath, [CLI, 'repo', 'init', '--repo', String(env.REPOSITORY), '--kdf-n', '1024'], { env });
+    env = distributedEnv({ schema, topicPrefix, bucket, work }, { LEADER_POLL_INTERVAL_MS: '500' });
+    initRepositoryFor(env);
   });
 
   afterAll(async () => {

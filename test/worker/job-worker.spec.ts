@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Job, ReceivedJobStatus } from '../../src/application/ports/job-bus';
-import { EngineError, FsObjectStore, Repository } from '../../src/engine';
+import { EngineError, Repository } from '../../src/engine';
+import { FullDiskStore } from '../support/full-disk-store';
 import { InProcessJobBus } from '../../src/infrastructure/bus/in-process-job-bus';
 import { PathConfinement } from '../../src/infrastructure/persistence/path-confinement';
 import { JobWorker } from '../../src/worker/job-worker';
@@ -10,16 +11,6 @@ import { FAST_KDF, initRepository } from '../support/repository';
 import { useTempDirs } from '../support/temp-dirs';
 
 const NOW = new Date('2030-06-01T12:00:00.000Z');
-
-/** The folder store refusing every write while `full` is set, as a full disk does. */
-class FullDiskStore extends FsObjectStore {
-  full = false;
-
-  override async put(key: string, data: Buffer): Promise<void> {
-    if (this.full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    return super.put(key, data);
-  }
-}
 
 /** Every status the bus delivers, and a promise for a job's nth final status (failed or completed). */
 function statusCollector() {
@@ -267,14 +258,14 @@ describe('JobWorker', () => {
       const full = await Repository.init(store, 'full-disk-passphrase', { kdfCost: FAST_KDF });
       const fullWorker = new JobWorker(bus, { repository: async () => full }, { now: () => NOW }, { heartbeatIntervalMs: 60_000, paths });
       const job = backupJob();
-      store.full = true;
+      store.refuses = () => true;
       await fullWorker.handle(job);
       expect(await statuses.final(job.jobId)).toMatchObject({
         status: 'failed',
         failure: { code: 'STORAGE_FULL', retryable: true },
       });
 
-      store.full = false;
+      store.refuses = () => false;
       await fullWorker.handle({ ...job, attempt: 2 });
       expect(await statuses.final(job.jobId, 2)).toMatchObject({ status: 'completed', attempt: 2 });
     });

@@ -2,6 +2,8 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { postgresConnection } from './postgres';
+import { s3Env } from './s3';
 
 /** The built CLI the integration scenarios run as separate OS processes. */
 export const CLI = path.resolve(__dirname, '../../../dist/cli/main.js');
@@ -80,4 +82,51 @@ export function kafkaMessages(brokers: string, topic: string, format = '%s'): st
   })
     .split('\n')
     .filter(Boolean);
+}
+
+/**
+ * The environment of every process of a distributed scenario: PostgreSQL (its own schema), Kafka
+ * (its own topic prefix), S3 (its own bucket), sources under `work`, fast heartbeats and a job
+ * heartbeat timeout longer than the Kafka session (the service refuses less). `overrides` last.
+ */
+export function distributedEnv(
+  names: { schema: string; topicPrefix: string; bucket: string; work: string },
+  overrides: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  const pg = postgresConnection();
+  return {
+    ...process.env,
+    ...s3Env,
+    EVENT_STORE: 'postgres',
+    PGHOST: String(pg.host),
+    PGPORT: String(pg.port),
+    PGDATABASE: String(pg.database),
+    PGUSER: String(pg.user),
+    PG_SCHEMA: names.schema,
+    BUS: 'kafka',
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+    KAFKA_TOPIC_PREFIX: names.topicPrefix,
+    KAFKA_PARTITIONS: '4',
+    KAFKA_SESSION_TIMEOUT_MS: '10000',
+    STORAGE: 's3',
+    REPOSITORY: `s3://${names.bucket}/repository`,
+    CUSTODIA_PASSPHRASE: 'distributed-e2e-passphrase',
+    CUSTODIA_PSEUDONYM_SECRET: 'distributed-e2e-pseudonym-secret',
+    CUSTODIA_KDF_N: '1024',
+    DATA_DIR: path.join(names.work, 'data'),
+    // Required in the distributed setup: the scenario's sources are folders in `work`.
+    SOURCE_ROOTS: names.work,
+    WORKER_CONCURRENCY: '1',
+    WORKER_HEARTBEAT_INTERVAL_MS: '500',
+    // Longer than the Kafka session: a dead worker's jobs move to another worker first.
+    JOB_HEARTBEAT_TIMEOUT_MS: '15000',
+    JOB_SUPERVISION_INTERVAL_MS: '1000',
+    JOB_RETRY_BASE_DELAY_MS: '200',
+    ...overrides,
+  };
+}
+
+/** Creates the scenario's repository (and its bucket) before any process starts, as in a real setup. */
+export function initRepositoryFor(env: NodeJS.ProcessEnv): void {
+  execFileSync(process.execPath, [CLI, 'repo', 'init', '--repo', String(env.REPOSITORY), '--kdf-n', '1024'], { env });
 }
